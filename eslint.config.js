@@ -1,0 +1,75 @@
+// @ts-check
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'net',
+  'tls',
+  'crypto',
+  'child_process',
+  'http',
+  'https',
+  'stream',
+  'events',
+  'util',
+  'worker_threads',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules', 'out', 'dist', '.tmp'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // The engine and the hub run headless (CLI, tests, hub servers): they must never pull in Electron.
+    files: ['tunnel/**', 'hub/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'tunnel/ and hub/ must run without Electron.' }] },
+      ],
+    },
+  },
+  {
+    // The hub is a separate service: it talks to the engine only over its HTTP API.
+    files: ['hub/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'hub/ must run without Electron.' }],
+          patterns: [{ group: ['**/tunnel/**'], message: 'hub/ never imports tunnel internals.' }],
+        },
+      ],
+    },
+  },
+  {
+    // The renderer is sandboxed: it reaches the world only through the preload API.
+    files: ['renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['electron', ...nodeBuiltins, ...nodeBuiltins.map((m) => `node:${m}`)],
+          patterns: [
+            {
+              group: ['**/tunnel/**', '**/main/**', '**/hub/**'],
+              message: 'The renderer talks only to preload.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

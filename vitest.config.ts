@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'tunnel/**/*.test.ts', 'hub/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Each file starts its own real PostgreSQL; two at a time suits a 2-core machine.
+    maxWorkers: 2,
+    reporters: process.env.CI ? ['verbose'] : ['default'],
+  },
+});
