@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { serialize } from 'pg-protocol';
+import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { runCliToEnd, startGuard } from '../support/guard-process.ts';
+import { RawClient } from '../support/raw-client.ts';
+
+let server: TestPostgres;
+
+beforeAll(async () => {
+  server = await startPostgres();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('portcullis guard postgres', () => {
+  it('prints one ready line whose url a client uses as is, records, and exits 0 on SIGTERM', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-guard-'));
+    const record = path.join(dir, 'session.jsonl');
+    const guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--record', record]);
+    expect(Object.keys(guard.ready)).toEqual(['event', 'listen', 'user', 'password', 'url']);
+    expect(guard.ready.listen).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(guard.ready.url).toContain('sslmode=disable');
+
+    const client = new pg.Client({ connectionString: guard.ready.url });
+    await client.connect();
+    expect((await client.query('SELECT 40 + 2 AS answer')).rows).toEqual([{ answer: 42 }]);
+    const errors: string[] = [];
+    client.on('error', (error) => errors.push(error.message));
+
+    expect(await guard.stop('SIGTERM')).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors[0]).toBe('the tunnel is shutting down');
+    const events = readFileSync(record, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; sql?: string });
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['session.start', 'statement', 'result', 'session.end']),
+    );
+    expect(events.find((e) => e.type === 'statement')?.sql).toBe('SELECT 40 + 2 AS answer');
+    expect(readFileSync(record, 'utf8')).not.toContain(server.password);
+  });
+
+  it('listens on the port it is given and stops on SIGINT', async () => {
+    const port = await freePort();
+    const guard = await startGuard(['--upstream', server.url(), '--listen', `127.0.0.1:${port}`]);
+    expect(guard.ready.listen).toBe(`127.0.0.1:${port}`);
+    expect(await guard.stop('SIGINT')).toBe(0);
+  });
+
+  it('refuses bad arguments with a one-line error and a non-zero exit', async () => {
+    const cases: [string[], RegExp][] = [
+      [['guard', 'postgres'], /--upstream .* is required/],
+      [['guard', 'postgres', '--upstream', 'mysql://x@y/z'], /--upstream/],
+      [['guard', 'postgres', '--upstream', server.url(), '--listen', '0.0.0.0:5432'], /loopback/],
+      [
+        ['guard', 'postgres', '--upstream', server.url(), '--policy', 'no-such-preset'],
+        /--policy no-such-preset/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await runCliToEnd(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(message);
+    }
+  });
+
+  it('refuses an unreachable upstream or wrong upstream credentials with a one-line error', async () => {
+    const port = await freePort();
+    const unreachable = await runCliToEnd([
+      'guard',
+      'postgres',
+      '--upstream',
+      `postgres://u:p@127.0.0.1:${port}/db`,
+    ]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/127\.0\.0\.1/);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+
+    const wrong = await runCliToEnd([
+      'guard',
+      'postgres',
+      '--upstream',
+      server.url({}, { user: 'postgres', password: 'wrong-password' }),
+    ]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/password authentication failed/);
+    expect(wrong.stderr).not.toContain('wrong-password');
+  });
+
+  it('streams a result of over 100 MB to a slow client while its memory stays flat', async () => {
+    const guard = await startGuard(['--upstream', server.url()]);
+    const raw = await RawClient.login(
+      Number(guard.ready.listen.split(':')[1]),
+      guard.ready.user,
+      guard.ready.password,
+    );
+    const before = guard.memory();
+    let peakDuringTransfer = 0;
+    raw.write(serialize.query("SELECT repeat('x', 1000) FROM generate_series(1, 110000)"));
+    // A slow reader: pause for a moment after every few megabytes so backpressure must hold.
+    let nextPause = 4 << 20;
+    raw.socket.on('data', () => {
+      if (raw.bytesReceived > nextPause) {
+        nextPause += 4 << 20;
+        raw.socket.pause();
+        peakDuringTransfer = Math.max(peakDuringTransfer, guard.memory().rss);
+        setTimeout(() => raw.socket.resume(), 20);
+      }
+    });
+    let rows = 0;
+    for (;;) {
+      const message = await raw.next();
+      if (message.type === 'D') rows++;
+      if (message.type === 'Z') break;
+    }
+    expect(rows).toBe(110000);
+    expect(raw.bytesReceived).toBeGreaterThan(100 * 1024 * 1024);
+    const growth = Math.max(peakDuringTransfer - before.rss, guard.memory().peak - before.peak);
+    expect(growth, `tunnel RSS grew by ${(growth / 1048576).toFixed(1)} MiB`).toBeLessThan(48 * 1024 * 1024);
+    raw.end();
+    expect(await guard.stop()).toBe(0);
+  });
+});

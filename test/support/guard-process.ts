@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const CLI = path.resolve(import.meta.dirname, '../../bin/portcullis.mjs');
+
+export interface ReadyLine {
+  event: 'ready';
+  listen: string;
+  user: string;
+  password: string;
+  url: string;
+}
+
+export interface GuardProcess {
+  child: ChildProcess;
+  ready: ReadyLine;
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resident set size now and at its peak, in bytes, read from /proc. */
+  memory(): { rss: number; peak: number };
+}
+
+/** Runs `portcullis ARGS` as a real child process, the way a user or a script would. */
+export function runCli(args: string[]): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function startGuard(args: string[]): Promise<GuardProcess> {
+  const child = runCli(['guard', 'postgres', ...args]);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit');
+  const firstLine = new Promise<string>((resolve) => lines.once('line', resolve));
+  const result = await Promise.race([firstLine, exited.then(() => undefined)]);
+  if (result === undefined) throw new Error(`guard exited before it was ready: ${stderr}`);
+  const ready = JSON.parse(result) as ReadyLine;
+  return {
+    child,
+    ready,
+    stderr: () => stderr,
+    async stop(signal = 'SIGTERM') {
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+    memory() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = (field: string): number =>
+        Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+      return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+    },
+  };
+}
+
+/** Runs the CLI to completion, collecting its output. */
+export async function runCliToEnd(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runCli(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}

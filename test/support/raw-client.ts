@@ -1,0 +1,164 @@
+import { connect, type Socket } from 'node:net';
+import { serialize } from 'pg-protocol';
+import { MessageFramer } from '../../tunnel/postgres/framer.ts';
+import { ScramClient } from '../../tunnel/postgres/scram.ts';
+
+/** A message as the server sent it: its type letter and whole bytes. */
+export interface RawMessage {
+  type: string;
+  bytes: Buffer;
+}
+
+/**
+ * A byte-level PostgreSQL client for tests that must control exactly what goes on the wire
+ * (splits, garbage, pipelining) and see exactly what comes back.
+ */
+export class RawClient {
+  private readonly framer = new MessageFramer({ maxMessageSize: 1 << 30 });
+  private readonly queue: RawMessage[] = [];
+  private waiter: (() => void) | undefined;
+  closed = false;
+  bytesReceived = 0;
+
+  private constructor(readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
+      this.framer.push(chunk, (type, bytes) => this.queue.push({ type: String.fromCharCode(type), bytes }));
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    const socket = connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
+  /** Opens a connection and authenticates with SCRAM-SHA-256, returning after the first ReadyForQuery. */
+  static async login(port: number, user: string, password: string, database = user): Promise<RawClient> {
+    const client = await RawClient.open(port);
+    client.write(serialize.startup({ user, database }));
+    const sasl = await client.next();
+    if (sasl.type !== 'R') throw new Error(`expected authentication request, got ${sasl.type}`);
+    const scram = new ScramClient(password);
+    client.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+    const cont = await client.expectAuth(11);
+    client.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(cont)));
+    scram.verifyServerFinal(await client.expectAuth(12));
+    await client.until('Z');
+    return client;
+  }
+
+  private async expectAuth(code: number): Promise<string> {
+    const message = await this.next();
+    if (message.type === 'E') throw new Error(`server error: ${errorMessage(message.bytes)}`);
+    if (message.type !== 'R' || message.bytes.readInt32BE(5) !== code) {
+      throw new Error(`expected authentication code ${code}`);
+    }
+    return message.bytes.toString('utf8', 9);
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  async next(): Promise<RawMessage> {
+    while (this.queue.length === 0) {
+      if (this.closed) throw new Error('connection closed');
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    return this.queue.shift()!;
+  }
+
+  /** Collects messages up to and including the first one of the given type. */
+  async until(type: string): Promise<RawMessage[]> {
+    const messages: RawMessage[] = [];
+    for (;;) {
+      const message = await this.next();
+      messages.push(message);
+      if (message.type === type) return messages;
+    }
+  }
+
+  /** Waits for the server to close the connection, returning what it sent before. */
+  async closedAfter(): Promise<RawMessage[]> {
+    const messages: RawMessage[] = [];
+    for (;;) {
+      try {
+        messages.push(await this.next());
+      } catch {
+        return messages;
+      }
+    }
+  }
+
+  /**
+   * Reads and discards everything up to the next ReadyForQuery, counting rows, without queueing
+   * messages: for results too large to hold, and for benchmarks where the client must not be the
+   * bottleneck.
+   */
+  async discardUntilReady(): Promise<{ rows: number }> {
+    if (this.queue.length > 0) throw new Error('discardUntilReady needs an empty queue');
+    let rows = 0;
+    let done = false;
+    const framer = new MessageFramer({ maxMessageSize: 1 << 30 });
+    this.socket.removeAllListeners('data');
+    await new Promise<void>((resolve, reject) => {
+      const onClose = (): void => reject(new Error('connection closed'));
+      this.socket.once('close', onClose);
+      this.socket.on('data', (chunk: Buffer) => {
+        this.bytesReceived += chunk.length;
+        framer.push(chunk, (type, bytes) => {
+          if (done) this.queue.push({ type: String.fromCharCode(type), bytes });
+          else if (type === 0x44) rows++;
+          else if (type === 0x5a) done = true;
+        });
+        if (done) {
+          this.socket.off('close', onClose);
+          resolve();
+        }
+      });
+    });
+    this.socket.removeAllListeners('data');
+    this.socket.on('data', (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
+      this.framer.push(chunk, (type, bytes) => this.queue.push({ type: String.fromCharCode(type), bytes }));
+      this.wake();
+    });
+    return { rows };
+  }
+
+  end(): void {
+    this.socket.end(serialize.end());
+  }
+}
+
+/** The M (message) field of an ErrorResponse or NoticeResponse. */
+export function errorMessage(bytes: Buffer): string {
+  return errorField(bytes, 'M');
+}
+
+export function errorField(bytes: Buffer, field: string): string {
+  let offset = 5;
+  while (offset < bytes.length && bytes[offset] !== 0) {
+    const end = bytes.indexOf(0, offset + 1);
+    if (String.fromCharCode(bytes[offset]!) === field) return bytes.toString('utf8', offset + 1, end);
+    offset = end + 1;
+  }
+  return '';
+}

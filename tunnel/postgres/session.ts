@@ -1,0 +1,623 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { serialize } from 'pg-protocol';
+import type { DecisionPoint, Decision, StatementRoute } from '../policy/decision-point.ts';
+import type { RecordingPoint } from '../recorder/recording-point.ts';
+import { FramingError, MessageFramer } from './framer.ts';
+import {
+  ProtocolViolation,
+  readBind,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
+} from './frontend-messages.ts';
+import { LocalHandshake } from './local-auth.ts';
+import { Backend, backendKeyData, errorResponse, Frontend, type TransactionStatus } from './protocol.ts';
+import type { ScramVerifier } from './scram.ts';
+import type { UpstreamConfig } from './connection-string.ts';
+import {
+  connectUpstream,
+  filterStartupParameters,
+  UpstreamError,
+  type BackendKey,
+  type UpstreamConnection,
+} from './upstream.ts';
+
+export interface SessionOptions {
+  sessionId: string;
+  upstream: UpstreamConfig;
+  verifier: ScramVerifier;
+  decisions: DecisionPoint;
+  recorder: RecordingPoint;
+  maxMessageSize: number;
+  /** The key this session hands its client in BackendKeyData, registered for cancel mapping. */
+  clientKey: BackendKey;
+  /** A CancelRequest arrived on a new local connection. */
+  onCancelRequest(processId: number, secretKey: Buffer): void;
+  log(message: string): void;
+}
+
+export interface SessionStats {
+  statements: number;
+  denied: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+interface PreparedStatement {
+  sql: string;
+}
+
+interface Portal {
+  statement: string;
+  sql: string;
+  parameters: (Buffer | null)[];
+  parameterFormats: number[];
+}
+
+interface InFlight {
+  sql: string;
+  startedAt: number;
+  rows: number;
+  /** Simple queries end at ReadyForQuery; extended executes at their completion message. */
+  simple: boolean;
+}
+
+/**
+ * One client connection through the tunnel: the local handshake, then the proxy loop.
+ *
+ * Data path: client bytes → framer → decision point → upstream; upstream bytes → framer → inspection
+ * (recording, protocol state) → client. Untouched messages are forwarded as views of the received
+ * chunks, and each side's socket is paused while the other cannot keep up, so memory stays bounded.
+ */
+export class PostgresSession {
+  readonly stats: SessionStats = { statements: 0, denied: 0, bytesFromClient: 0, bytesToClient: 0 };
+  private phase: 'handshake' | 'connecting' | 'proxy' | 'closed' = 'handshake';
+  private readonly clientFramer: MessageFramer;
+  private readonly upstreamFramer: MessageFramer;
+  private readonly handshake: LocalHandshake;
+  private upstream: UpstreamConnection | undefined;
+  private transactionStatus: TransactionStatus = 'I';
+
+  /** Client frames waiting while a decision is pending or the upstream is being opened. */
+  private inbox: { type: number; frame: Buffer }[] = [];
+  private deciding = false;
+  /** After a denial in the extended protocol, frames are discarded until Sync, as the server would. */
+  private discardUntilSync = false;
+  /** Denials injected upstream: the marked server error is replaced by the tunnel's own. */
+  private readonly denials = new Map<string, { replacement: Buffer; dueBy: number }>();
+  /** Messages forwarded that end in ReadyForQuery (Query, Sync, FunctionCall), and those answered. */
+  private syncPointsSent = 0;
+  private syncPointsAnswered = 0;
+
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+  private readonly inFlight: InFlight[] = [];
+  private endReason = 'client disconnected';
+  private markClosed: () => void = () => {};
+  /** Settles once both connections are gone and the session's end is recorded. */
+  readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+
+  constructor(
+    private readonly client: Socket,
+    private readonly options: SessionOptions,
+  ) {
+    this.clientFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize, startup: true });
+    this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
+    this.handshake = new LocalHandshake(options.verifier);
+    client.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('error', (error) => this.close(`client error: ${error.message}`));
+    client.on('close', () => this.close(this.endReason));
+  }
+
+  get id(): string {
+    return this.options.sessionId;
+  }
+
+  /** The upstream key and transport, for forwarding a CancelRequest naming this session's client key. */
+  get upstreamCancelTarget(): { key: BackendKey; tls: boolean } | undefined {
+    return this.upstream ? { key: this.upstream.backendKey, tls: this.upstream.tls } : undefined;
+  }
+
+  /** The client asked, on a separate connection, to cancel what this session is running. */
+  noteCancelRequest(): void {
+    this.options.recorder.record(this.id, { type: 'cancel', forwarded: this.upstream !== undefined });
+  }
+
+  /** Ends the session from outside (tunnel shutdown, revocation), telling the client why. */
+  terminate(message: string, code = '57P01'): void {
+    if (this.phase === 'closed') return;
+    this.endReason = message;
+    this.client.end(errorResponse({ severity: 'FATAL', code, message }));
+    this.upstream?.socket.end(serialize.end());
+  }
+
+  private onClientData(chunk: Buffer): void {
+    this.stats.bytesFromClient += chunk.length;
+    // Everything forwarded for one chunk (say Bind, Execute, Sync) leaves in one write.
+    const upstream = this.upstream?.socket;
+    upstream?.cork();
+    try {
+      this.clientFramer.push(chunk, (type, frame) => {
+        if (this.phase === 'handshake') this.onHandshakeFrame(type, frame);
+        else this.enqueue(type, frame);
+      });
+    } catch (error) {
+      this.failClient(error);
+    } finally {
+      upstream?.uncork();
+    }
+  }
+
+  private failClient(error: unknown): void {
+    if (error instanceof FramingError || error instanceof ProtocolViolation) {
+      this.terminate(error.message, error.code);
+      return;
+    }
+    this.terminate(`internal error in the tunnel: ${(error as Error).message}`, 'XX000');
+  }
+
+  private onHandshakeFrame(type: number, frame: Buffer): void {
+    const step = this.handshake.step(type, frame);
+    switch (step.kind) {
+      case 'reply':
+        this.client.write(step.bytes);
+        if (step.expectTagged) this.clientFramer.expectTagged();
+        return;
+      case 'cancel':
+        this.options.onCancelRequest(step.processId, step.secretKey);
+        this.endReason = 'cancel request';
+        this.phase = 'closed';
+        this.client.end();
+        return;
+      case 'drop':
+        this.endReason = step.reason;
+        this.client.destroy();
+        return;
+      case 'refuse':
+        this.options.recorder.record(this.id, {
+          type: 'auth.failed',
+          client: {
+            address: this.client.remoteAddress ?? '',
+            port: this.client.remotePort ?? 0,
+            user: step.user,
+          },
+          reason: step.reason,
+        });
+        this.endReason = `refused: ${step.reason}`;
+        this.phase = 'closed';
+        this.client.end(errorResponse({ severity: 'FATAL', code: step.code, message: step.message }));
+        return;
+      case 'authenticated':
+        this.client.write(step.bytes);
+        this.phase = 'connecting';
+        this.client.pause();
+        void this.openUpstream(step.parameters);
+        return;
+    }
+  }
+
+  private async openUpstream(parameters: Map<string, string>): Promise<void> {
+    const { upstream: config } = this.options;
+    try {
+      this.upstream = await connectUpstream(config, filterStartupParameters(Object.fromEntries(parameters)));
+    } catch (error) {
+      const upstreamError = error instanceof UpstreamError ? error : undefined;
+      this.options.log(`session ${this.id}: upstream refused: ${(error as Error).message}`);
+      this.terminate(
+        `upstream ${config.host}:${config.port}: ${(error as Error).message}`,
+        upstreamError?.code ?? '08006',
+      );
+      return;
+    }
+    if (this.phase === 'closed') {
+      this.upstream.socket.destroy();
+      return;
+    }
+    const upstream = this.upstream;
+    this.options.recorder.record(this.id, {
+      type: 'session.start',
+      client: {
+        address: this.client.remoteAddress ?? '',
+        port: this.client.remotePort ?? 0,
+        user: parameters.get('user') ?? '',
+        database: parameters.get('database') ?? parameters.get('user') ?? '',
+        applicationName: parameters.get('application_name'),
+      },
+      upstream: {
+        host: config.host,
+        port: config.port,
+        database: config.database,
+        user: config.user,
+        tls: upstream.tls,
+        authMechanism: upstream.authMechanism,
+      },
+    });
+    // Replay the server's startup messages, handing the client the tunnel's own cancel key.
+    const { processId, secretKey } = this.options.clientKey;
+    const replay = upstream.startupMessages.map((message) =>
+      message[0] === Backend.backendKeyData ? backendKeyData(processId, secretKey) : message,
+    );
+    this.send(Buffer.concat(replay));
+    upstream.socket.setNoDelay(true);
+    upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    upstream.socket.on('error', (error) => this.close(`upstream error: ${error.message}`));
+    upstream.socket.on('close', () => {
+      if (this.phase !== 'closed') {
+        this.endReason = 'upstream closed the connection';
+        this.client.end();
+      }
+    });
+    upstream.socket.resume();
+    if (upstream.leftover.length > 0) this.onUpstreamData(upstream.leftover);
+    this.phase = 'proxy';
+    this.client.resume();
+    this.drain();
+  }
+
+  // ---- client → upstream -------------------------------------------------------------------------
+
+  private enqueue(type: number, frame: Buffer): void {
+    if (this.phase !== 'proxy' || this.deciding || this.inbox.length > 0) {
+      // Frames keep their order behind a pending decision or an upstream still opening.
+      this.inbox.push({ type, frame });
+      return;
+    }
+    this.handleClientFrame(type, frame);
+  }
+
+  private drain(): void {
+    while (this.phase === 'proxy' && !this.deciding && this.inbox.length > 0) {
+      const next = this.inbox.shift()!;
+      this.handleClientFrame(next.type, next.frame);
+    }
+    if (this.phase === 'proxy' && !this.deciding && this.inbox.length === 0) this.client.resume();
+  }
+
+  private handleClientFrame(type: number, frame: Buffer): void {
+    try {
+      this.routeClientFrame(type, frame);
+    } catch (error) {
+      this.failClient(error);
+    }
+  }
+
+  private routeClientFrame(type: number, frame: Buffer): void {
+    if (this.discardUntilSync) {
+      if (type === Frontend.sync) {
+        this.discardUntilSync = false;
+        this.forward(frame);
+      } else if (type === Frontend.terminate) {
+        this.forward(frame);
+      }
+      return;
+    }
+    switch (type) {
+      case Frontend.query: {
+        const sql = readQuery(frame);
+        this.decideThen({ kind: 'query', sql }, frame, 'simple');
+        return;
+      }
+      case Frontend.parse: {
+        const parse = readParse(frame);
+        this.statements.set(parse.statement, { sql: parse.sql });
+        this.decideThen({ kind: 'parse', statement: parse.statement, sql: parse.sql }, frame, 'extended');
+        return;
+      }
+      case Frontend.bind: {
+        const bind = readBind(frame);
+        const statement = this.statements.get(bind.statement);
+        this.portals.set(bind.portal, {
+          statement: bind.statement,
+          sql: statement?.sql ?? '',
+          parameters: bind.parameters,
+          parameterFormats: bind.parameterFormats,
+        });
+        this.forward(frame);
+        return;
+      }
+      case Frontend.execute: {
+        const { portal: name } = readExecute(frame);
+        const portal = this.portals.get(name);
+        this.decideThen(
+          {
+            kind: 'execute',
+            portal: name,
+            statement: portal?.statement ?? '',
+            sql: portal?.sql ?? '',
+            parameters: portal?.parameters ?? [],
+            parameterFormats: portal?.parameterFormats ?? [],
+          },
+          frame,
+          'extended',
+        );
+        return;
+      }
+      case Frontend.close: {
+        const target = readTarget(frame);
+        if (target.kind === 'S') this.statements.delete(target.name);
+        else this.portals.delete(target.name);
+        this.forward(frame);
+        return;
+      }
+      case Frontend.describe:
+        readTarget(frame);
+        this.forward(frame);
+        return;
+      case Frontend.functionCall:
+        this.decideThen(
+          { kind: 'function-call', functionOid: frame.readUInt32BE(5) },
+          frame,
+          'function-call',
+        );
+        return;
+      case Frontend.terminate:
+        this.endReason = 'client terminated';
+        this.forward(frame);
+        return;
+      case Frontend.sync:
+      case Frontend.flush:
+      case Frontend.copyData:
+      case Frontend.copyDone:
+      case Frontend.copyFail:
+        this.forward(frame);
+        return;
+      default:
+        throw new ProtocolViolation(
+          `invalid frontend message type ${JSON.stringify(String.fromCharCode(type))}`,
+        );
+    }
+  }
+
+  private decideThen(
+    route: StatementRoute,
+    frame: Buffer,
+    protocol: 'simple' | 'extended' | 'function-call',
+  ): void {
+    const decision = this.options.decisions.decide({
+      sessionId: this.id,
+      route,
+      transactionStatus: this.transactionStatus,
+    });
+    if (!(decision instanceof Promise)) {
+      this.apply(decision, route, frame, protocol);
+      return;
+    }
+    this.deciding = true;
+    this.client.pause();
+    decision
+      .catch((error: unknown): Decision => ({
+        action: 'deny',
+        rule: 'policy-error',
+        message: `the policy could not decide: ${(error as Error).message}`,
+      }))
+      .then((settled) => {
+        this.deciding = false;
+        if (this.phase !== 'proxy') return;
+        this.apply(settled, route, frame, protocol);
+        this.drain();
+      })
+      .catch((error: unknown) => this.failClient(error));
+  }
+
+  private apply(
+    decision: Decision,
+    route: StatementRoute,
+    frame: Buffer,
+    protocol: 'simple' | 'extended' | 'function-call',
+  ): void {
+    const sql = 'sql' in route ? route.sql : `<function call ${route.functionOid}>`;
+    // An allowed Parse is judged again at Execute, with its parameters: record it there.
+    if (route.kind !== 'parse' || decision.action === 'deny') {
+      this.stats.statements++;
+      this.options.recorder.record(this.id, {
+        type: 'statement',
+        protocol,
+        sql,
+        decision: decision.action,
+        rule: decision.rule,
+        ...(decision.action === 'deny' ? { reason: decision.message } : {}),
+      });
+    }
+    if (decision.action === 'allow') {
+      if (route.kind === 'query' || route.kind === 'execute' || route.kind === 'function-call') {
+        this.inFlight.push({ sql, startedAt: performance.now(), rows: 0, simple: route.kind === 'query' });
+      }
+      this.forward(frame);
+      return;
+    }
+    this.stats.denied++;
+    this.deny(decision, protocol);
+  }
+
+  /**
+   * A denied statement is replaced upstream by one that fails at once with a unique marker. The server
+   * then answers in order with everything pipelined before it, aborts a surrounding transaction block
+   * (so a later COMMIT cannot commit earlier work), and skips to Sync in the extended protocol; the
+   * marked error is swapped for the tunnel's own when it comes back.
+   */
+  private deny(
+    decision: Extract<Decision, { action: 'deny' }>,
+    protocol: 'simple' | 'extended' | 'function-call',
+  ): void {
+    const marker = `portcullis_denied_${randomBytes(8).toString('hex')}`;
+    const replacement = errorResponse({
+      severity: 'ERROR',
+      code: decision.code ?? '42501',
+      message: `Portcullis denied this statement (rule: ${decision.rule}): ${decision.message}`,
+    });
+    this.denials.set(marker, { replacement, dueBy: this.syncPointsSent + 1 });
+    const failing = `SELECT '${marker}'::pg_catalog.regclass`;
+    if (protocol !== 'extended') {
+      this.forward(serialize.query(failing));
+    } else {
+      this.forward(serialize.parse({ name: marker, text: failing }));
+      this.discardUntilSync = true;
+    }
+  }
+
+  private forward(frame: Buffer): void {
+    const type = frame[0];
+    if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall)
+      this.syncPointsSent++;
+    const upstream = this.upstream!.socket;
+    if (!upstream.write(frame) && !this.client.isPaused()) {
+      this.client.pause();
+      upstream.once('drain', () => {
+        if (!this.deciding && this.phase === 'proxy') this.client.resume();
+      });
+    }
+  }
+
+  // ---- upstream → client -------------------------------------------------------------------------
+
+  private onUpstreamData(chunk: Buffer): void {
+    // Consecutive untouched messages are forwarded as one view of the bytes they arrived in.
+    let run: Buffer | undefined;
+    let runLength = 0;
+    const flushRun = (): void => {
+      if (run)
+        this.send(run.byteLength === runLength ? run : Buffer.from(run.buffer, run.byteOffset, runLength));
+      run = undefined;
+    };
+    this.client.cork();
+    try {
+      this.upstreamFramer.push(chunk, (type, frame) => {
+        const replacement = this.inspectBackend(type, frame);
+        if (replacement === undefined) {
+          if (run && frame.buffer === run.buffer && frame.byteOffset === run.byteOffset + runLength) {
+            runLength += frame.length;
+            return;
+          }
+          flushRun();
+          run = frame;
+          runLength = frame.length;
+          return;
+        }
+        flushRun();
+        if (replacement) this.send(replacement);
+      });
+      flushRun();
+    } catch (error) {
+      this.terminate(`upstream sent an invalid message: ${(error as Error).message}`, '08P01');
+    } finally {
+      this.client.uncork();
+    }
+  }
+
+  private send(bytes: Buffer): void {
+    this.stats.bytesToClient += bytes.length;
+    if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
+      const upstream = this.upstream.socket;
+      upstream.pause();
+      this.client.once('drain', () => upstream.resume());
+    }
+  }
+
+  /** Observes one server message; returns a replacement (null to drop it) or undefined to pass it on. */
+  private inspectBackend(type: number, frame: Buffer): Buffer | null | undefined {
+    switch (type) {
+      case Backend.dataRow: {
+        const head = this.inFlight[0];
+        if (head) head.rows++;
+        return undefined;
+      }
+      case Backend.commandComplete: {
+        const head = this.inFlight[0];
+        if (head) {
+          this.options.recorder.record(this.id, {
+            type: 'result',
+            command: frame.toString('utf8', 5, frame.length - 1),
+            rows: head.rows,
+            durationMs: performance.now() - head.startedAt,
+          });
+          head.rows = 0;
+          if (!head.simple) this.inFlight.shift();
+        }
+        return undefined;
+      }
+      case Backend.emptyQueryResponse:
+      case Backend.portalSuspended:
+        if (this.inFlight[0] && !this.inFlight[0].simple) this.inFlight.shift();
+        return undefined;
+      case Backend.errorResponse:
+        return this.onUpstreamError(frame);
+      case Backend.readyForQuery:
+        this.transactionStatus = String.fromCharCode(frame[5]!) as TransactionStatus;
+        this.inFlight.length = 0;
+        this.syncPointsAnswered++;
+        // A denial whose marker never came back (the server was skipping an aborted transaction and
+        // said so itself) is settled once its sync point is answered.
+        for (const [marker, denial] of this.denials) {
+          if (denial.dueBy <= this.syncPointsAnswered) this.denials.delete(marker);
+        }
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private onUpstreamError(frame: Buffer): Buffer | undefined {
+    const fields = readErrorFields(frame);
+    const message = fields.get('M') ?? '';
+    for (const [marker, denial] of this.denials) {
+      if (message.includes(marker)) {
+        this.denials.delete(marker);
+        return denial.replacement;
+      }
+    }
+    if (this.inFlight[0] && !this.inFlight[0].simple) this.inFlight.shift();
+    this.options.recorder.record(this.id, {
+      type: 'error',
+      code: fields.get('C') ?? '',
+      message,
+      severity: fields.get('V') ?? fields.get('S') ?? '',
+    });
+    return undefined;
+  }
+
+  // ---- end ---------------------------------------------------------------------------------------
+
+  /** Drops both connections at once (shutdown after the grace period). */
+  destroy(): void {
+    this.client.destroy();
+    this.upstream?.socket.destroy();
+  }
+
+  private close(reason: string): void {
+    if (this.phase === 'closed') {
+      this.upstream?.socket.destroy();
+      this.markClosed();
+      return;
+    }
+    const wasProxying = this.phase === 'proxy';
+    this.phase = 'closed';
+    this.client.destroy();
+    this.upstream?.socket.destroy();
+    if (wasProxying) {
+      this.options.recorder.record(this.id, {
+        type: 'session.end',
+        reason,
+        bytesFromClient: this.stats.bytesFromClient,
+        bytesToClient: this.stats.bytesToClient,
+        statements: this.stats.statements,
+      });
+    }
+    this.markClosed();
+  }
+}
+
+function readErrorFields(frame: Buffer): Map<string, string> {
+  const fields = new Map<string, string>();
+  let offset = 5;
+  while (offset < frame.length && frame[offset] !== 0) {
+    const code = String.fromCharCode(frame[offset]!);
+    const end = frame.indexOf(0, offset + 1);
+    if (end < 0) break;
+    fields.set(code, frame.toString('utf8', offset + 1, end));
+    offset = end + 1;
+  }
+  return fields;
+}

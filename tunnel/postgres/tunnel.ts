@@ -1,0 +1,148 @@
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
+import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
+import type { UpstreamConfig } from './connection-string.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
+import { createScramVerifier } from './scram.ts';
+import { PostgresSession } from './session.ts';
+import { sendCancel } from './upstream.ts';
+
+export interface PostgresTunnelOptions {
+  upstream: UpstreamConfig;
+  /** Loopback address to listen on; 127.0.0.1 unless asked otherwise. */
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  decisions?: DecisionPoint;
+  recorder?: RecordingPoint;
+  maxMessageSize?: number;
+  /** The per-tunnel secret; generated when not given. */
+  secret?: string;
+  log?: (message: string) => void;
+}
+
+/** What a local client needs to connect: shown to the user, never the upstream credentials. */
+export interface TunnelEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** A libpq URI usable as is (sslmode=disable: the leg is loopback). */
+  url: string;
+}
+
+/**
+ * A local guarded tunnel to one Postgres target: a loopback listener whose clients authenticate with the
+ * tunnel's own secret and are proxied, statement by statement, to the upstream with its real credentials.
+ */
+export class PostgresTunnel {
+  private server: Server | undefined;
+  private readonly sessions = new Set<PostgresSession>();
+  /** Client-facing cancel keys (pid → session); the secret half is compared in constant time. */
+  private readonly cancelKeys = new Map<number, { secret: Buffer; session: PostgresSession }>();
+  private readonly secret: string;
+  private readonly verifier;
+  private endpointValue: TunnelEndpoint | undefined;
+
+  constructor(private readonly options: PostgresTunnelOptions) {
+    this.secret = options.secret ?? randomBytes(24).toString('base64url');
+    this.verifier = createScramVerifier(this.secret);
+  }
+
+  get endpoint(): TunnelEndpoint {
+    if (!this.endpointValue) throw new Error('the tunnel is not listening');
+    return this.endpointValue;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<TunnelEndpoint> {
+    const host = this.options.host ?? '127.0.0.1';
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.log(`listener error: ${error.message}`));
+    this.server = server;
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const { user, database } = this.options.upstream;
+    const hostInUrl = host.includes(':') ? `[${host}]` : host;
+    this.endpointValue = {
+      host,
+      port,
+      user,
+      password: this.secret,
+      database,
+      url: `postgres://${encodeURIComponent(user)}:${encodeURIComponent(this.secret)}@${hostInUrl}:${port}/${encodeURIComponent(database)}?sslmode=disable`,
+    };
+    return this.endpointValue;
+  }
+
+  /**
+   * Stops listening and ends every session, telling each client why; waits (up to `graceMs`) for the
+   * sessions to wind down so that their last events are recorded before the recorder closes.
+   */
+  async close(reason = 'the tunnel is shutting down', graceMs = 5000): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const sessions = [...this.sessions];
+    for (const session of sessions) session.terminate(reason);
+    const grace = setTimeout(() => sessions.forEach((s) => s.destroy()), graceMs);
+    await Promise.all(sessions.map((s) => s.closed));
+    clearTimeout(grace);
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.options.recorder?.close?.();
+  }
+
+  private accept(socket: Socket): void {
+    const processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+    const secretKey = randomBytes(4);
+    const session: PostgresSession = new PostgresSession(socket, {
+      sessionId: randomUUID(),
+      upstream: this.options.upstream,
+      verifier: this.verifier,
+      decisions: this.options.decisions ?? allowEverything,
+      recorder: this.options.recorder ?? recordNothing,
+      maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      clientKey: { processId, secretKey },
+      onCancelRequest: (pid, key) => this.cancel(pid, key),
+      log: (message) => this.log(message),
+    });
+    this.sessions.add(session);
+    this.cancelKeys.set(processId, { secret: secretKey, session });
+    socket.once('close', () => {
+      this.sessions.delete(session);
+      this.cancelKeys.delete(processId);
+    });
+  }
+
+  private cancel(processId: number, secretKey: Buffer): void {
+    const entry = this.cancelKeys.get(processId);
+    const matches =
+      entry !== undefined &&
+      entry.secret.length === secretKey.length &&
+      timingSafeEqual(entry.secret, secretKey);
+    const target = matches ? entry.session.upstreamCancelTarget : undefined;
+    if (!target) {
+      this.log('ignored a cancel request with an unknown key');
+      return;
+    }
+    entry!.session.noteCancelRequest();
+    sendCancel(this.options.upstream, target.key, target.tls).catch((error: Error) =>
+      this.log(`cancel request could not be forwarded: ${error.message}`),
+    );
+  }
+
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+}

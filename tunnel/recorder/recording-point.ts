@@ -1,0 +1,54 @@
+/**
+ * The one place every session event passes through. The proxy emits events here and never decides
+ * where they go: a JSON-lines file for `portcullis guard --record`, the local spool that syncs to the
+ * hub in the connected app.
+ */
+
+export interface ClientInfo {
+  address: string;
+  port: number;
+  user: string;
+  database: string;
+  applicationName?: string;
+}
+
+export interface UpstreamInfo {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  tls: boolean;
+  authMechanism: string;
+}
+
+export type SessionEvent =
+  | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
+  | {
+      type: 'statement';
+      protocol: 'simple' | 'extended' | 'function-call';
+      sql: string;
+      decision: 'allow' | 'deny';
+      rule?: string;
+      reason?: string;
+    }
+  | { type: 'result'; command: string; rows: number; durationMs: number }
+  | { type: 'error'; code: string; message: string; severity: string }
+  | { type: 'auth.failed'; client: Omit<ClientInfo, 'database' | 'user'> & { user?: string }; reason: string }
+  | { type: 'cancel'; forwarded: boolean }
+  | {
+      type: 'session.end';
+      reason: string;
+      bytesFromClient: number;
+      bytesToClient: number;
+      statements: number;
+    };
+
+export type RecordedEvent = SessionEvent & { sessionId: string; at: string };
+
+export interface RecordingPoint {
+  record(sessionId: string, event: SessionEvent): void;
+  /** Flushes whatever is buffered; called when the tunnel closes. */
+  close?(): Promise<void>;
+}
+
+export const recordNothing: RecordingPoint = { record: () => {} };
