@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { DecisionPoint, Decision, StatementRoute } from '../policy/decision-point.ts';
 import type { RecordingPoint } from '../recorder/recording-point.ts';
+import { Coalescer } from './coalescer.ts';
 import { FramingError, MessageFramer } from './framer.ts';
 import {
   ProtocolViolation,
@@ -94,6 +95,10 @@ export class PostgresSession {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   private readonly inFlight: InFlight[] = [];
+  /** Messages bound for each side while one received chunk is processed; see Coalescer. */
+  private readonly toUpstream = new Coalescer();
+  private readonly toClient = new Coalescer();
+  private batchingUpstream = false;
   private endReason = 'client disconnected';
   private markClosed: () => void = () => {};
   /** Settles once both connections are gone and the session's end is recorded. */
@@ -136,9 +141,7 @@ export class PostgresSession {
 
   private onClientData(chunk: Buffer): void {
     this.stats.bytesFromClient += chunk.length;
-    // Everything forwarded for one chunk (say Bind, Execute, Sync) leaves in one write.
-    const upstream = this.upstream?.socket;
-    upstream?.cork();
+    this.batchingUpstream = true;
     try {
       this.clientFramer.push(chunk, (type, frame) => {
         if (this.phase === 'handshake') this.onHandshakeFrame(type, frame);
@@ -147,7 +150,8 @@ export class PostgresSession {
     } catch (error) {
       this.failClient(error);
     } finally {
-      upstream?.uncork();
+      this.batchingUpstream = false;
+      this.toUpstream.flush(this.writeUpstream);
     }
   }
 
@@ -460,61 +464,49 @@ export class PostgresSession {
 
   private forward(frame: Buffer): void {
     const type = frame[0];
-    if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall)
+    if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall) {
       this.syncPointsSent++;
-    const upstream = this.upstream!.socket;
-    if (!upstream.write(frame) && !this.client.isPaused()) {
+    }
+    if (this.batchingUpstream) this.toUpstream.add(frame);
+    else this.writeUpstream(frame);
+  }
+
+  private readonly writeUpstream = (bytes: Buffer): void => {
+    const upstream = this.upstream?.socket;
+    if (!upstream || upstream.destroyed || upstream.writableEnded) return;
+    if (!upstream.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       upstream.once('drain', () => {
         if (!this.deciding && this.phase === 'proxy') this.client.resume();
       });
     }
-  }
+  };
 
   // ---- upstream → client -------------------------------------------------------------------------
 
   private onUpstreamData(chunk: Buffer): void {
-    // Consecutive untouched messages are forwarded as one view of the bytes they arrived in.
-    let run: Buffer | undefined;
-    let runLength = 0;
-    const flushRun = (): void => {
-      if (run)
-        this.send(run.byteLength === runLength ? run : Buffer.from(run.buffer, run.byteOffset, runLength));
-      run = undefined;
-    };
-    this.client.cork();
     try {
       this.upstreamFramer.push(chunk, (type, frame) => {
         const replacement = this.inspectBackend(type, frame);
-        if (replacement === undefined) {
-          if (run && frame.buffer === run.buffer && frame.byteOffset === run.byteOffset + runLength) {
-            runLength += frame.length;
-            return;
-          }
-          flushRun();
-          run = frame;
-          runLength = frame.length;
-          return;
-        }
-        flushRun();
-        if (replacement) this.send(replacement);
+        if (replacement === undefined) this.toClient.add(frame);
+        else if (replacement) this.toClient.add(replacement);
       });
-      flushRun();
     } catch (error) {
+      this.toClient.flush(this.send);
       this.terminate(`upstream sent an invalid message: ${(error as Error).message}`, '08P01');
-    } finally {
-      this.client.uncork();
+      return;
     }
+    this.toClient.flush(this.send);
   }
 
-  private send(bytes: Buffer): void {
+  private readonly send = (bytes: Buffer): void => {
     this.stats.bytesToClient += bytes.length;
     if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
       const upstream = this.upstream.socket;
       upstream.pause();
       this.client.once('drain', () => upstream.resume());
     }
-  }
+  };
 
   /** Observes one server message; returns a replacement (null to drop it) or undefined to pass it on. */
   private inspectBackend(type: number, frame: Buffer): Buffer | null | undefined {
