@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { guardCommand } from './commands/guard.ts';
-
 import { UsageError } from './commands/usage-error.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
@@ -11,6 +15,7 @@ export function buildProgram(): Command {
     .description(
       'Identity-aware guarded tunnels: record, mask, block and approve what reaches your databases.',
     )
+    .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -162,6 +162,20 @@ describe('a guarded Postgres tunnel, used by node-postgres', () => {
     expect(rows[0].app).toBe('renamed');
   });
 
+  it('passes on the server ending the session, and the session ends cleanly', async () => {
+    const victim = pgClient(endpoint);
+    await victim.connect();
+    const errors: { code?: string }[] = [];
+    victim.on('error', (error) => errors.push(error as { code?: string }));
+    const { rows } = await victim.query('SELECT pg_backend_pid() AS pid');
+    const told = new Promise((resolve) => victim.once('error', resolve));
+    await direct.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+    await told;
+    expect(errors[0]?.code).toBe('57P01');
+    await expect(victim.query('SELECT 1')).rejects.toThrow();
+    await victim.end().catch(() => {});
+  });
+
   it('records the session: start with identities, each statement with its decision, results and errors', async () => {
     await client.query('SELECT 7 AS seven');
     await expect(client.query('SELECT 1/0')).rejects.toThrow(/division by zero/);

@@ -100,6 +100,7 @@ export class PostgresSession {
   private readonly toClient = new Coalescer();
   private batchingUpstream = false;
   private endReason = 'client disconnected';
+  private terminating = false;
   private markClosed: () => void = () => {};
   /** Settles once both connections are gone and the session's end is recorded. */
   readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
@@ -133,10 +134,12 @@ export class PostgresSession {
 
   /** Ends the session from outside (tunnel shutdown, revocation), telling the client why. */
   terminate(message: string, code = '57P01'): void {
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.terminating) return;
+    this.terminating = true;
     this.endReason = message;
     this.client.end(errorResponse({ severity: 'FATAL', code, message }));
-    this.upstream?.socket.end(serialize.end());
+    const upstream = this.upstream?.socket;
+    if (upstream && !upstream.destroyed && !upstream.writableEnded) upstream.end(serialize.end());
   }
 
   private onClientData(chunk: Buffer): void {
@@ -249,10 +252,8 @@ export class PostgresSession {
     upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     upstream.socket.on('error', (error) => this.close(`upstream error: ${error.message}`));
     upstream.socket.on('close', () => {
-      if (this.phase !== 'closed') {
-        this.endReason = 'upstream closed the connection';
-        this.client.end();
-      }
+      // The server's own FATAL, if it sent one, has already been passed on; this covers a dropped link.
+      if (this.phase !== 'closed') this.terminate('the upstream server closed the connection', '08006');
     });
     upstream.socket.resume();
     if (upstream.leftover.length > 0) this.onUpstreamData(upstream.leftover);
