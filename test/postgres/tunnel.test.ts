@@ -344,6 +344,16 @@ describe('the local leg of the tunnel', () => {
     expect(await beforeAuth.closedAfter()).toHaveLength(1);
   });
 
+  it('lets go of a client that never finishes authenticating', async () => {
+    const { tunnel: strict, endpoint: strictEndpoint } = await openTunnel({ authenticationTimeoutMs: 200 });
+    const raw = await RawClient.open(strictEndpoint.port);
+    raw.write(serialize.startup({ user: 'postgres' }));
+    const sent = await raw.closedAfter();
+    expect(sent.map((m) => m.type)).toEqual(['R', 'E']);
+    expect(errorMessage(sent[1]!.bytes)).toBe('authentication timed out');
+    await strict.close();
+  });
+
   it('closes a direct-TLS ClientHello it cannot answer', async () => {
     const raw = await RawClient.open(endpoint.port);
     raw.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 1, 0, 0, 0]));

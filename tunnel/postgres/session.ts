@@ -32,6 +32,8 @@ export interface SessionOptions {
   decisions: DecisionPoint;
   recorder: RecordingPoint;
   maxMessageSize: number;
+  /** How long a client may take to authenticate; 60 s unless said otherwise. */
+  authenticationTimeoutMs?: number;
   /** The key this session hands its client in BackendKeyData, registered for cancel mapping. */
   clientKey: BackendKey;
   /** A CancelRequest arrived on a new local connection. */
@@ -113,6 +115,15 @@ export class PostgresSession {
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
     this.handshake = new LocalHandshake(options.verifier);
     client.setNoDelay(true);
+    // Like PostgreSQL's authentication_timeout: a client that never finishes signing in is let go.
+    const authTimer = setTimeout(() => {
+      if (this.phase === 'handshake') this.terminate('authentication timed out', '08006');
+    }, options.authenticationTimeoutMs ?? 60_000);
+    authTimer.unref();
+    this.closed.then(
+      () => clearTimeout(authTimer),
+      () => {},
+    );
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('error', (error) => this.close(`client error: ${error.message}`));
     client.on('close', () => this.close(this.endReason));

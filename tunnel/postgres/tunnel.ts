@@ -17,6 +17,8 @@ export interface PostgresTunnelOptions {
   decisions?: DecisionPoint;
   recorder?: RecordingPoint;
   maxMessageSize?: number;
+  /** How long a client may take to authenticate (default 60 s). */
+  authenticationTimeoutMs?: number;
   /** The per-tunnel secret; generated when not given. */
   secret?: string;
   log?: (message: string) => void;
@@ -113,6 +115,7 @@ export class PostgresTunnel {
       decisions: this.options.decisions ?? allowEverything,
       recorder: this.options.recorder ?? recordNothing,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      authenticationTimeoutMs: this.options.authenticationTimeoutMs,
       clientKey: { processId, secretKey },
       onCancelRequest: (pid, key) => this.cancel(pid, key),
       log: (message) => this.log(message),
