@@ -88,13 +88,13 @@ function tagged(type: number, payload: Buffer): Buffer {
   return out;
 }
 
-function int32(value: number): Buffer {
+export function int32(value: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeInt32BE(value, 0);
   return b;
 }
 
-function cstring(value: string): Buffer {
+export function cstring(value: string): Buffer {
   return Buffer.from(`${value}\0`, 'utf8');
 }
 

@@ -8,6 +8,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { UpstreamConfig } from './connection-string.ts';
+import { AuthCode, Backend, cstring, int32, StartupCode } from './protocol.ts';
 import { ScramClient, ScramError, tlsServerEndPoint } from './scram.ts';
 
 export interface BackendKey {
@@ -129,7 +130,7 @@ function hasParameter(params: Record<string, string>, name: string): boolean {
  * client_encoding=UTF8 and so would silently override the client's own choice.
  */
 function startupMessage(params: Record<string, string>): Buffer {
-  const body = [int32(196608)]; // protocol 3.0
+  const body = [int32(StartupCode.protocol30)];
   for (const [name, value] of Object.entries(params)) body.push(cstring(name), cstring(value));
   body.push(Buffer.from([0]));
   const payload = Buffer.concat(body);
@@ -140,42 +141,14 @@ function startupMessage(params: Record<string, string>): Buffer {
 function cancelRequest(key: BackendKey): Buffer {
   return Buffer.concat([
     int32(12 + key.secretKey.length),
-    int32(80877102),
+    int32(StartupCode.cancelRequest),
     int32(key.processId),
     key.secretKey,
   ]);
 }
 
-function int32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeInt32BE(value);
-  return buffer;
-}
-
-function cstring(text: string): Buffer {
-  return Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reading the server during startup
-
-const MessageType = {
-  authentication: 0x52, // R
-  backendKeyData: 0x4b, // K
-  parameterStatus: 0x53, // S
-  readyForQuery: 0x5a, // Z
-  errorResponse: 0x45, // E
-  noticeResponse: 0x4e, // N
-} as const;
-
-const AuthRequest = {
-  ok: 0,
-  cleartextPassword: 3,
-  md5Password: 5,
-  sasl: 10,
-  saslContinue: 11,
-  saslFinal: 12,
-} as const;
 
 const UNSUPPORTED_AUTH: Record<number, string> = {
   2: 'Kerberos V5',
@@ -568,22 +541,22 @@ async function authenticate(
   for (;;) {
     const message = await reader.readMessage();
     switch (message.type) {
-      case MessageType.errorResponse:
+      case Backend.errorResponse:
         throw serverError(message.body);
-      case MessageType.parameterStatus: {
+      case Backend.parameterStatus: {
         const name = readCString(message.body, 0);
         parameters.set(name.text, readCString(message.body, name.next).text);
         break;
       }
-      case MessageType.backendKeyData:
+      case Backend.backendKeyData:
         if (message.body.length < 8) throw new UpstreamError('upstream sent a malformed BackendKeyData');
         backendKey = {
           processId: message.body.readInt32BE(0),
           secretKey: Buffer.from(message.body.subarray(4)),
         };
         break;
-      case MessageType.noticeResponse:
-      case MessageType.readyForQuery:
+      case Backend.noticeResponse:
+      case Backend.readyForQuery:
         break;
       default:
         throw new UpstreamError(
@@ -591,7 +564,7 @@ async function authenticate(
         );
     }
     startupMessages.push(message.bytes);
-    if (message.type !== MessageType.readyForQuery) continue;
+    if (message.type !== Backend.readyForQuery) continue;
     if (!backendKey)
       throw new UpstreamError('upstream sent no BackendKeyData, so queries could not be cancelled');
     const leftover = reader.detach();
@@ -610,9 +583,9 @@ async function exchangeCredentials(
   let scram: ScramClient | undefined;
   for (;;) {
     const message = await reader.readMessage();
-    if (message.type === MessageType.errorResponse) throw serverError(message.body);
-    if (message.type === MessageType.noticeResponse) continue;
-    if (message.type !== MessageType.authentication || message.body.length < 4) {
+    if (message.type === Backend.errorResponse) throw serverError(message.body);
+    if (message.type === Backend.noticeResponse) continue;
+    if (message.type !== Backend.authentication || message.body.length < 4) {
       throw new UpstreamError(
         `upstream sent an unexpected message '${String.fromCharCode(message.type)}' during authentication`,
       );
@@ -620,7 +593,7 @@ async function exchangeCredentials(
     const request = message.body.readInt32BE(0);
     const data = message.body.subarray(4);
     switch (request) {
-      case AuthRequest.ok:
+      case AuthCode.ok:
         // A server that skips SASLFinal would never have proven it knows the password.
         if (scram && !scram.serverVerified) {
           throw new UpstreamError('upstream ended SCRAM authentication without proving its identity');
@@ -631,7 +604,7 @@ async function exchangeCredentials(
           );
         }
         return mechanism;
-      case AuthRequest.cleartextPassword:
+      case AuthCode.cleartextPassword:
         if (!tls && !config.allowCleartextPassword) {
           throw new UpstreamError(
             'upstream asked for the password in cleartext over a connection without TLS; ' +
@@ -641,22 +614,22 @@ async function exchangeCredentials(
         mechanism = 'cleartext';
         socket.write(serialize.password(requirePassword(config, 'password')));
         break;
-      case AuthRequest.md5Password:
+      case AuthCode.md5Password:
         if (data.length !== 4) throw new UpstreamError('upstream sent a malformed MD5 salt');
         mechanism = 'md5';
         socket.write(serialize.password(md5Password(config.user, requirePassword(config, 'md5'), data)));
         break;
-      case AuthRequest.sasl:
+      case AuthCode.sasl:
         if (scram) throw new UpstreamError('upstream restarted SASL authentication');
         scram = chooseScram(readMechanisms(data), socket, tls, config);
         mechanism = scram.mechanism;
         socket.write(serialize.sendSASLInitialResponseMessage(scram.mechanism, scram.clientFirst()));
         break;
-      case AuthRequest.saslContinue:
+      case AuthCode.saslContinue:
         if (!scram) throw new UpstreamError('upstream sent SASLContinue before SASL');
         socket.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8'))));
         break;
-      case AuthRequest.saslFinal:
+      case AuthCode.saslFinal:
         if (!scram) throw new UpstreamError('upstream sent SASLFinal before SASL');
         scram.verifyServerFinal(data.toString('utf8'));
         break;
