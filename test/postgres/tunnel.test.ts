@@ -6,7 +6,11 @@ import postgres from 'postgres';
 import { serialize } from 'pg-protocol';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
-import type { Decision, DecisionPoint, StatementContext } from '../../tunnel/policy/decision-point.ts';
+import {
+  statelessDecisions,
+  type Decision,
+  type StatementContext,
+} from '../../tunnel/policy/decision-point.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { errorField, errorMessage, RawClient } from '../support/raw-client.ts';
@@ -398,7 +402,7 @@ describe('the decision point in the data path', () => {
   };
 
   it('denies with 42501 naming the rule, and the client carries on', async () => {
-    const { tunnel, endpoint, recorder } = await openTunnel({ decisions: { decide: denyForbidden } });
+    const { tunnel, endpoint, recorder } = await openTunnel({ decisions: statelessDecisions(denyForbidden) });
     const client = pgClient(endpoint);
     await client.connect();
     await expect(client.query("SELECT 'forbidden'")).rejects.toMatchObject({
@@ -415,7 +419,7 @@ describe('the decision point in the data path', () => {
   });
 
   it('aborts the surrounding transaction so a later COMMIT cannot commit earlier work', async () => {
-    const { tunnel, endpoint } = await openTunnel({ decisions: { decide: denyForbidden } });
+    const { tunnel, endpoint } = await openTunnel({ decisions: statelessDecisions(denyForbidden) });
     const client = pgClient(endpoint);
     await client.connect();
     await client.query('BEGIN');
@@ -429,12 +433,11 @@ describe('the decision point in the data path', () => {
   });
 
   it('keeps pipelined messages in order behind a decision that takes time', async () => {
-    const slow: DecisionPoint = {
-      decide: (context) =>
-        'sql' in context.route && context.route.sql.includes('slow')
-          ? new Promise((resolve) => setTimeout(() => resolve({ action: 'allow' }), 200))
-          : { action: 'allow' },
-    };
+    const slow = statelessDecisions((context) =>
+      'sql' in context.route && context.route.sql.includes('slow')
+        ? new Promise((resolve) => setTimeout(() => resolve({ action: 'allow' }), 200))
+        : { action: 'allow' },
+    );
     const { tunnel, endpoint } = await openTunnel({ decisions: slow });
     const sql = postgres(endpoint.url, { max: 1 });
     const order: string[] = [];
@@ -448,7 +451,7 @@ describe('the decision point in the data path', () => {
   });
 
   it('answers a denied Execute in a pipeline in order and discards the rest until Sync', async () => {
-    const { tunnel, endpoint } = await openTunnel({ decisions: { decide: denyForbidden } });
+    const { tunnel, endpoint } = await openTunnel({ decisions: statelessDecisions(denyForbidden) });
     const raw = await RawClient.login(endpoint.port, 'postgres', endpoint.password);
     raw.write(
       Buffer.concat([

@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
+import { loadClassifier } from '../policy/classifier.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import { PolicyFileError, resolvePolicy } from '../policy/policy-file.ts';
+import type { Policy } from '../policy/policy.ts';
 import { JsonLinesRecorder } from '../recorder/jsonl-recorder.ts';
 import { ConfigError, parseUpstreamUrl, type UpstreamConfig } from '../postgres/connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
+import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel } from '../postgres/tunnel.ts';
 import { connectUpstream } from '../postgres/upstream.ts';
 import { UsageError } from './usage-error.ts';
@@ -31,11 +36,20 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: host === 'localhost' ? '127.0.0.1' : host, port };
 }
 
-function policyFor(name: string): DecisionPoint {
-  if (name === 'observe') return allowEverything;
-  throw new UsageError(
-    `--policy ${name}: only the "observe" preset is available in this version (policy presets and files come with the policy engine)`,
-  );
+function policyFrom(spec: string): Policy {
+  try {
+    return resolvePolicy(spec, { maskKey: maskKeyFromEnvironment() });
+  } catch (error) {
+    if (error instanceof PolicyFileError) throw new UsageError(`--policy: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The key for the `hash` mask; set PORTCULLIS_MASK_KEY so masked values join across runs. */
+function maskKeyFromEnvironment(): Buffer | undefined {
+  const key = process.env.PORTCULLIS_MASK_KEY;
+  // Any passphrase becomes a full-length HMAC key.
+  return key ? createHash('sha256').update(key).digest() : undefined;
 }
 
 function upstreamFrom(options: GuardPostgresOptions): UpstreamConfig {
@@ -57,7 +71,10 @@ function log(message: string): void {
 async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   const upstream = upstreamFrom(options);
   const listen = parseListen(options.listen);
-  const decisions = policyFor(options.policy);
+  const policy = policyFrom(options.policy);
+  await loadClassifier();
+  const side = sharedSideConnection(upstream);
+  const decisions = new PolicyEngine(policy, { sideConnection: side.get });
   const maxMessageSize = Number(options.maxMessageSize);
   if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1024) {
     throw new UsageError(
@@ -78,7 +95,10 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
       log(`${signal}: closing ${tunnel.sessionCount} connection(s)`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      void tunnel.close().then(resolve);
+      void tunnel.close().then(() => {
+        side.close();
+        resolve();
+      });
     };
     const onInt = (): void => stop('SIGINT');
     const onTerm = (): void => stop('SIGTERM');
@@ -94,7 +114,9 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
       url: endpoint.url,
     }) + '\n',
   );
-  log(`guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.host}:${endpoint.port}`);
+  log(
+    `guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.host}:${endpoint.port} with policy ${policy.name}`,
+  );
   await stopped;
 }
 
@@ -105,7 +127,7 @@ export function guardCommand(): Command {
     .description('Guard a PostgreSQL server: clients connect to a local port with a per-tunnel secret.')
     .option('--upstream <url>', 'libpq URI of the server, with its real credentials and sslmode')
     .option('--listen <host:port>', 'loopback address to listen on (port 0 picks one)', '127.0.0.1:0')
-    .option('--policy <preset|file>', 'policy preset or file', 'observe')
+    .option('--policy <preset|file>', 'read-only, guarded, observe, or a policy YAML file', 'guarded')
     .option('--record <file>', 'append every session event to FILE as JSON lines')
     .addOption(
       new Option('--max-message-size <bytes>', 'largest protocol message accepted').default(

@@ -1,14 +1,16 @@
 /**
  * The one place where every statement that would reach the server is judged. The Postgres session
- * calls it for each statement-bearing frontend message and obeys the answer; the policy engine
- * supplies the real implementation.
+ * opens a SessionPolicy per client connection, asks it about each statement-bearing frontend message,
+ * and obeys the answer; the policy engine supplies the real implementation.
  */
+import type { FieldDescription } from '../postgres/backend-messages.ts';
+import type { SessionEvent } from '../recorder/recording-point.ts';
 
 export type StatementRoute =
   /** A simple-protocol Query: one or more statements in one string. */
   | { kind: 'query'; sql: string }
   /** Extended protocol Parse: a statement being prepared. */
-  | { kind: 'parse'; statement: string; sql: string }
+  | { kind: 'parse'; statement: string; sql: string; parameterTypes: readonly number[] }
   /** Extended protocol Execute of a portal bound from a prepared statement. */
   | {
       kind: 'execute';
@@ -22,28 +24,88 @@ export type StatementRoute =
   | { kind: 'function-call'; functionOid: number };
 
 export interface StatementContext {
-  sessionId: string;
   route: StatementRoute;
   /** Transaction status the server last reported: idle, in a block, or in a failed block. */
   transactionStatus: 'I' | 'T' | 'E';
 }
 
-export type Decision =
-  | { action: 'allow'; rule?: string }
-  | {
-      action: 'deny';
-      /** The rule that denied, named in the client's error message and the recording. */
-      rule: string;
-      message: string;
-      /** SQLSTATE; 42501 (insufficient privilege) unless said otherwise. */
-      code?: string;
-    };
-
-export interface DecisionPoint {
-  decide(context: StatementContext): Decision | Promise<Decision>;
+interface Outcome {
+  /** The rule that decided, named in the client's error message and the recording. */
+  rule?: string;
+  /** The statement's classes, for the recording. */
+  classes?: readonly string[];
 }
 
-/** The `observe` posture before the policy engine: everything passes, and is still recorded. */
-export const allowEverything: DecisionPoint = {
-  decide: () => ({ action: 'allow', rule: 'observe' }),
-};
+export type Decision =
+  | (Outcome & {
+      action: 'allow';
+      /** Under `observe`: what enforcement would have done, recorded but not applied. */
+      wouldHave?: 'deny' | 'hold';
+    })
+  | (Outcome & {
+      action: 'deny';
+      rule: string;
+      message: string;
+      /** SQLSTATE; 42501 (insufficient privilege) unless said otherwise, 57014 for a cancelled hold. */
+      code?: string;
+    });
+
+/** What a session offers its policy: a way to speak to the client and to the recording. */
+export interface SessionHooks {
+  /** Sends the client a NoticeResponse now (e.g. "waiting for approval: request 42"). */
+  notice(message: string): void;
+  record(event: SessionEvent): void;
+}
+
+/** How the rows of one result are masked while they stream. */
+export interface ResultMask {
+  /** Rewrites a DataRow frame; returns the same Buffer when nothing changed. */
+  maskDataRow(frame: Buffer, formats: readonly number[]): { frame: Buffer; maskedCells: number };
+  /** Rewrites a CopyData frame of COPY TO STDOUT (one text-format row). */
+  maskCopyData(frame: Buffer): { frame: Buffer; maskedCells: number };
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface SessionPolicy {
+  /**
+   * Masking for the rows that follow a RowDescription of a simple query (`statementIndex` counts the
+   * statements of a multi-statement string); undefined when nothing needs masking.
+   */
+  describeResult?(
+    fields: FieldDescription[],
+    sql: string,
+    statementIndex: number,
+  ): MaybePromise<ResultMask | undefined>;
+  /** Masking for the rows of an Execute of a prepared statement; settled by the Execute's decision. */
+  executeResult?(statement: string): ResultMask | undefined;
+  /** Masking for COPY … TO STDOUT rows; undefined when nothing needs masking. */
+  copyOutResult?(sql: string, statementIndex: number): MaybePromise<ResultMask | undefined>;
+  /** Judges a statement; a Promise holds the client's later messages, in order, until it settles. */
+  decide(context: StatementContext): Decision | Promise<Decision>;
+  /** The server reported a run-time parameter (ParameterStatus). */
+  onParameterStatus?(name: string, value: string): void;
+  /** The client asked to cancel; returns true when that ended a hold, so nothing runs upstream. */
+  cancelHold?(): boolean;
+  close?(): void;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  hooks: SessionHooks;
+}
+
+export interface DecisionPoint {
+  openSession(info: SessionInfo): SessionPolicy;
+}
+
+/** A decision point whose judgement does not depend on what the session did before. */
+export function statelessDecisions(decide: SessionPolicy['decide']): DecisionPoint {
+  return { openSession: () => ({ decide }) };
+}
+
+/** Lets everything pass; the engine's `observe` preset records what it would have done instead. */
+export const allowEverything: DecisionPoint = statelessDecisions(() => ({
+  action: 'allow',
+  rule: 'allow-all',
+}));

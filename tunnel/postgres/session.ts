@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
-import type { DecisionPoint, Decision, StatementRoute } from '../policy/decision-point.ts';
+import type {
+  Decision,
+  DecisionPoint,
+  MaybePromise,
+  ResultMask,
+  SessionPolicy,
+  StatementRoute,
+} from '../policy/decision-point.ts';
 import type { RecordingPoint } from '../recorder/recording-point.ts';
+import { readNoticeFields, readRowDescription } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
 import { FramingError, MessageFramer } from './framer.ts';
 import {
@@ -14,7 +22,14 @@ import {
   readTarget,
 } from './frontend-messages.ts';
 import { LocalHandshake } from './local-auth.ts';
-import { Backend, backendKeyData, errorResponse, Frontend, type TransactionStatus } from './protocol.ts';
+import {
+  Backend,
+  backendKeyData,
+  errorResponse,
+  Frontend,
+  noticeResponse,
+  type TransactionStatus,
+} from './protocol.ts';
 import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import {
@@ -44,6 +59,7 @@ export interface SessionOptions {
 export interface SessionStats {
   statements: number;
   denied: number;
+  maskedCells: number;
   bytesFromClient: number;
   bytesToClient: number;
 }
@@ -57,14 +73,24 @@ interface Portal {
   sql: string;
   parameters: (Buffer | null)[];
   parameterFormats: number[];
+  resultFormats: number[];
 }
 
 interface InFlight {
   sql: string;
   startedAt: number;
   rows: number;
+  maskedCells: number;
   /** Simple queries end at ReadyForQuery; extended executes at their completion message. */
   simple: boolean;
+  /** Which statement of a multi-statement simple query is answering now. */
+  statementIndex: number;
+  /** Extended protocol: the prepared statement and the result formats its portal was bound with. */
+  statement?: string;
+  formats: readonly number[];
+  /** Masking for the rows now streaming, and their formats. */
+  mask?: ResultMask;
+  copyOut?: boolean;
 }
 
 /**
@@ -75,11 +101,18 @@ interface InFlight {
  * chunks, and each side's socket is paused while the other cannot keep up, so memory stays bounded.
  */
 export class PostgresSession {
-  readonly stats: SessionStats = { statements: 0, denied: 0, bytesFromClient: 0, bytesToClient: 0 };
+  readonly stats: SessionStats = {
+    statements: 0,
+    denied: 0,
+    maskedCells: 0,
+    bytesFromClient: 0,
+    bytesToClient: 0,
+  };
   private phase: 'handshake' | 'connecting' | 'proxy' | 'closed' = 'handshake';
   private readonly clientFramer: MessageFramer;
   private readonly upstreamFramer: MessageFramer;
   private readonly handshake: LocalHandshake;
+  private readonly policy: SessionPolicy;
   private upstream: UpstreamConnection | undefined;
   private transactionStatus: TransactionStatus = 'I';
 
@@ -101,6 +134,9 @@ export class PostgresSession {
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
   private batchingUpstream = false;
+  /** While a masking plan is prepared, the server's later messages and chunks wait here. */
+  private heldFrames: { type: number; frame: Buffer }[] | undefined;
+  private heldChunks: Buffer[] | undefined;
   private endReason = 'client disconnected';
   private terminating = false;
   private markClosed: () => void = () => {};
@@ -114,6 +150,13 @@ export class PostgresSession {
     this.clientFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize, startup: true });
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
     this.handshake = new LocalHandshake(options.verifier);
+    this.policy = options.decisions.openSession({
+      sessionId: options.sessionId,
+      hooks: {
+        notice: (message) => this.send(noticeResponse({ code: '00000', message })),
+        record: (event) => options.recorder.record(options.sessionId, event),
+      },
+    });
     client.setNoDelay(true);
     // Like PostgreSQL's authentication_timeout: a client that never finishes signing in is let go.
     const authTimer = setTimeout(() => {
@@ -139,8 +182,12 @@ export class PostgresSession {
   }
 
   /** The client asked, on a separate connection, to cancel what this session is running. */
-  noteCancelRequest(): void {
-    this.options.recorder.record(this.id, { type: 'cancel', forwarded: this.upstream !== undefined });
+  /** Returns whether the request should go on to the server (it ends a hold instead, when one is pending). */
+  noteCancelRequest(): boolean {
+    const endedHold = this.policy.cancelHold?.() ?? false;
+    const forwarded = !endedHold && this.upstream !== undefined;
+    this.options.recorder.record(this.id, { type: 'cancel', forwarded });
+    return forwarded;
   }
 
   /** Ends the session from outside (tunnel shutdown, revocation), telling the client why. */
@@ -259,6 +306,7 @@ export class PostgresSession {
       message[0] === Backend.backendKeyData ? backendKeyData(processId, secretKey) : message,
     );
     this.send(Buffer.concat(replay));
+    for (const [name, value] of upstream.parameters) this.policy.onParameterStatus?.(name, value);
     upstream.socket.setNoDelay(true);
     upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     upstream.socket.on('error', (error) => this.close(`upstream error: ${error.message}`));
@@ -319,7 +367,8 @@ export class PostgresSession {
       case Frontend.parse: {
         const parse = readParse(frame);
         this.statements.set(parse.statement, { sql: parse.sql });
-        this.decideThen({ kind: 'parse', statement: parse.statement, sql: parse.sql }, frame, 'extended');
+        const route: StatementRoute = { kind: 'parse', ...parse };
+        this.decideThen(route, frame, 'extended');
         return;
       }
       case Frontend.bind: {
@@ -330,6 +379,7 @@ export class PostgresSession {
           sql: statement?.sql ?? '',
           parameters: bind.parameters,
           parameterFormats: bind.parameterFormats,
+          resultFormats: bind.resultFormats,
         });
         this.forward(frame);
         return;
@@ -392,11 +442,7 @@ export class PostgresSession {
     frame: Buffer,
     protocol: 'simple' | 'extended' | 'function-call',
   ): void {
-    const decision = this.options.decisions.decide({
-      sessionId: this.id,
-      route,
-      transactionStatus: this.transactionStatus,
-    });
+    const decision = this.policy.decide({ route, transactionStatus: this.transactionStatus });
     if (!(decision instanceof Promise)) {
       this.apply(decision, route, frame, protocol);
       return;
@@ -434,12 +480,21 @@ export class PostgresSession {
         sql,
         decision: decision.action,
         rule: decision.rule,
+        ...(decision.classes ? { classes: decision.classes } : {}),
         ...(decision.action === 'deny' ? { reason: decision.message } : {}),
+        ...(decision.action === 'allow' && decision.wouldHave ? { wouldHave: decision.wouldHave } : {}),
       });
     }
     if (decision.action === 'allow') {
-      if (route.kind === 'query' || route.kind === 'execute' || route.kind === 'function-call') {
-        this.inFlight.push({ sql, startedAt: performance.now(), rows: 0, simple: route.kind === 'query' });
+      if (route.kind === 'query' || route.kind === 'function-call') {
+        this.inFlight.push({ ...this.newInFlight(sql), simple: true });
+      } else if (route.kind === 'execute') {
+        this.inFlight.push({
+          ...this.newInFlight(sql),
+          simple: false,
+          statement: route.statement,
+          formats: this.portals.get(route.portal)?.resultFormats ?? [],
+        });
       }
       this.forward(frame);
       return;
@@ -474,6 +529,18 @@ export class PostgresSession {
     }
   }
 
+  private newInFlight(sql: string): InFlight {
+    return {
+      sql,
+      startedAt: performance.now(),
+      rows: 0,
+      maskedCells: 0,
+      simple: true,
+      statementIndex: 0,
+      formats: [],
+    };
+  }
+
   private forward(frame: Buffer): void {
     const type = frame[0];
     if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall) {
@@ -497,18 +564,75 @@ export class PostgresSession {
   // ---- upstream → client -------------------------------------------------------------------------
 
   private onUpstreamData(chunk: Buffer): void {
+    if (this.heldChunks) {
+      this.heldChunks.push(chunk);
+      return;
+    }
     try {
-      this.upstreamFramer.push(chunk, (type, frame) => {
-        const replacement = this.inspectBackend(type, frame);
-        if (replacement === undefined) this.toClient.add(frame);
-        else if (replacement) this.toClient.add(replacement);
-      });
+      this.upstreamFramer.push(chunk, this.onBackendFrame);
     } catch (error) {
       this.toClient.flush(this.send);
       this.terminate(`upstream sent an invalid message: ${(error as Error).message}`, '08P01');
       return;
     }
     this.toClient.flush(this.send);
+  }
+
+  private readonly onBackendFrame = (type: number, frame: Buffer): void => {
+    if (this.heldFrames) {
+      this.heldFrames.push({ type, frame });
+      return;
+    }
+    const replacement = this.inspectBackend(type, frame);
+    if (replacement === undefined) this.toClient.add(frame);
+    else if (replacement) this.toClient.add(replacement);
+  };
+
+  /**
+   * Stops the server's stream at the current message until `pending` settles (a masking plan that
+   * needs the catalog): later messages wait, in order, and the upstream socket is paused meanwhile.
+   */
+  private holdBackend<T>(
+    pending: Promise<T>,
+    then: (value: T) => Buffer | null | undefined,
+    frame: Buffer,
+  ): void {
+    this.heldFrames = [];
+    this.heldChunks = [];
+    this.upstream?.socket.pause();
+    pending
+      .then(
+        (value) => then(value),
+        (error: unknown) => {
+          this.terminate(`could not prepare masking for this result: ${(error as Error).message}`, 'XX000');
+          return null;
+        },
+      )
+      .then((replacement) => {
+        const frames = this.heldFrames ?? [];
+        const chunks = this.heldChunks ?? [];
+        this.heldFrames = undefined;
+        this.heldChunks = undefined;
+        if (this.phase !== 'proxy') return;
+        if (replacement === undefined) this.toClient.add(frame);
+        else if (replacement) this.toClient.add(replacement);
+        for (const held of frames) this.onBackendFrame(held.type, held.frame);
+        this.toClient.flush(this.send);
+        for (const chunk of chunks) this.onUpstreamData(chunk);
+        if (!this.heldChunks) this.upstream?.socket.resume();
+      })
+      .catch((error: unknown) => this.failClient(error));
+  }
+
+  /** Applies a mask that may still be on its way; while it is, the stream waits behind this frame. */
+  private withMask(
+    mask: MaybePromise<ResultMask | undefined>,
+    frame: Buffer,
+    use: (mask: ResultMask | undefined) => Buffer | null | undefined,
+  ): Buffer | null | undefined {
+    if (!(mask instanceof Promise)) return use(mask);
+    this.holdBackend(mask, use, frame);
+    return null;
   }
 
   private readonly send = (bytes: Buffer): void => {
@@ -525,29 +649,83 @@ export class PostgresSession {
     switch (type) {
       case Backend.dataRow: {
         const head = this.inFlight[0];
-        if (head) head.rows++;
-        return undefined;
+        if (!head) return undefined;
+        head.rows++;
+        if (!head.simple && head.mask === undefined)
+          head.mask = this.policy.executeResult?.(head.statement ?? '');
+        if (!head.mask) return undefined;
+        const masked = head.mask.maskDataRow(frame, head.formats);
+        head.maskedCells += masked.maskedCells;
+        return masked.frame === frame ? undefined : masked.frame;
+      }
+      case Backend.rowDescription: {
+        const head = this.inFlight[0];
+        if (!head?.simple || !this.policy.describeResult) return undefined;
+        const fields = readRowDescription(frame);
+        head.formats = fields.map((f) => f.format);
+        return this.withMask(
+          this.policy.describeResult(fields, head.sql, head.statementIndex),
+          frame,
+          (mask) => {
+            head.mask = mask;
+            return undefined;
+          },
+        );
+      }
+      case Backend.copyOutResponse: {
+        const head = this.inFlight[0];
+        if (!head || !this.policy.copyOutResult) return undefined;
+        head.copyOut = true;
+        return this.withMask(this.policy.copyOutResult(head.sql, head.statementIndex), frame, (mask) => {
+          head.mask = mask;
+          return undefined;
+        });
+      }
+      case Backend.copyData: {
+        const head = this.inFlight[0];
+        if (!head?.copyOut || !head.mask) return undefined;
+        const masked = head.mask.maskCopyData(frame);
+        head.maskedCells += masked.maskedCells;
+        return masked.frame === frame ? undefined : masked.frame;
       }
       case Backend.commandComplete: {
         const head = this.inFlight[0];
         if (head) {
+          this.stats.maskedCells += head.maskedCells;
           this.options.recorder.record(this.id, {
             type: 'result',
             command: frame.toString('utf8', 5, frame.length - 1),
             rows: head.rows,
+            maskedCells: head.maskedCells,
             durationMs: performance.now() - head.startedAt,
           });
           head.rows = 0;
+          head.maskedCells = 0;
+          head.mask = undefined;
+          head.copyOut = false;
+          head.statementIndex++;
           if (!head.simple) this.inFlight.shift();
         }
         return undefined;
       }
       case Backend.emptyQueryResponse:
-      case Backend.portalSuspended:
-        if (this.inFlight[0] && !this.inFlight[0].simple) this.inFlight.shift();
+      case Backend.portalSuspended: {
+        const head = this.inFlight[0];
+        if (head && !head.simple) this.inFlight.shift();
+        else if (head && type === Backend.emptyQueryResponse) head.statementIndex++;
         return undefined;
+      }
       case Backend.errorResponse:
         return this.onUpstreamError(frame);
+      case Backend.parameterStatus:
+        if (this.policy.onParameterStatus) {
+          const nameEnd = frame.indexOf(0, 5);
+          this.policy.onParameterStatus(
+            frame.toString('utf8', 5, nameEnd),
+            frame.toString('utf8', nameEnd + 1, frame.length - 1),
+          );
+        }
+        return undefined;
       case Backend.readyForQuery:
         this.transactionStatus = String.fromCharCode(frame[5]!) as TransactionStatus;
         this.inFlight.length = 0;
@@ -564,7 +742,7 @@ export class PostgresSession {
   }
 
   private onUpstreamError(frame: Buffer): Buffer | undefined {
-    const fields = readErrorFields(frame);
+    const fields = readNoticeFields(frame);
     const message = fields.get('M') ?? '';
     for (const [marker, denial] of this.denials) {
       if (message.includes(marker)) {
@@ -609,19 +787,7 @@ export class PostgresSession {
         statements: this.stats.statements,
       });
     }
+    this.policy.close?.();
     this.markClosed();
   }
-}
-
-function readErrorFields(frame: Buffer): Map<string, string> {
-  const fields = new Map<string, string>();
-  let offset = 5;
-  while (offset < frame.length && frame[offset] !== 0) {
-    const code = String.fromCharCode(frame[offset]!);
-    const end = frame.indexOf(0, offset + 1);
-    if (end < 0) break;
-    fields.set(code, frame.toString('utf8', offset + 1, end));
-    offset = end + 1;
-  }
-  return fields;
 }

@@ -139,7 +139,7 @@ export class PostgresTunnel {
       this.log('ignored a cancel request with an unknown key');
       return;
     }
-    entry!.session.noteCancelRequest();
+    if (!entry!.session.noteCancelRequest()) return;
     sendCancel(this.options.upstream, target.key, target.tls).catch((error: Error) =>
       this.log(`cancel request could not be forwarded: ${error.message}`),
     );

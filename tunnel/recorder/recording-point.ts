@@ -30,8 +30,19 @@ export type SessionEvent =
       decision: 'allow' | 'deny';
       rule?: string;
       reason?: string;
+      classes?: readonly string[];
+      /** Under `observe`: what enforcement would have done. */
+      wouldHave?: 'deny' | 'hold';
     }
-  | { type: 'result'; command: string; rows: number; durationMs: number }
+  | { type: 'hold'; request: string; sql: string; rule: string }
+  | {
+      type: 'hold.resolved';
+      request: string;
+      outcome: 'approved' | 'denied' | 'timeout' | 'cancelled';
+      by?: string;
+      comment?: string;
+    }
+  | { type: 'result'; command: string; rows: number; maskedCells: number; durationMs: number }
   | { type: 'error'; code: string; message: string; severity: string }
   | { type: 'auth.failed'; client: Omit<ClientInfo, 'database' | 'user'> & { user?: string }; reason: string }
   | { type: 'cancel'; forwarded: boolean }

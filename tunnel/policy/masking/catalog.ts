@@ -1,0 +1,103 @@
+/** What masking needs to know of the server's catalog, asked over the tunnel's side connection. */
+
+export interface RelationInfo {
+  oid: number;
+  schema: string;
+  name: string;
+  /** pg_class.relkind: r table, p partitioned table, v view, m materialized view, f foreign table… */
+  kind: string;
+  /** Column names by attribute number; dropped columns are absent. */
+  columns: ReadonlyMap<number, string>;
+}
+
+export interface Catalog {
+  relation(oid: number): Promise<RelationInfo | undefined>;
+  /** Resolves a name as the server would (search_path for an unqualified one). */
+  relationByName(schema: string | undefined, name: string): Promise<RelationInfo | undefined>;
+  /** The SELECT a view or materialized view is defined by. */
+  viewDefinition(oid: number): Promise<string | undefined>;
+  /** pg_type.typcategory: 'S' for string types (text, varchar, citext, domains over them…). */
+  typeCategory(oid: number): Promise<string | undefined>;
+}
+
+export interface QueryRunner {
+  query(sql: string, parameters?: (string | null)[]): Promise<(string | null)[][]>;
+}
+
+/** A catalog read through a query runner, each answer cached for the life of the session. */
+export class CachedCatalog implements Catalog {
+  private readonly relations = new Map<number, Promise<RelationInfo | undefined>>();
+  private readonly names = new Map<string, Promise<RelationInfo | undefined>>();
+  private readonly views = new Map<number, Promise<string | undefined>>();
+  private readonly types = new Map<number, Promise<string | undefined>>();
+
+  constructor(private readonly runner: () => Promise<QueryRunner>) {}
+
+  relation(oid: number): Promise<RelationInfo | undefined> {
+    let cached = this.relations.get(oid);
+    if (!cached) {
+      cached = this.loadRelation(oid);
+      this.relations.set(oid, cached);
+    }
+    return cached;
+  }
+
+  relationByName(schema: string | undefined, name: string): Promise<RelationInfo | undefined> {
+    const key = `${schema ?? ''}.${name}`;
+    let cached = this.names.get(key);
+    if (!cached) {
+      cached = this.runner()
+        .then((r) =>
+          r.query(
+            schema === undefined
+              ? 'SELECT to_regclass(quote_ident($1))::oid'
+              : 'SELECT to_regclass(quote_ident($1) || $3 || quote_ident($2))::oid',
+            schema === undefined ? [name] : [schema, name, '.'],
+          ),
+        )
+        .then((rows) => (rows[0]?.[0] ? this.relation(Number(rows[0][0])) : undefined));
+      this.names.set(key, cached);
+    }
+    return cached;
+  }
+
+  viewDefinition(oid: number): Promise<string | undefined> {
+    let cached = this.views.get(oid);
+    if (!cached) {
+      cached = this.runner()
+        .then((r) => r.query('SELECT pg_catalog.pg_get_viewdef($1::oid)', [String(oid)]))
+        .then((rows) => rows[0]?.[0] ?? undefined);
+      this.views.set(oid, cached);
+    }
+    return cached;
+  }
+
+  typeCategory(oid: number): Promise<string | undefined> {
+    let cached = this.types.get(oid);
+    if (!cached) {
+      cached = this.runner()
+        .then((r) => r.query('SELECT typcategory FROM pg_catalog.pg_type WHERE oid = $1::oid', [String(oid)]))
+        .then((rows) => rows[0]?.[0] ?? undefined);
+      this.types.set(oid, cached);
+    }
+    return cached;
+  }
+
+  private async loadRelation(oid: number): Promise<RelationInfo | undefined> {
+    const runner = await this.runner();
+    const rows = await runner.query(
+      `SELECT n.nspname, c.relname, c.relkind, a.attnum, a.attname
+         FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.oid = $1::oid
+        ORDER BY a.attnum`,
+      [String(oid)],
+    );
+    const first = rows[0];
+    if (!first) return undefined;
+    const columns = new Map<number, string>();
+    for (const row of rows) if (row[3] !== null) columns.set(Number(row[3]), row[4]!);
+    return { oid, schema: first[0]!, name: first[1]!, kind: first[2]!, columns };
+  }
+}

@@ -1,0 +1,355 @@
+import { parseSync } from 'libpg-query';
+import { maskRuleFor, type Policy } from '../policy.ts';
+import type { MaskStrategy } from './strategies.ts';
+import type { Catalog, RelationInfo } from './catalog.ts';
+
+/**
+ * Sensitivity of one output column: the mask rule's strategy when the column IS a masked column,
+ * `derived` when it is computed from masked data (lower(email), row_to_json(c), string_agg(email, …)).
+ */
+export type Taint = { kind: 'direct'; strategy: MaskStrategy } | { kind: 'derived' } | undefined;
+
+export interface OutputColumn {
+  name: string;
+  taint: Taint;
+}
+
+/** A FROM item in scope: its alias and its columns with their sensitivity, in order. */
+interface ScopeEntry {
+  alias: string;
+  /** Relation name, for schema.table.column references. */
+  relation?: string;
+  columns: OutputColumn[];
+}
+
+type Node = Record<string, unknown>;
+
+const DERIVED: Taint = { kind: 'derived' };
+
+/** Aggregates whose result reveals nothing of the values they read. */
+const REVEAL_NOTHING = new Set(['count']);
+
+function union(a: Taint, b: Taint): Taint {
+  return a || b ? DERIVED : undefined;
+}
+
+function strings(nodes: unknown): string[] {
+  return ((nodes as Node[] | undefined) ?? []).map(
+    (n) => (n.String as { sval?: string } | undefined)?.sval ?? '',
+  );
+}
+
+/** Why analysis could not follow a query; callers then mask every computed column (fail closed). */
+export class LineageUnknown extends Error {}
+
+/**
+ * Follows which output columns of a query carry masked data, through views and materialized views,
+ * subqueries, CTEs, joins, set operations, whole-row references and expressions — so a masked column is
+ * masked whatever it is called or wrapped in.
+ */
+export class LineageAnalyzer {
+  private readonly relationTaints = new Map<number, Promise<OutputColumn[]>>();
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly catalog: Catalog,
+  ) {}
+
+  /** The sensitivity of each column of a relation; views are followed to the columns they read. */
+  columnsOf(relation: RelationInfo): Promise<OutputColumn[]> {
+    let cached = this.relationTaints.get(relation.oid);
+    if (!cached) {
+      cached = this.computeColumnsOf(relation, new Set());
+      this.relationTaints.set(relation.oid, cached);
+    }
+    return cached;
+  }
+
+  /** Output columns of the `index`-th statement of `sql`, or LineageUnknown. */
+  async outputsOf(sql: string, index = 0): Promise<OutputColumn[]> {
+    let tree: { stmts?: { stmt: Node }[] };
+    try {
+      tree = parseSync(sql) as typeof tree;
+    } catch (error) {
+      throw new LineageUnknown(`unparsable: ${(error as Error).message}`);
+    }
+    const statement = tree.stmts?.[index]?.stmt;
+    if (!statement) throw new LineageUnknown('no such statement');
+    return this.statementOutputs(statement, new Map(), new Set());
+  }
+
+  private async computeColumnsOf(relation: RelationInfo, visiting: Set<number>): Promise<OutputColumn[]> {
+    const names = [...relation.columns.entries()].sort((a, b) => a[0] - b[0]).map(([, name]) => name);
+    if (relation.kind === 'v' || relation.kind === 'm') {
+      if (visiting.has(relation.oid)) throw new LineageUnknown(`view ${relation.name} refers to itself`);
+      const definition = await this.catalog.viewDefinition(relation.oid);
+      if (!definition) throw new LineageUnknown(`no definition for view ${relation.name}`);
+      const tree = parseSync(definition) as { stmts: { stmt: Node }[] };
+      const outputs = await this.statementOutputs(
+        tree.stmts[0]!.stmt,
+        new Map(),
+        new Set([...visiting, relation.oid]),
+      );
+      // A view's own column names may rename the query's outputs; positions line up.
+      return names.map((name, i) => ({
+        name,
+        taint: outputs[i]?.taint ?? (outputs.length === names.length ? undefined : DERIVED),
+      }));
+    }
+    return names.map((name) => {
+      const rule = maskRuleFor(this.policy, { schema: relation.schema, table: relation.name, column: name });
+      return { name, taint: rule ? { kind: 'direct', strategy: rule.strategy } : undefined };
+    });
+  }
+
+  private async statementOutputs(
+    statement: Node,
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<OutputColumn[]> {
+    const [kind, body] = Object.entries(statement)[0] as [string, Node];
+    switch (kind) {
+      case 'SelectStmt':
+        return this.selectOutputs(body, ctes, visiting);
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt': {
+        const scope = await this.withCtes(body, ctes, visiting);
+        const entries: ScopeEntry[] = [];
+        entries.push(await this.rangeVarEntry(body.relation as Node, scope, visiting));
+        for (const item of ((body.fromClause ?? body.usingClause) as Node[] | undefined) ?? []) {
+          entries.push(...(await this.fromItem(item, scope, visiting)));
+        }
+        const returning = ((body.returningClause as Node | undefined)?.exprs ?? body.returningList) as
+          Node[] | undefined;
+        return this.targets(returning ?? [], entries, scope, visiting);
+      }
+      case 'DeclareCursorStmt':
+        return this.statementOutputs(body.query as Node, ctes, visiting);
+      case 'ExplainStmt':
+      case 'VariableShowStmt':
+        // Plans and settings carry no table data.
+        return [{ name: kind === 'ExplainStmt' ? 'QUERY PLAN' : 'setting', taint: undefined }];
+      default:
+        throw new LineageUnknown(`cannot follow ${kind}`);
+    }
+  }
+
+  private async withCtes(
+    body: Node,
+    outer: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<Map<string, OutputColumn[]>> {
+    const withClause = body.withClause as { ctes?: Node[] } | undefined;
+    if (!withClause?.ctes) return outer;
+    const scope = new Map(outer);
+    for (const item of withClause.ctes) {
+      const cte = item.CommonTableExpr as Node;
+      const outputs = await this.statementOutputs(cte.ctequery as Node, scope, visiting);
+      const renamed = strings(cte.aliascolnames);
+      scope.set(
+        cte.ctename as string,
+        outputs.map((o, i) => ({ name: renamed[i] ?? o.name, taint: o.taint })),
+      );
+    }
+    return scope;
+  }
+
+  private async selectOutputs(
+    select: Node,
+    outer: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<OutputColumn[]> {
+    const ctes = await this.withCtes(select, outer, visiting);
+    if (select.op && select.op !== 'SETOP_NONE') {
+      const left = await this.selectOutputs(select.larg as Node, ctes, visiting);
+      const right = await this.selectOutputs(select.rarg as Node, ctes, visiting);
+      return left.map((column, i) => ({
+        name: column.name,
+        taint: column.taint || right[i]?.taint ? (column.taint ?? right[i]!.taint) : undefined,
+      }));
+    }
+    if (select.valuesLists) {
+      const rows = select.valuesLists as Node[];
+      const first = ((rows[0]?.List as Node | undefined)?.items as Node[] | undefined) ?? [];
+      const taints = await Promise.all(
+        first.map((_, i) =>
+          Promise.all(
+            rows.map((row) =>
+              this.expressionTaint(((row.List as Node).items as Node[])[i]!, [], ctes, visiting),
+            ),
+          ).then((ts) => ts.reduce<Taint>((a, b) => union(a, b), undefined)),
+        ),
+      );
+      return taints.map((taint, i) => ({ name: `column${i + 1}`, taint }));
+    }
+    const entries: ScopeEntry[] = [];
+    for (const item of (select.fromClause as Node[] | undefined) ?? [])
+      entries.push(...(await this.fromItem(item, ctes, visiting)));
+    return this.targets((select.targetList as Node[] | undefined) ?? [], entries, ctes, visiting);
+  }
+
+  private async targets(
+    list: Node[],
+    entries: ScopeEntry[],
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<OutputColumn[]> {
+    const outputs: OutputColumn[] = [];
+    for (const item of list) {
+      const target = item.ResTarget as Node;
+      const value = target.val as Node;
+      const ref = value.ColumnRef as { fields: Node[] } | undefined;
+      const star = ref?.fields.at(-1)?.A_Star !== undefined;
+      if (ref && star) {
+        const qualifier = strings(ref.fields.slice(0, -1)).at(-1);
+        const chosen =
+          qualifier === undefined
+            ? entries
+            : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
+        if (qualifier !== undefined && chosen.length === 0)
+          throw new LineageUnknown(`unknown ${qualifier}.*`);
+        for (const entry of chosen) outputs.push(...entry.columns);
+        continue;
+      }
+      const name =
+        (target.name as string | undefined) ?? (ref ? strings(ref.fields).at(-1) : undefined) ?? '?column?';
+      if (ref) {
+        outputs.push({ name, taint: this.resolveColumn(strings(ref.fields), entries) });
+        continue;
+      }
+      outputs.push({ name, taint: await this.expressionTaint(value, entries, ctes, visiting) });
+    }
+    return outputs;
+  }
+
+  /** A column reference's sensitivity; a bare alias is a whole-row reference and carries all of it. */
+  private resolveColumn(path: string[], entries: ScopeEntry[]): Taint {
+    const column = path.at(-1)!;
+    const qualifier = path.length > 1 ? path.at(-2) : undefined;
+    const candidates =
+      qualifier === undefined
+        ? entries
+        : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
+    const matches = candidates.flatMap((e) => e.columns.filter((c) => c.name === column));
+    if (matches.length === 1) return matches[0]!.taint;
+    if (matches.length > 1) return matches.some((m) => m.taint) ? DERIVED : undefined;
+    const wholeRow = entries.filter(
+      (e) => e.alias === column || (qualifier === undefined && e.relation === column),
+    );
+    if (wholeRow.length > 0)
+      return wholeRow.some((e) => e.columns.some((c) => c.taint)) ? DERIVED : undefined;
+    // Unknown to us (an outer query's column, a typo the server will reject): assume the worst in a
+    // query that can see masked data.
+    return entries.some((e) => e.columns.some((c) => c.taint)) ? DERIVED : undefined;
+  }
+
+  private async expressionTaint(
+    expression: Node,
+    entries: ScopeEntry[],
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<Taint> {
+    let taint: Taint = undefined;
+    const visit = async (value: unknown): Promise<void> => {
+      if (taint) return;
+      if (Array.isArray(value)) {
+        for (const item of value) await visit(item);
+        return;
+      }
+      if (value === null || typeof value !== 'object') return;
+      const node = value as Node;
+      if (node.ColumnRef) {
+        const fields = (node.ColumnRef as { fields: Node[] }).fields;
+        const path = strings(fields);
+        const qualified = fields.at(-1)?.A_Star !== undefined ? path.slice(0, -1) : path;
+        const t = this.resolveColumn(qualified.length > 0 ? qualified : ['*'], entries);
+        if (t) taint = DERIVED;
+        return;
+      }
+      if (node.SubLink) {
+        const sub = (node.SubLink as Node).subselect as Node;
+        const outputs = await this.statementOutputs(sub, ctes, visiting);
+        if (outputs.some((o) => o.taint)) taint = DERIVED;
+        await visit((node.SubLink as Node).testexpr);
+        return;
+      }
+      if (node.FuncCall) {
+        const call = node.FuncCall as Node;
+        const name = strings(call.funcname).at(-1);
+        if (name && REVEAL_NOTHING.has(name) && !call.agg_filter) return;
+      }
+      for (const child of Object.values(node)) await visit(child);
+    };
+    await visit(expression);
+    return taint;
+  }
+
+  private async fromItem(
+    item: Node,
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<ScopeEntry[]> {
+    if (item.RangeVar) return [await this.rangeVarEntry(item.RangeVar as Node, ctes, visiting)];
+    if (item.RangeSubselect) {
+      const sub = item.RangeSubselect as Node;
+      const outputs = await this.statementOutputs(sub.subquery as Node, ctes, visiting);
+      return [this.aliased(sub.alias as Node | undefined, '', outputs)];
+    }
+    if (item.JoinExpr) {
+      const join = item.JoinExpr as Node;
+      const sides = [
+        ...(await this.fromItem(join.larg as Node, ctes, visiting)),
+        ...(await this.fromItem(join.rarg as Node, ctes, visiting)),
+      ];
+      const alias = join.alias as Node | undefined;
+      if (!alias) return sides;
+      return [
+        ...sides,
+        this.aliased(
+          alias,
+          '',
+          sides.flatMap((s) => s.columns),
+        ),
+      ];
+    }
+    if (item.RangeFunction) {
+      const fn = item.RangeFunction as Node;
+      // A set-returning function's columns are as sensitive as whatever it was given.
+      const taint = await this.expressionTaint(fn.functions as Node, [], ctes, visiting);
+      const alias = fn.alias as Node | undefined;
+      const names = strings(alias?.colnames);
+      if (names.length === 0) throw new LineageUnknown('function in FROM without column names');
+      return [{ alias: (alias?.aliasname as string) ?? '', columns: names.map((name) => ({ name, taint })) }];
+    }
+    throw new LineageUnknown(`cannot follow FROM item ${Object.keys(item)[0]}`);
+  }
+
+  private async rangeVarEntry(
+    rangeVar: Node,
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<ScopeEntry> {
+    const name = rangeVar.relname as string;
+    const schema = rangeVar.schemaname as string | undefined;
+    const cte = schema === undefined ? ctes.get(name) : undefined;
+    if (cte) return this.aliased(rangeVar.alias as Node | undefined, name, cte);
+    const relation = await this.catalog.relationByName(schema, name);
+    if (!relation) throw new LineageUnknown(`unknown relation ${schema ? `${schema}.` : ''}${name}`);
+    const columns =
+      relation.kind === 'v' || relation.kind === 'm'
+        ? await this.computeColumnsOf(relation, visiting)
+        : await this.columnsOf(relation);
+    return this.aliased(rangeVar.alias as Node | undefined, name, columns);
+  }
+
+  private aliased(alias: Node | undefined, relation: string, columns: OutputColumn[]): ScopeEntry {
+    const renamed = strings(alias?.colnames);
+    return {
+      alias: (alias?.aliasname as string | undefined) ?? relation,
+      relation: relation || undefined,
+      columns: columns.map((c, i) => ({ name: renamed[i] ?? c.name, taint: c.taint })),
+    };
+  }
+}

@@ -1,0 +1,262 @@
+import { parseSync, scanSync } from 'libpg-query';
+import type { FieldDescription } from '../../postgres/backend-messages.ts';
+import type { ResultMask } from '../decision-point.ts';
+import type { Policy } from '../policy.ts';
+import type { Catalog } from './catalog.ts';
+import { maskCopyRow, maskDataRow, type CopyRowOptions, type RowMaskPlan } from './datarow.ts';
+import { createDetector, type ValueDetector } from './detectors.ts';
+import { LineageAnalyzer, LineageUnknown, type OutputColumn, type Taint } from './lineage.ts';
+import type { MaskStrategy } from './strategies.ts';
+
+/** What a computed column made from masked data becomes: redacted text, or NULL for other types. */
+const DERIVED_STRATEGY: MaskStrategy = { kind: 'redact' };
+
+export interface Describer {
+  describe(sql: string, parameterTypes?: readonly number[]): Promise<FieldDescription[] | null>;
+}
+
+const PLAN_CACHE_SIZE = 256;
+
+/**
+ * Masking for one session: turns a result's columns (by provenance, lineage and detectors) into a
+ * ResultMask applied to each DataRow while it streams. Plans are cached by statement text.
+ */
+export class ResultMasking {
+  readonly active: boolean;
+  private readonly detector: ValueDetector | undefined;
+  private readonly lineage: LineageAnalyzer;
+  private readonly plans = new Map<string, ResultMask | undefined>();
+  private readonly statements = new Map<string, Promise<ResultMask | undefined> | ResultMask | undefined>();
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly catalog: Catalog,
+    private readonly describer: () => Promise<Describer>,
+  ) {
+    this.active = policy.mask.length > 0 || policy.detect.length > 0;
+    this.detector = policy.detect.length > 0 ? createDetector(policy.detect) : undefined;
+    this.lineage = new LineageAnalyzer(policy, catalog);
+  }
+
+  /** For the RowDescription of a simple query: sync when the plan is cached. */
+  forDescription(
+    fields: FieldDescription[],
+    sql: string,
+    index: number,
+  ): ResultMask | undefined | Promise<ResultMask | undefined> {
+    if (!this.active) return undefined;
+    const key = `${index}:${signature(fields)}:${sql}`;
+    if (this.plans.has(key)) return this.plans.get(key);
+    return this.planColumns(fields, sql, index).then((columns) => {
+      const mask = this.rowMask(columns, fields);
+      this.remember(key, mask);
+      return mask;
+    });
+  }
+
+  /** Describes a statement being prepared on the side connection, so its Executes stream masked. */
+  prepareStatement(
+    name: string,
+    sql: string,
+    parameterTypes: readonly number[],
+  ): Promise<ResultMask | undefined> {
+    const pending = this.describer()
+      .then((d) => d.describe(sql, parameterTypes))
+      .then((fields) => (fields ? this.forDescription(fields, sql, 0) : undefined));
+    this.statements.set(name, pending);
+    void pending.then(
+      (mask) => this.statements.get(name) === pending && this.statements.set(name, mask),
+      () => {},
+    );
+    return pending;
+  }
+
+  /** The mask of a prepared statement's rows; a statement never described is masked in full. */
+  forStatement(name: string): ResultMask | undefined {
+    if (!this.active) return undefined;
+    const known = this.statements.get(name);
+    if (known instanceof Promise || (known === undefined && !this.statements.has(name)))
+      return this.maskEverything();
+    return known;
+  }
+
+  async forCopyOut(sql: string, index: number): Promise<ResultMask | undefined> {
+    if (!this.active) return undefined;
+    const raw = (parseSync(sql) as unknown as { stmts: RawStatement[] }).stmts[index];
+    const copy = raw?.stmt.CopyStmt;
+    if (!raw || !copy) throw new Error('COPY output could not be matched to a COPY statement');
+    const options = copyOptions(copy.options as Record<string, unknown>[] | undefined);
+    let select: string;
+    if (copy.query) {
+      select = parenthesisedQuery(statementText(sql, raw));
+    } else {
+      const relation = copy.relation as { schemaname?: string; relname: string };
+      const columns = ((copy.attlist as { String: { sval: string } }[] | undefined) ?? []).map((c) =>
+        quoteIdent(c.String.sval),
+      );
+      select = `SELECT ${columns.length ? columns.join(', ') : '*'} FROM ${relation.schemaname ? `${quoteIdent(relation.schemaname)}.` : ''}${quoteIdent(relation.relname)}`;
+    }
+    const fields = await (await this.describer()).describe(select);
+    if (!fields) return undefined;
+    const columns = await this.planColumns(fields, select, 0);
+    const plan: RowMaskPlan = {
+      columns,
+      formats: [],
+      typeOids: fields.map((f) => f.typeOid),
+      detector: this.detector,
+    };
+    let headerPending = options.header;
+    return {
+      maskDataRow: (frame) => ({ frame, maskedCells: 0 }),
+      maskCopyData: (frame) => {
+        if (headerPending) {
+          headerPending = false;
+          return { frame, maskedCells: 0 };
+        }
+        const payload = frame.subarray(5);
+        const { line, maskedCells } = maskCopyRow(payload, plan, options.row);
+        if (line === payload) return { frame, maskedCells };
+        const out = Buffer.allocUnsafe(5 + line.length);
+        out[0] = 0x64;
+        out.writeUInt32BE(4 + line.length, 1);
+        line.copy(out, 5);
+        return { frame: out, maskedCells };
+      },
+    };
+  }
+
+  private async planColumns(
+    fields: FieldDescription[],
+    sql: string,
+    index: number,
+  ): Promise<(MaskStrategy | undefined)[]> {
+    if (this.policy.mask.length === 0) return fields.map(() => undefined);
+    let outputs: OutputColumn[] | undefined;
+    if (fields.some((f) => f.tableOid === 0)) {
+      try {
+        outputs = await this.lineage.outputsOf(sql, index);
+        if (outputs.length !== fields.length) outputs = undefined;
+      } catch (error) {
+        if (!(error instanceof LineageUnknown)) throw error;
+      }
+    }
+    return Promise.all(
+      fields.map(async (field, i) => {
+        let taint: Taint;
+        if (field.tableOid !== 0) {
+          const relation = await this.catalog.relation(field.tableOid);
+          const name = relation?.columns.get(field.columnNumber);
+          const columns = relation ? await this.lineage.columnsOf(relation) : [];
+          taint = columns.find((c) => c.name === name)?.taint;
+        } else {
+          // A computed column we cannot trace may carry masked data: mask it (fail closed).
+          taint = outputs ? outputs[i]!.taint : { kind: 'derived' };
+        }
+        if (!taint) return undefined;
+        return taint.kind === 'direct' ? taint.strategy : DERIVED_STRATEGY;
+      }),
+    );
+  }
+
+  private rowMask(columns: (MaskStrategy | undefined)[], fields: FieldDescription[]): ResultMask | undefined {
+    if (!this.detector && columns.every((c) => c === undefined)) return undefined;
+    const typeOids = fields.map((f) => f.typeOid);
+    const detector = this.detector;
+    return {
+      maskDataRow: (frame, formats) => maskDataRow(frame, { columns, formats, typeOids, detector }),
+      maskCopyData: (frame) => ({ frame, maskedCells: 0 }),
+    };
+  }
+
+  private maskEverything(): ResultMask {
+    return {
+      maskDataRow: (frame, formats) => {
+        const count = frame.readInt16BE(5);
+        const columns = Array.from({ length: count }, () => DERIVED_STRATEGY);
+        return maskDataRow(frame, { columns, formats, typeOids: [], detector: undefined });
+      },
+      maskCopyData: (frame) => ({ frame, maskedCells: 0 }),
+    };
+  }
+
+  private remember(key: string, mask: ResultMask | undefined): void {
+    if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value!);
+    this.plans.set(key, mask);
+  }
+}
+
+interface RawStatement {
+  stmt: Record<string, Record<string, unknown>>;
+  stmt_location?: number;
+  stmt_len?: number;
+}
+
+/** One statement's text out of a multi-statement string (the parser's offsets count bytes). */
+function statementText(sql: string, raw: RawStatement): string {
+  const bytes = Buffer.from(sql, 'utf8');
+  const start = raw.stmt_location ?? 0;
+  return bytes.toString('utf8', start, raw.stmt_len ? start + raw.stmt_len : bytes.length);
+}
+
+/** The query inside `COPY ( … ) TO`, found by matching the parenthesis tokens, not by searching text. */
+function parenthesisedQuery(statement: string): string {
+  const bytes = Buffer.from(statement, 'utf8');
+  let depth = 0;
+  let start = -1;
+  for (const token of scanSync(statement).tokens) {
+    if (token.text === '(') {
+      if (depth === 0) start = token.end;
+      depth++;
+    } else if (token.text === ')') {
+      depth--;
+      if (depth === 0 && start >= 0) return bytes.toString('utf8', start, token.start);
+    }
+  }
+  throw new Error('could not find the query of COPY ( … ) TO');
+}
+
+function signature(fields: FieldDescription[]): string {
+  return fields.map((f) => `${f.tableOid}.${f.columnNumber}.${f.typeOid}`).join(',');
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function copyOptions(options: Record<string, unknown>[] | undefined): {
+  header: boolean;
+  row: CopyRowOptions;
+} {
+  const row: CopyRowOptions = {};
+  let header = false;
+  for (const item of options ?? []) {
+    const def = item.DefElem as
+      { defname: string; arg?: Record<string, { sval?: string; boolval?: boolean }> } | undefined;
+    if (!def) continue;
+    const value = def.arg?.String?.sval ?? def.arg?.Boolean?.boolval;
+    switch (def.defname) {
+      case 'format':
+        if (value === 'binary')
+          throw new Error('binary COPY output cannot be masked; use text or csv format');
+        row.format = value === 'csv' ? 'csv' : 'text';
+        break;
+      case 'delimiter':
+        row.delimiter = String(value);
+        break;
+      case 'null':
+        row.null = String(value);
+        break;
+      case 'quote':
+        row.quote = String(value);
+        break;
+      case 'escape':
+        row.escape = String(value);
+        break;
+      case 'header':
+        header =
+          value === undefined || value === true || value === 'true' || value === 'on' || value === 'match';
+        break;
+    }
+  }
+  return { header, row };
+}

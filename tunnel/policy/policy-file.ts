@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { STATEMENT_CLASSES, type StatementClass } from './classifier.ts';
+import { DETECTOR_NAMES, type DetectorName } from './masking/detectors.ts';
+import type { MaskStrategy } from './masking/strategies.ts';
+import {
+  DEFAULT_HOLD_TIMEOUT_MS,
+  presetPolicy,
+  PRESETS,
+  type MaskRule,
+  type Policy,
+  type Preset,
+  type StatementRule,
+  type TablePattern,
+  type Verdict,
+} from './policy.ts';
+
+/** A policy file that cannot be used: names the file, the line and the field. */
+export class PolicyFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${line > 0 ? `${file}:${line}` : file}: ${field}: ${problem}`);
+    this.name = 'PolicyFileError';
+  }
+}
+
+export interface PolicyOptions {
+  /** Key for the `hash` strategy; deterministic masks join only under the same key. */
+  maskKey?: Buffer;
+}
+
+const TOP_LEVEL_KEYS = ['extends', 'block', 'approve', 'allow', 'mask', 'detect', 'hold_timeout'] as const;
+const VERDICT_KEYS: Record<string, Verdict> = { block: 'block', approve: 'approve', allow: 'allow' };
+const STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
+
+/** `extends` a preset name, or a policy file: what `--policy` and a target's policy accept. */
+export function resolvePolicy(spec: string, options: PolicyOptions = {}): Policy {
+  if ((PRESETS as readonly string[]).includes(spec)) return presetPolicy(spec as Preset);
+  if (!existsSync(spec)) {
+    throw new PolicyFileError(
+      spec,
+      0,
+      'policy',
+      `not a preset (${PRESETS.join(', ')}) nor an existing policy file`,
+    );
+  }
+  return loadPolicyFile(spec, options);
+}
+
+export function loadPolicyFile(file: string, options: PolicyOptions = {}): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PolicyFileError(
+      file,
+      0,
+      'file',
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+  return parsePolicy(text, file, options);
+}
+
+export function parsePolicy(text: string, file: string, options: PolicyOptions = {}): Policy {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (node: Node | null | undefined): number =>
+    node?.range ? lines.linePos(node.range[0]).line : 1;
+  const fail = (node: Node | null | undefined, field: string, problem: string): never => {
+    throw new PolicyFileError(file, lineOf(node), field, problem);
+  };
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!;
+    throw new PolicyFileError(file, lines.linePos(error.pos[0]).line, 'yaml', error.message.split('\n')[0]!);
+  }
+  const root = doc.contents;
+  if (root === null) return presetPolicy('guarded');
+  if (!isMap(root)) return fail(root, 'policy', 'must be a mapping of keys such as extends, block, mask');
+
+  const field = (key: string): Node | undefined => (root as YAMLMap).get(key, true) as Node | undefined;
+  for (const pair of root.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      fail(pair.key as Node, key || 'key', `unknown key; expected one of ${TOP_LEVEL_KEYS.join(', ')}`);
+    }
+  }
+
+  const extendsNode = field('extends');
+  let preset: Preset = 'guarded';
+  if (extendsNode !== undefined) {
+    const value = isScalar(extendsNode) ? String(extendsNode.value) : '';
+    if (!(PRESETS as readonly string[]).includes(value)) {
+      fail(extendsNode, 'extends', `must be one of ${PRESETS.join(', ')}, got "${value}"`);
+    }
+    preset = value as Preset;
+  }
+
+  const rules: StatementRule[] = [];
+  for (const [key, verdict] of Object.entries(VERDICT_KEYS)) {
+    const list = field(key);
+    if (list === undefined) continue;
+    if (!isSeq(list)) fail(list, key, 'must be a list of classes or {class, table} rules');
+    (list as { items: Node[] }).items.forEach((item, index) => {
+      rules.push(readRule(item, `${key}[${index}]`, verdict, `${file}:${lineOf(item)}`, fail));
+    });
+  }
+
+  const mask: MaskRule[] = [];
+  const maskList = field('mask');
+  if (maskList !== undefined) {
+    if (!isSeq(maskList)) fail(maskList, 'mask', 'must be a list of {column, strategy} rules');
+    const key = options.maskKey ?? randomBytes(32);
+    (maskList as { items: Node[] }).items.forEach((item, index) => {
+      mask.push(readMaskRule(item, `mask[${index}]`, `${file}:${lineOf(item)}`, key, fail));
+    });
+  }
+
+  const detect: DetectorName[] = [];
+  const detectList = field('detect');
+  if (detectList !== undefined) {
+    if (!isSeq(detectList)) fail(detectList, 'detect', `must be a list of ${DETECTOR_NAMES.join(', ')}`);
+    (detectList as { items: Node[] }).items.forEach((item, index) => {
+      const name = isScalar(item) ? String(item.value) : '';
+      if (!(DETECTOR_NAMES as readonly string[]).includes(name)) {
+        fail(
+          item,
+          `detect[${index}]`,
+          `unknown detector "${name}"; expected one of ${DETECTOR_NAMES.join(', ')}`,
+        );
+      }
+      detect.push(name as DetectorName);
+    });
+  }
+
+  let holdTimeoutMs = DEFAULT_HOLD_TIMEOUT_MS;
+  const holdNode = field('hold_timeout');
+  if (holdNode !== undefined) {
+    const ms = isScalar(holdNode) ? parseDuration(String(holdNode.value)) : undefined;
+    if (ms === undefined) fail(holdNode, 'hold_timeout', 'must be a duration such as 90s, 5m or 1h');
+    holdTimeoutMs = ms!;
+  }
+
+  return { ...presetPolicy(preset), rules, mask, detect, holdTimeoutMs, name: file };
+}
+
+type Fail = (node: Node | null | undefined, field: string, problem: string) => never;
+
+function readRule(item: Node, where: string, verdict: Verdict, source: string, fail: Fail): StatementRule {
+  if (isScalar(item)) return { verdict, class: readClass(item, where, fail), source };
+  if (!isMap(item)) return fail(item, where, 'must be a class name or a {class, table} mapping');
+  let cls: StatementClass | undefined;
+  let table: TablePattern | undefined;
+  for (const pair of item.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    const value = pair.value as Node;
+    if (key === 'class') cls = readClass(value, `${where}.class`, fail);
+    else if (key === 'table') table = readTable(value, `${where}.table`, fail);
+    else fail(pair.key as Node, `${where}.${key}`, 'unknown key; a rule takes class and table');
+  }
+  if (!cls && !table) fail(item, where, 'a rule needs a class, a table or both');
+  return { verdict, class: cls, table, source };
+}
+
+function readClass(node: Node, where: string, fail: Fail): StatementClass {
+  const value = isScalar(node) ? String(node.value) : '';
+  if (!(STATEMENT_CLASSES as readonly string[]).includes(value)) {
+    fail(node, where, `unknown class "${value}"; expected one of ${STATEMENT_CLASSES.join(', ')}`);
+  }
+  return value as StatementClass;
+}
+
+function readTable(node: Node, where: string, fail: Fail): TablePattern {
+  const parts = isScalar(node) ? splitIdentifiers(String(node.value)) : undefined;
+  if (!parts || parts.length < 1 || parts.length > 2) {
+    return fail(node, where, 'must be [schema.]table');
+  }
+  return parts.length === 2 ? { schema: parts[0], name: parts[1]! } : { name: parts[0]! };
+}
+
+function readMaskRule(item: Node, where: string, source: string, key: Buffer, fail: Fail): MaskRule {
+  if (!isMap(item)) return fail(item, where, 'must be a {column, strategy} mapping');
+  const values = new Map<string, Node>();
+  for (const pair of item.items) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (!['column', 'strategy', 'keep', 'text'].includes(name)) {
+      fail(
+        pair.key as Node,
+        `${where}.${name}`,
+        'unknown key; a mask rule takes column, strategy, keep, text',
+      );
+    }
+    values.set(name, pair.value as Node);
+  }
+  const columnNode = values.get('column');
+  const parts =
+    columnNode && isScalar(columnNode) ? splitIdentifiers(String(columnNode.value), true) : undefined;
+  if (!parts || parts.length < 2 || parts.length > 3 || parts.at(-1) === '*') {
+    return fail(columnNode ?? item, `${where}.column`, 'must be [schema.]table.column (table may be *)');
+  }
+  const [schema, table, column] = parts.length === 3 ? parts : [undefined, ...parts];
+
+  const strategyNode = values.get('strategy');
+  const kind = strategyNode && isScalar(strategyNode) ? String(strategyNode.value) : '';
+  if (!(STRATEGIES as readonly string[]).includes(kind)) {
+    return fail(strategyNode ?? item, `${where}.strategy`, `must be one of ${STRATEGIES.join(', ')}`);
+  }
+  let strategy: MaskStrategy;
+  switch (kind) {
+    case 'partial': {
+      const keepNode = values.get('keep');
+      const keep = keepNode && isScalar(keepNode) ? Number(keepNode.value) : NaN;
+      if (!Number.isInteger(keep) || keep < 0)
+        fail(keepNode ?? item, `${where}.keep`, 'partial needs keep: a whole number ≥ 0');
+      strategy = { kind: 'partial', keep };
+      break;
+    }
+    case 'redact': {
+      const textNode = values.get('text');
+      strategy =
+        textNode && isScalar(textNode)
+          ? { kind: 'redact', text: String(textNode.value) }
+          : { kind: 'redact' };
+      break;
+    }
+    case 'hash':
+      strategy = { kind: 'hash', key };
+      break;
+    case 'email':
+      strategy = { kind: 'email' };
+      break;
+    default:
+      strategy = { kind: 'null' };
+  }
+  return { schema, table: table!, column: column!, strategy, source };
+}
+
+/**
+ * Splits a dotted name the way PostgreSQL reads identifiers: unquoted parts fold to lower case,
+ * "quoted" parts keep their case. Returns undefined when the text is not a dotted name.
+ */
+export function splitIdentifiers(text: string, allowStar = false): string[] | undefined {
+  const parts: string[] = [];
+  const pattern = /\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)|(\*))\s*(\.|$)/y;
+  let offset = 0;
+  while (offset < text.length) {
+    pattern.lastIndex = offset;
+    const match = pattern.exec(text);
+    if (!match) return undefined;
+    if (match[3] && !allowStar) return undefined;
+    parts.push(
+      match[1] !== undefined
+        ? match[1].replace(/""/g, '"')
+        : match[2] !== undefined
+          ? match[2].toLowerCase()
+          : '*',
+    );
+    offset = pattern.lastIndex;
+    if (match[4] === '') break;
+    if (offset >= text.length) return undefined;
+  }
+  return parts.length > 0 ? parts : undefined;
+}
+
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * unit);
+}
