@@ -1,14 +1,23 @@
 /**
- * `npm run bench`: every benchmark prints its measurement next to a baseline measured in the same run,
- * as ratios, because these machines are shared and absolute numbers drift.
+ * `npm run bench [suite…]`: every benchmark prints its measurement next to a baseline measured in the
+ * same run, as ratios, because these machines are shared and absolute numbers drift.
  */
+import { benchMasking } from './masking.ts';
+import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
+  masking: benchMasking,
+  'policy-tunnel': benchPolicyTunnel,
 };
 
 const only = process.argv.slice(2);
+const unknown = only.filter((name) => !(name in suites));
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; choose from ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
 for (const [name, suite] of Object.entries(suites)) {
   if (only.length > 0 && !only.includes(name)) continue;
   await suite();
