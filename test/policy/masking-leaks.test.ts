@@ -188,6 +188,17 @@ describe('masking while rows stream', () => {
     expect(bytes.toString()).toContain('***@mailhost.test');
   });
 
+  it('refuses binary COPY output it could not mask, before it runs', async () => {
+    const c = new pg.Client({ connectionString: endpoint.url });
+    await c.connect();
+    await expect(c.query('COPY customers TO STDOUT (FORMAT binary)')).rejects.toMatchObject({
+      code: '42501',
+      message: expect.stringMatching(/binary COPY output cannot be masked/),
+    });
+    expect((await c.query('SELECT 1 AS still')).rows).toEqual([{ still: 1 }]);
+    await c.end();
+  });
+
   it('masks binary-format results of the extended protocol', async () => {
     const raw = await RawClient.login(endpoint.port, endpoint.user, endpoint.password);
     raw.write(

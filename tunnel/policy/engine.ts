@@ -165,6 +165,9 @@ class GuardedSession implements SessionPolicy {
 
   private judge(classification: Classification, sql: string): Decision | Promise<Decision> {
     if (classification.failure) return this.failClosed(classification);
+    // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
+    const copyRefusal = /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
+    if (copyRefusal) return deny('masking', copyRefusal, [...classification.classes]);
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>(classification.classes);
     for (const statement of classification.statements) {

@@ -80,6 +80,27 @@ export class ResultMasking {
     return known;
   }
 
+  /** Why a statement's COPY output could not be masked (binary format), before it runs. */
+  copyRefusal(sql: string): string | undefined {
+    if (!this.active) return undefined;
+    let statements: RawStatement[];
+    try {
+      statements = (parseSync(sql) as unknown as { stmts?: RawStatement[] }).stmts ?? [];
+    } catch {
+      return undefined;
+    }
+    for (const { stmt } of statements) {
+      const copy = stmt.CopyStmt;
+      if (!copy || copy.is_from) continue;
+      try {
+        copyOptions(copy.options as Record<string, unknown>[] | undefined);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }
+    return undefined;
+  }
+
   async forCopyOut(sql: string, index: number): Promise<ResultMask | undefined> {
     if (!this.active) return undefined;
     const raw = (parseSync(sql) as unknown as { stmts: RawStatement[] }).stmts[index];
