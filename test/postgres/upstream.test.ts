@@ -608,7 +608,6 @@ describe('filterStartupParameters', () => {
       DateStyle: 'ISO, MDY',
       TimeZone: 'UTC',
       extra_float_digits: '3',
-      search_path: 'app, public',
       statement_timeout: '5s',
     });
   });

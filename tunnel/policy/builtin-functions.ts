@@ -15,8 +15,8 @@
  *      AND bool_or(NOT <type-io> AND NOT <internal-typed> AND NOT <amproc> AND NOT <aggregate support>)
  *    ORDER BY 1;
  *
- * (test/policy/classifier.test.ts checks that this list contains no volatile function name and none
- * of the names function-catalog.ts classifies otherwise.)
+ * (test/policy/classifier.test.ts checks that it holds none of the names function-catalog.ts lists as
+ * dangerous.)
  */
 const NAMES = `
   abbrev abs aclcontains acldefault aclexplode aclinsert aclitemeq aclremove acos acosd acosh age

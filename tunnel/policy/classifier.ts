@@ -9,9 +9,28 @@
  *
  * Classes nest: `truncate`, `delete-without-where` and `update-without-where` always come with
  * `write`, and `drop` with `ddl`, so a rule about the general class also covers the specific one.
+ *
+ * Decisions (the rest are in statement-catalog.ts, settings-catalog.ts and function-catalog.ts):
+ * - Row locks (SELECT ... FOR UPDATE/SHARE) and LOCK TABLE in any mode above ACCESS SHARE are
+ *   `write`: PostgreSQL requires write privileges for them, refuses them in read-only transactions,
+ *   and they block the application's writers.
+ * - A plain EXPLAIN plans without running: it is `read`, plus the classes of the functions its
+ *   statement calls (planning may evaluate them). EXPLAIN ANALYZE runs: the statement's classes.
+ * - PREPARE is `session`; what it prepares is classified separately (`prepared`). EXECUTE of a name
+ *   prepared earlier in the same text carries what was prepared; otherwise EXECUTE itself is
+ *   `session` and its name is in `executes`, for the caller to judge what it runs (resolveExecutes()
+ *   does that, and makes an unknown name `unknown`).
+ * - A WHERE that refers to no column of the target (only constants, parameters, and columns
+ *   qualified with another table's name, as in USING or a subquery) counts as no WHERE; an
+ *   unqualified column gets the benefit of the doubt. So do `x = x`, `x LIKE '%'`,
+ *   `x IS NULL OR x IS NOT NULL` and an OR with any such disjunct. MERGE deletes/updates every row
+ *   when its join condition is like that, and WHEN NOT MATCHED BY SOURCE without a condition does.
+ * - A failure always adds the class `unknown`, so a caller that only looks at classes still denies.
+ * - Tables are relations (tables, views, sequences, ...) as written; `writes` holds the targets of
+ *   DML and the relations DDL creates, alters or drops. CTE names are not tables.
  */
 import { loadModule, parseSync } from 'libpg-query';
-import { INTERNALS, Walk } from './walker.ts';
+import { FrozenSet, INTERNALS, Walk } from './walker.ts';
 
 export type StatementClass =
   | 'read'
@@ -66,10 +85,20 @@ export interface Classification {
   failure?: string;
   /** PREPARE name AS <stmt> in this text: the class of what was prepared, so a later EXECUTE name is judged by it. */
   prepared: readonly { name: string; classification: Classification }[];
-  /** EXECUTE name(...) in this text whose PREPARE is not earlier in this text (see resolveExecutes). */
+  /**
+   * EXECUTE name(...) in this text whose PREPARE is not earlier in this text: the caller must judge
+   * what each runs, by what was prepared earlier in the session (see resolveExecutes), and deny a
+   * name it does not know.
+   */
   executes: readonly string[];
   /** SET/RESET/set_config of GUC names (lower case) that take effect in this session. */
   settings: readonly { name: string; value?: string }[];
+  /**
+   * Cursors and portals that FETCH/MOVE in this text run (further). A SQL cursor's query was judged
+   * at its DECLARE; a name the caller does not know as such — an extended-protocol portal bound but
+   * not executed, say — runs a statement nobody judged here.
+   */
+  cursors: readonly string[];
 }
 
 export interface ClassifierOptions {
@@ -83,6 +112,40 @@ export interface ClassifierOptions {
    * one qualified with pg_catalog; `schema.name` matches a call qualified with that schema.
    */
   safeFunctions?: Iterable<string>;
+  /**
+   * What the target database defines outside pg_catalog and information_schema, as read from its
+   * catalog with USER_DEFINED_OBJECTS_QUERY. An unqualified call of such a function name, an
+   * operator of such a name, or a cast to such a type may resolve to the user's object instead of
+   * the built-in (a better argument-type match wins over search-path order), so they count as
+   * `dynamic` even where the name is also a built-in's; so do such names in attribute notation
+   * (a.f is f(a)). Without this, built-in names are trusted to be the built-ins.
+   */
+  userDefined?: {
+    functions?: Iterable<string>;
+    operators?: Iterable<string>;
+    castTargets?: Iterable<string>;
+  };
+}
+
+/**
+ * Reads what ClassifierOptions.userDefined wants from a target database: rows of (kind, name) with
+ * kind 'function', 'operator' or 'cast' (the target type of a cast created after initdb).
+ */
+export const USER_DEFINED_OBJECTS_QUERY = `SELECT 'function' AS kind, proname AS name FROM pg_catalog.pg_proc
+ WHERE pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+UNION
+SELECT 'operator', oprname FROM pg_catalog.pg_operator
+ WHERE oprnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+UNION
+SELECT 'cast', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
+ WHERE c.oid >= 16384`;
+
+/** Turns the rows of USER_DEFINED_OBJECTS_QUERY into ClassifierOptions.userDefined. */
+export function userDefinedFromRows(
+  rows: readonly { kind: string; name: string }[],
+): NonNullable<ClassifierOptions['userDefined']> {
+  const pick = (kind: string): string[] => rows.filter((r) => r.kind === kind).map((r) => r.name);
+  return { functions: pick('function'), operators: pick('operator'), castTargets: pick('cast') };
 }
 
 export interface Classifier {
@@ -94,9 +157,15 @@ let loaded = false;
 
 /** Loads libpg-query's WASM parser; call (and await) once before classify(). Idempotent. */
 export async function loadClassifier(): Promise<void> {
-  loading ??= loadModule().then(() => {
-    loaded = true;
-  });
+  loading ??= loadModule().then(
+    () => {
+      loaded = true;
+    },
+    (error: unknown) => {
+      loading = undefined; // let a later call try again
+      throw error;
+    },
+  );
   await loading;
 }
 
@@ -108,8 +177,18 @@ export function createClassifier(options: ClassifierOptions = {}): Classifier {
   for (const name of options.safeFunctions ?? []) {
     (name.includes('.') ? qualified : unqualified).add(name);
   }
+  const userDefined = options.userDefined;
   const walkerOptions = {
     parse: parseSync,
+    ...(userDefined === undefined
+      ? {}
+      : {
+          userDefined: {
+            functions: new Set(userDefined.functions ?? []),
+            operators: new Set(userDefined.operators ?? []),
+            castTargets: new Set(userDefined.castTargets ?? []),
+          },
+        }),
     isExtraSafeFunction(schema: string | undefined, name: string): boolean {
       if (schema === undefined || schema === 'pg_catalog') return unqualified.has(name);
       return qualified.has(`${schema}.${name}`);
@@ -176,75 +255,82 @@ function failed(walk: Walk, message: string): Classification {
 /**
  * Completes a classification whose text EXECUTEs statements prepared earlier in the session:
  * `lookup` returns what each name was prepared as (a `prepared` entry of an earlier text, or the
- * classification of an extended-protocol Parse of that name). An EXECUTE of a name `lookup` does not
- * know keeps the class `unknown`. Returns the classification itself when there is nothing to resolve.
+ * classification of an extended-protocol Parse of that name — both live in one namespace on the
+ * server). Each EXECUTE statement then carries the classes, tables and reasons of what it runs. An
+ * EXECUTE of a name `lookup` does not know gets the class `unknown` and stays in `executes`.
+ * Returns the classification itself when there is nothing to resolve.
  */
 export function resolveExecutes(
   classification: Classification,
   lookup: (name: string) => Classification | undefined,
 ): Classification {
   const internals = INTERNALS.get(classification);
-  if (classification.executes.length === 0 || internals === undefined) return classification;
+  if (internals === undefined) return classification;
   const reasons = new Set(classification.reasons);
   const settings = [...classification.settings];
   const executes: string[] = [];
   let failure = classification.failure;
   const statements = classification.statements.map((statement, i) => {
-    const unresolved = internals[i]?.unresolved ?? [];
-    if (unresolved.length === 0) return statement;
+    const unresolved = internals[i];
+    if (unresolved === undefined || unresolved.length === 0) return statement;
     const classes = new Set(statement.classes);
-    const tables = new Map(statement.tables.map((t) => [`${t.schema ?? ''}\u0000${t.name}`, t]));
-    const writes = new Map(statement.writes.map((t) => [`${t.schema ?? ''}\u0000${t.name}`, t]));
-    let allResolved = true;
+    const tables = new TableSet(statement.tables);
+    const writes = new TableSet(statement.writes);
     for (const name of unresolved) {
       const prepared = lookup(name);
       if (prepared === undefined) {
-        allResolved = false;
+        classes.add('unknown');
+        reasons.add(`EXECUTE ${name}: no statement of that name was prepared`);
         if (!executes.includes(name)) executes.push(name);
         continue;
       }
-      reasons.delete(`EXECUTE ${name}: prepared outside this text`);
       for (const cls of prepared.classes) classes.add(cls);
       for (const reason of prepared.reasons) reasons.add(`EXECUTE ${name}: ${reason}`);
-      for (const t of prepared.tables) tables.set(`${t.schema ?? ''}\u0000${t.name}`, t);
-      for (const s of prepared.statements) {
-        for (const t of s.writes) writes.set(`${t.schema ?? ''}\u0000${t.name}`, t);
-      }
+      tables.addAll(prepared.tables);
+      for (const s of prepared.statements) writes.addAll(s.writes);
       settings.push(...prepared.settings);
       failure ??= prepared.failure;
     }
-    if (
-      allResolved &&
-      internals[i]?.unknownOtherwise !== true &&
-      !anyFailure(prepareds(unresolved, lookup))
-    ) {
-      classes.delete('unknown');
-    }
-    return { classes, tables: [...tables.values()], writes: [...writes.values()], text: statement.text };
+    return Object.freeze({
+      classes: new FrozenSet(classes),
+      tables: tables.values(),
+      writes: writes.values(),
+      text: statement.text,
+    });
   });
   const classes = new Set(statements.flatMap((s) => [...s.classes]));
-  if (failure !== undefined) classes.add('unknown');
-  const tables = new Map<string, { schema?: string; name: string }>();
-  for (const s of statements) for (const t of s.tables) tables.set(`${t.schema ?? ''}\u0000${t.name}`, t);
+  const tables = new TableSet([]);
+  for (const s of statements) tables.addAll(s.tables);
+  if (failure !== undefined) {
+    classes.add('unknown');
+    reasons.add(failure);
+  }
   return Object.freeze({
-    classes,
-    statements,
-    tables: [...tables.values()],
-    reasons: [...reasons],
+    classes: new FrozenSet(classes),
+    statements: Object.freeze(statements),
+    tables: tables.values(),
+    reasons: Object.freeze([...reasons]),
     ...(failure === undefined ? {} : { failure }),
     prepared: classification.prepared,
-    executes,
-    settings,
+    executes: Object.freeze(executes),
+    settings: Object.freeze(settings),
+    cursors: classification.cursors,
   });
 }
 
-function prepareds(
-  names: readonly string[],
-  lookup: (name: string) => Classification | undefined,
-): Classification[] {
-  return names.map(lookup).filter((c): c is Classification => c !== undefined);
-}
-
-function anyFailure(classifications: readonly Classification[]): boolean {
-  return classifications.some((c) => c.failure !== undefined);
+/** Table references without duplicates, in first-seen order. */
+class TableSet {
+  private readonly refs = new Map<string, TableRef>();
+  constructor(refs: readonly TableRef[]) {
+    this.addAll(refs);
+  }
+  addAll(refs: readonly TableRef[]): void {
+    for (const ref of refs) {
+      const key = `${ref.schema ?? ''}\u0000${ref.name}`;
+      if (!this.refs.has(key)) this.refs.set(key, ref);
+    }
+  }
+  values(): readonly TableRef[] {
+    return Object.freeze([...this.refs.values()]);
+  }
 }

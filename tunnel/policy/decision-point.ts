@@ -20,6 +20,10 @@ export type StatementRoute =
       parameters: readonly (Buffer | null)[];
       parameterFormats: readonly number[];
     }
+  /** Extended protocol Bind: a portal made from a prepared statement (planning may already run functions). */
+  | { kind: 'bind'; portal: string; statement: string; sql: string }
+  /** Extended protocol Close of a prepared statement ('S') or a portal ('P'). */
+  | { kind: 'close'; target: 'S' | 'P'; name: string }
   /** The legacy FunctionCall message: calls a function by OID, bypassing SQL. */
   | { kind: 'function-call'; functionOid: number };
 

@@ -1,5 +1,12 @@
+import { parseSync } from 'libpg-query';
 import type { Approver, ApprovalOutcome, ApprovalTicket } from './approver.ts';
-import { classify as defaultClassify, type Classification } from './classifier.ts';
+import {
+  classify as defaultClassify,
+  createClassifier,
+  USER_DEFINED_OBJECTS_QUERY,
+  userDefinedFromRows,
+  type Classification,
+} from './classifier.ts';
 import type {
   Decision,
   DecisionPoint,
@@ -7,6 +14,7 @@ import type {
   SessionInfo,
   SessionPolicy,
   ResultMask,
+  MaybePromise,
   StatementContext,
 } from './decision-point.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
@@ -24,6 +32,9 @@ export interface PolicyEngineOptions {
 
 /** The policy engine at the decision point: one GuardedSession per client connection. */
 export class PolicyEngine implements DecisionPoint {
+  /** Classifiers by the database's set of user-defined names, each with its own cache. */
+  private readonly classifiers = new Map<string, (sql: string) => Classification>();
+
   constructor(
     readonly policy: Policy,
     private readonly options: PolicyEngineOptions = {},
@@ -38,13 +49,34 @@ export class PolicyEngine implements DecisionPoint {
     if (!masking && this.policy.mask.length > 0) {
       throw new Error('this policy masks columns, which needs a side connection to the upstream catalog');
     }
-    return new GuardedSession(
-      this.policy,
-      info,
-      this.options.classify ?? defaultClassify,
-      this.options.approver,
-      masking,
-    );
+    return new GuardedSession(this.policy, info, this.classifierForSession(), this.options.approver, masking);
+  }
+
+  /**
+   * The classifier must know which built-in names the database shadows with its own functions,
+   * operators and casts (a user's lower(text) could write), so each session reads them afresh.
+   */
+  private classifierForSession(): MaybePromise<(sql: string) => Classification> {
+    if (this.options.classify) return this.options.classify;
+    const { sideConnection } = this.options;
+    if (!sideConnection) return defaultClassify;
+    return sideConnection()
+      .then((side) => side.query(USER_DEFINED_OBJECTS_QUERY))
+      .then((rows) => {
+        const objects = rows.map(([kind, name]) => ({ kind: kind ?? '', name: name ?? '' }));
+        const key = objects
+          .map((o) => `${o.kind}:${o.name}`)
+          .sort()
+          .join('|');
+        let classifier = this.classifiers.get(key);
+        if (!classifier) {
+          if (this.classifiers.size >= 16) this.classifiers.delete(this.classifiers.keys().next().value!);
+          const created = createClassifier({ userDefined: userDefinedFromRows(objects) });
+          classifier = (sql) => created.classify(sql);
+          this.classifiers.set(key, classifier);
+        }
+        return classifier;
+      });
   }
 }
 
@@ -61,24 +93,36 @@ interface PendingHold {
 }
 
 class GuardedSession implements SessionPolicy {
-  /** SQL-level PREPARE name → what was prepared, so EXECUTE name is judged by it. */
-  private readonly prepared = new Map<string, Classification>();
-  /** Extended-protocol statement name → its classification, made at Parse and used at Execute. */
-  private readonly parsed = new Map<string, Classification>();
+  /**
+   * Prepared statements by name — SQL PREPARE and protocol Parse share one namespace on the server.
+   * A name may carry several classifications: re-preparing an existing name fails on the server and
+   * keeps the old statement, so until Close/DEALLOCATE a name is judged by everything it may be.
+   */
+  private readonly statements = new Map<string, Classification[]>();
+  /** Protocol portals by name: the statement each was bound from, since SQL FETCH can run them too. */
+  private readonly portals = new Map<string, string>();
   private standardConformingStringsOff = false;
   /** Side-connection describes still under way, by statement name: an Execute waits for its own. */
   private readonly describing = new Map<string, Promise<unknown>>();
   private hold: PendingHold | undefined;
   private readonly observing: boolean;
+  private classify: ((sql: string) => Classification) | undefined;
+  private readonly classifierReady: Promise<void>;
 
   constructor(
     private readonly policy: Policy,
     private readonly info: SessionInfo,
-    private readonly classify: (sql: string) => Classification,
+    classifier: MaybePromise<(sql: string) => Classification>,
     private readonly approver: Approver | undefined,
     private readonly masking: ResultMasking | undefined,
   ) {
     this.observing = policy.preset === 'observe';
+    if (classifier instanceof Promise) {
+      this.classifierReady = classifier.then((c) => void (this.classify = c));
+    } else {
+      this.classify = classifier;
+      this.classifierReady = Promise.resolve();
+    }
   }
 
   describeResult(fields: FieldDescription[], sql: string, statementIndex: number) {
@@ -102,6 +146,14 @@ class GuardedSession implements SessionPolicy {
   }
 
   decide(context: StatementContext): Decision | Promise<Decision> {
+    if (!this.classify) {
+      // The first statements of a session wait for the catalog read that makes the classifier.
+      return this.classifierReady.then(
+        () => this.decide(context),
+        (error: Error) => deny('fail-closed', `the database catalog could not be read: ${error.message}`),
+      );
+    }
+    const classify = this.classify;
     const { route } = context;
     if (this.standardConformingStringsOff) {
       // With backslash escapes live in ordinary strings the server and the parser could read the same
@@ -120,8 +172,8 @@ class GuardedSession implements SessionPolicy {
           [],
         );
       case 'parse': {
-        const classification = this.classify(route.sql);
-        this.parsed.set(route.statement, classification);
+        const classification = classify(route.sql);
+        this.addStatement(route.statement, classification);
         if (classification.failure) return this.failClosed(classification);
         // Learn the result's shape now, on the side connection, so its rows stream masked at Execute.
         if (this.masking?.active) {
@@ -130,12 +182,20 @@ class GuardedSession implements SessionPolicy {
             this.masking.prepareStatement(route.statement, route.sql, route.parameterTypes),
           );
         }
-        // Preparing runs nothing: the statement is judged when a portal of it is executed.
-        return { action: 'allow', rule: 'parse' };
+        return this.preflight(this.statements.get(route.statement)!, route.sql);
       }
+      case 'bind': {
+        this.portals.set(route.portal, route.statement);
+        // Planning at Bind may already run (immutable) functions: what is blocked stops here.
+        return this.preflight(this.statementClassifications(route.statement, route.sql, classify), route.sql);
+      }
+      case 'close':
+        if (route.target === 'S') this.statements.delete(route.name);
+        else this.portals.delete(route.name);
+        return { action: 'allow', rule: 'close' };
       case 'execute': {
-        const classification = this.parsed.get(route.statement) ?? this.classify(route.sql);
-        const decision = this.judge(classification, route.sql);
+        const classifications = this.statementClassifications(route.statement, route.sql, classify);
+        const decision = this.judge(classifications, route.sql);
         const describing = this.describing.get(route.statement);
         if (!describing) return decision;
         this.describing.delete(route.statement);
@@ -144,9 +204,52 @@ class GuardedSession implements SessionPolicy {
           () => decision,
         );
       }
-      case 'query':
-        return this.judge(this.classify(route.sql), route.sql);
+      case 'query': {
+        const classification = classify(route.sql);
+        if (/deallocate/i.test(route.sql)) this.deallocate(route.sql);
+        return this.judge([classification], route.sql);
+      }
     }
+  }
+
+  private addStatement(name: string, classification: Classification): void {
+    // The unnamed statement is replaced by every Parse; a named one cannot be redefined until closed.
+    const known = name === '' ? [] : (this.statements.get(name) ?? []);
+    this.statements.set(name, [...known, classification]);
+  }
+
+  /** What a protocol statement may be; one this session never saw is unknown and runs nothing. */
+  private statementClassifications(
+    name: string,
+    sql: string,
+    classify: (sql: string) => Classification,
+  ): Classification[] {
+    return this.statements.get(name) ?? [classify(sql || `EXECUTE ${name}`)];
+  }
+
+  /** Drops names a DEALLOCATE in this text releases; anything unparsable keeps them (stricter). */
+  private deallocate(sql: string): void {
+    let tree: { stmts?: { stmt: Record<string, { name?: string; isall?: boolean }> }[] };
+    try {
+      tree = parseSync(sql) as unknown as typeof tree;
+    } catch {
+      return;
+    }
+    for (const { stmt } of tree.stmts ?? []) {
+      const deallocate = stmt.DeallocateStmt;
+      if (!deallocate) continue;
+      if (deallocate.isall || deallocate.name === undefined) this.statements.clear();
+      else this.statements.delete(deallocate.name);
+    }
+  }
+
+  /** At Parse and Bind only what would be blocked outright is refused; the rest is judged at Execute. */
+  private preflight(classifications: Classification[], sql: string): Decision {
+    if (this.observing) return { action: 'allow', rule: 'observe' };
+    const decision = this.judge(classifications, sql, true);
+    return decision instanceof Promise || decision.action === 'allow'
+      ? { action: 'allow', rule: 'preflight' }
+      : decision;
   }
 
   cancelHold(): boolean {
@@ -163,36 +266,63 @@ class GuardedSession implements SessionPolicy {
     return deny('fail-closed', classification.failure!, [...classification.classes]);
   }
 
-  private judge(classification: Classification, sql: string): Decision | Promise<Decision> {
-    if (classification.failure) return this.failClosed(classification);
-    // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
-    const copyRefusal = /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
-    if (copyRefusal) return deny('masking', copyRefusal, [...classification.classes]);
+  private judge(
+    classifications: readonly Classification[],
+    sql: string,
+    preflight = false,
+  ): Decision | Promise<Decision> {
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
-    const classes = new Set<string>(classification.classes);
-    for (const statement of classification.statements) {
-      judgement = stricter(judgement, judgeStatement(this.policy, statement));
-    }
-    for (const name of classification.executes) {
-      const prepared = this.prepared.get(name);
-      if (!prepared) {
-        return deny('fail-closed', `EXECUTE ${name}: no statement of that name was prepared in this session`);
-      }
-      prepared.classes.forEach((c) => classes.add(c));
-      for (const statement of prepared.statements) {
+    const classes = new Set<string>();
+    const reasons: string[] = [];
+    const seen = new Set<Classification>();
+    const pending = [...classifications];
+    while (pending.length > 0) {
+      const classification = pending.shift()!;
+      if (seen.has(classification)) continue;
+      seen.add(classification);
+      if (classification.failure) return this.failClosed(classification);
+      classification.classes.forEach((c) => classes.add(c));
+      reasons.push(...classification.reasons);
+      for (const statement of classification.statements) {
         judgement = stricter(judgement, judgeStatement(this.policy, statement));
       }
+      for (const name of classification.executes) {
+        const prepared = this.statements.get(name);
+        if (!prepared) {
+          return deny(
+            'fail-closed',
+            `EXECUTE ${name}: no statement of that name was prepared in this session`,
+          );
+        }
+        pending.push(...prepared);
+      }
+      // FETCH/MOVE of a protocol portal runs a statement bound but never executed here.
+      for (const cursor of classification.cursors) {
+        const statement = this.portals.get(cursor);
+        if (statement !== undefined) pending.push(...(this.statements.get(statement) ?? []));
+      }
     }
-    const reasons = classification.reasons.length > 0 ? ` (${classification.reasons.join('; ')})` : '';
+    const because = reasons.length > 0 ? ` (${[...new Set(reasons)].join('; ')})` : '';
     const message =
       judgement.verdict === 'block'
-        ? `${judgement.class ?? 'this'} statements are not allowed here${reasons}`
-        : `${judgement.class ?? 'this'} statements need approval${reasons}`;
+        ? `${judgement.class ?? 'this'} statements are not allowed here${because}`
+        : `${judgement.class ?? 'this'} statements need approval${because}`;
+    if (preflight) {
+      return judgement.verdict === 'block'
+        ? deny(judgement.rule, message, [...classes])
+        : { action: 'allow' };
+    }
+    // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
+    const copyRefusal = /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
+    if (copyRefusal) return deny('masking', copyRefusal, [...classes]);
     const decision = this.enforce(judgement, message, sql, [...classes]);
     // PREPARE is remembered once it may run, so that a later EXECUTE is judged by what it prepared.
     const remember = (): void => {
-      for (const { name, classification: prepared } of classification.prepared)
-        this.prepared.set(name, prepared);
+      for (const classification of classifications) {
+        for (const { name, classification: prepared } of classification.prepared) {
+          this.addStatement(name, prepared);
+        }
+      }
     };
     if (decision instanceof Promise) {
       return decision.then((settled) => {

@@ -129,6 +129,22 @@ const DYNAMIC = new Set([
   'ts_stat', // ts_stat(sqlquery text, ...)
 ]);
 
+/**
+ * Other volatile built-ins callable from SQL: internals for pg_upgrade, bootstrap and validation. No
+ * reason to call them through a guarded tunnel.
+ */
+const INTERNAL = new Set([
+  'amvalidate',
+  'currtid2',
+  'pg_nextoid',
+  'pg_stop_making_pinned_objects',
+  'plpgsql_validator',
+  'fmgr_c_validator',
+  'fmgr_internal_validator',
+  'fmgr_sql_validator',
+  'postgresql_fdw_validator',
+]);
+
 /** Built-ins with only session-local effects. */
 const SESSION = new Set([
   'pg_export_snapshot',
@@ -269,7 +285,7 @@ export function dangerousFunction(name: string, argumentCount: number): Function
   }
   if (WRITE.has(name)) return 'write';
   if (DDL.has(name)) return 'ddl';
-  if (DYNAMIC.has(name)) return 'dynamic';
+  if (DYNAMIC.has(name) || INTERNAL.has(name) || name.startsWith('binary_upgrade_')) return 'dynamic';
   // ts_rewrite(query tsquery, select text) runs the SELECT; the three-argument form is pure.
   if (name === 'ts_rewrite' && argumentCount !== 3) return 'dynamic';
   if (SESSION.has(name)) return 'session';
@@ -298,6 +314,7 @@ export const FUNCTION_LISTS = {
   write: WRITE,
   ddl: DDL,
   dynamic: DYNAMIC,
+  internal: INTERNAL,
   session: SESSION,
   volatileRead: VOLATILE_READ,
 } as const;

@@ -110,11 +110,9 @@ export const STATEMENT_RULES: ReadonlyMap<string, StatementRule> = new Map([
   ['DropRoleStmt', rule('DROP ROLE', 'drop', 'ddl', 'privilege')],
   // session
   ['ClosePortalStmt', rule('CLOSE', 'session')],
-  ['FetchStmt', rule('FETCH/MOVE', 'session')],
   ['ListenStmt', rule('LISTEN', 'session')],
   ['UnlistenStmt', rule('UNLISTEN', 'session')],
   ['ConstraintsSetStmt', rule('SET CONSTRAINTS', 'session')],
-  ['DeallocateStmt', rule('DEALLOCATE', 'session')],
   ['VariableShowStmt', rule('SHOW', 'session')],
   ['NotifyStmt', rule('NOTIFY', 'write')],
 ]);

@@ -4,7 +4,7 @@
  * id = 1` — not an adversary: `WHERE id > 0` cannot be told apart from a real condition here.
  */
 
-type Json = Record<string, unknown>;
+import { constantValue, unwrapNode as unwrap, type Json } from './parse-tree.ts';
 
 /** The names a column reference may use to qualify the target: its table name and its alias. */
 export type TargetNames = ReadonlySet<string>;
@@ -42,8 +42,8 @@ function mayAlwaysBeTrue(node: unknown, target: TargetNames): boolean {
     }
     // x LIKE '%' holds for every non-null x.
     if ((body.kind === 'AEXPR_LIKE' || body.kind === 'AEXPR_ILIKE') && (op === '~~' || op === '~~*')) {
-      const pattern = constantString(body.rexpr);
-      if (pattern !== undefined && /^%+$/.test(pattern)) return true;
+      const pattern = constantValue(body.rexpr);
+      if (typeof pattern === 'string' && /^%+$/.test(pattern)) return true;
     }
   }
   return !refersToTarget(node, target);
@@ -105,28 +105,8 @@ export function sameExpression(a: unknown, b: unknown): boolean {
   return keys.length === otherKeys.length && keys.every((key) => key in y && sameExpression(x[key], y[key]));
 }
 
-function unwrap(node: unknown): [string, Json] | undefined {
-  if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
-  const keys = Object.keys(node);
-  if (keys.length !== 1) return undefined;
-  const type = keys[0] as string;
-  const body = (node as Json)[type];
-  if (typeof body !== 'object' || body === null) return undefined;
-  return [type, body as Json];
-}
-
 function operatorName(names: unknown): string | undefined {
   if (!Array.isArray(names) || names.length === 0) return undefined;
   const last = unwrap(names[names.length - 1]);
   return last?.[0] === 'String' && typeof last[1].sval === 'string' ? last[1].sval : undefined;
-}
-
-function constantString(node: unknown): string | undefined {
-  const wrapped = unwrap(node);
-  if (!wrapped) return undefined;
-  if (wrapped[0] === 'TypeCast') return constantString(wrapped[1].arg);
-  if (wrapped[0] !== 'A_Const') return undefined;
-  const sval = wrapped[1].sval as Json | undefined;
-  if (!sval) return undefined;
-  return typeof sval.sval === 'string' ? sval.sval : '';
 }

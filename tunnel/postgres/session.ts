@@ -381,7 +381,13 @@ export class PostgresSession {
           parameterFormats: bind.parameterFormats,
           resultFormats: bind.resultFormats,
         });
-        this.forward(frame);
+        const route: StatementRoute = {
+          kind: 'bind',
+          portal: bind.portal,
+          statement: bind.statement,
+          sql: statement?.sql ?? '',
+        };
+        this.decideThen(route, frame, 'extended');
         return;
       }
       case Frontend.execute: {
@@ -405,7 +411,7 @@ export class PostgresSession {
         const target = readTarget(frame);
         if (target.kind === 'S') this.statements.delete(target.name);
         else this.portals.delete(target.name);
-        this.forward(frame);
+        this.decideThen({ kind: 'close', target: target.kind, name: target.name }, frame, 'extended');
         return;
       }
       case Frontend.describe:
@@ -470,9 +476,19 @@ export class PostgresSession {
     frame: Buffer,
     protocol: 'simple' | 'extended' | 'function-call',
   ): void {
-    const sql = 'sql' in route ? route.sql : `<function call ${route.functionOid}>`;
-    // An allowed Parse is judged again at Execute, with its parameters: record it there.
-    if (route.kind !== 'parse' || decision.action === 'deny') {
+    const sql =
+      route.kind === 'function-call'
+        ? `<function call ${route.functionOid}>`
+        : route.kind === 'close'
+          ? `<close ${route.target} ${route.name}>`
+          : route.sql;
+    // Parse and Bind are judged again at Execute, with the parameters: record them there unless denied.
+    if (
+      route.kind === 'query' ||
+      route.kind === 'execute' ||
+      route.kind === 'function-call' ||
+      decision.action === 'deny'
+    ) {
       this.stats.statements++;
       this.options.recorder.record(this.id, {
         type: 'statement',

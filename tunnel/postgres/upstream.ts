@@ -60,7 +60,8 @@ export class UpstreamError extends Error {
  * Session settings a client may carry through the tunnel in its startup packet. An allowlist, not a
  * denylist: any GUC set here bypasses the statement policy (session_replication_role would switch
  * off audit triggers, standard_conforming_strings would change how the policy's parser reads string
- * literals), so only settings that shape how results are presented or bounded pass.
+ * literals, search_path could put a user's function ahead of a built-in the policy trusts), so only
+ * settings that shape how results are presented or bounded pass.
  */
 const FORWARDED_PARAMETERS = new Set(
   [
@@ -70,7 +71,6 @@ const FORWARDED_PARAMETERS = new Set(
     'IntervalStyle',
     'TimeZone',
     'extra_float_digits',
-    'search_path',
     'bytea_output',
     'client_min_messages',
     'lc_monetary',
