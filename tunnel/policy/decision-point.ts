@@ -29,6 +29,11 @@ export type StatementRoute =
 
 export interface StatementContext {
   route: StatementRoute;
+  /**
+   * No extended-protocol message has gone upstream since the last Sync (or simple Query): the server
+   * is not skipping, so this message will be processed, not discarded after an earlier error.
+   */
+  startsBatch: boolean;
   /** Transaction status the server last reported: idle, in a block, or in a failed block. */
   transactionStatus: 'I' | 'T' | 'E';
 }

@@ -1,4 +1,3 @@
-import { parseSync } from 'libpg-query';
 import type { Approver, ApprovalOutcome, ApprovalTicket } from './approver.ts';
 import {
   classify as defaultClassify,
@@ -33,7 +32,9 @@ export interface PolicyEngineOptions {
 /** The policy engine at the decision point: one GuardedSession per client connection. */
 export class PolicyEngine implements DecisionPoint {
   /** Classifiers by the database's set of user-defined names, each with its own cache. */
-  private readonly classifiers = new Map<string, (sql: string) => Classification>();
+  private readonly classifiers = new Map<string, Classify>();
+  private fresh: { readAt: number; classify: Classify } | undefined;
+  private reading: Promise<Classify> | undefined;
 
   constructor(
     readonly policy: Policy,
@@ -49,36 +50,56 @@ export class PolicyEngine implements DecisionPoint {
     if (!masking && this.policy.mask.length > 0) {
       throw new Error('this policy masks columns, which needs a side connection to the upstream catalog');
     }
-    return new GuardedSession(this.policy, info, this.classifierForSession(), this.options.approver, masking);
+    return new GuardedSession(
+      this.policy,
+      info,
+      () => this.currentClassifier(),
+      this.options.approver,
+      masking,
+    );
   }
 
   /**
    * The classifier must know which built-in names the database shadows with its own functions,
-   * operators and casts (a user's lower(text) could write), so each session reads them afresh.
+   * operators and casts (a user's btrim(varchar) wins over the built-in by a better type match), so
+   * the names are read from the catalog and read again once they are older than CATALOG_TTL_MS.
    */
-  private classifierForSession(): MaybePromise<(sql: string) => Classification> {
+  private currentClassifier(): MaybePromise<Classify> {
     if (this.options.classify) return this.options.classify;
-    const { sideConnection } = this.options;
-    if (!sideConnection) return defaultClassify;
-    return sideConnection()
-      .then((side) => side.query(USER_DEFINED_OBJECTS_QUERY))
-      .then((rows) => {
-        const objects = rows.map(([kind, name]) => ({ kind: kind ?? '', name: name ?? '' }));
-        const key = objects
-          .map((o) => `${o.kind}:${o.name}`)
-          .sort()
-          .join('|');
-        let classifier = this.classifiers.get(key);
-        if (!classifier) {
-          if (this.classifiers.size >= 16) this.classifiers.delete(this.classifiers.keys().next().value!);
-          const created = createClassifier({ userDefined: userDefinedFromRows(objects) });
-          classifier = (sql) => created.classify(sql);
-          this.classifiers.set(key, classifier);
-        }
-        return classifier;
-      });
+    if (!this.options.sideConnection) return defaultClassify;
+    if (this.fresh && Date.now() - this.fresh.readAt < CATALOG_TTL_MS) return this.fresh.classify;
+    this.reading ??= this.readCatalog().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async readCatalog(): Promise<Classify> {
+    const readAt = Date.now();
+    const side = await this.options.sideConnection!();
+    const rows = await side.query(USER_DEFINED_OBJECTS_QUERY);
+    const objects = rows.map(([kind, name]) => ({ kind: kind ?? '', name: name ?? '' }));
+    const key = objects
+      .map((o) => `${o.kind}:${o.name}`)
+      .sort()
+      .join('|');
+    let classify = this.classifiers.get(key);
+    if (!classify) {
+      if (this.classifiers.size >= 16) this.classifiers.delete(this.classifiers.keys().next().value!);
+      const created = createClassifier({ userDefined: userDefinedFromRows(objects) });
+      classify = (sql) => created.classify(sql);
+      this.classifiers.set(key, classify);
+    }
+    this.fresh = { readAt, classify };
+    return classify;
   }
 }
+
+type Classify = (sql: string) => Classification;
+
+/**
+ * How stale the list of user-defined names may get. A shadowing function created outside the tunnel
+ * is seen within this window; reading the catalog before every statement would cost a round trip each.
+ */
+export const CATALOG_TTL_MS = 1000;
 
 const deny = (rule: string, message: string, classes?: readonly string[], code?: string): Decision => ({
   action: 'deny',
@@ -96,33 +117,25 @@ class GuardedSession implements SessionPolicy {
   /**
    * Prepared statements by name — SQL PREPARE and protocol Parse share one namespace on the server.
    * A name may carry several classifications: re-preparing an existing name fails on the server and
-   * keeps the old statement, so until Close/DEALLOCATE a name is judged by everything it may be.
+   * keeps the old statement, and a Close or DEALLOCATE may be skipped or refused, so a name is judged
+   * by everything it has been in this session.
    */
   private readonly statements = new Map<string, Classification[]>();
-  /** Protocol portals by name: the statement each was bound from, since SQL FETCH can run them too. */
-  private readonly portals = new Map<string, string>();
+  /** Named protocol portals: the statements each may have been bound from, since SQL FETCH can run them. */
+  private readonly portals = new Map<string, string[]>();
   private standardConformingStringsOff = false;
   /** Side-connection describes still under way, by statement name: an Execute waits for its own. */
   private readonly describing = new Map<string, Promise<unknown>>();
   private hold: PendingHold | undefined;
   private readonly observing: boolean;
-  private classify: ((sql: string) => Classification) | undefined;
-  private readonly classifierReady: Promise<void>;
-
   constructor(
     private readonly policy: Policy,
     private readonly info: SessionInfo,
-    classifier: MaybePromise<(sql: string) => Classification>,
+    private readonly classifier: () => MaybePromise<Classify>,
     private readonly approver: Approver | undefined,
     private readonly masking: ResultMasking | undefined,
   ) {
     this.observing = policy.preset === 'observe';
-    if (classifier instanceof Promise) {
-      this.classifierReady = classifier.then((c) => void (this.classify = c));
-    } else {
-      this.classify = classifier;
-      this.classifierReady = Promise.resolve();
-    }
   }
 
   describeResult(fields: FieldDescription[], sql: string, statementIndex: number) {
@@ -146,14 +159,18 @@ class GuardedSession implements SessionPolicy {
   }
 
   decide(context: StatementContext): Decision | Promise<Decision> {
-    if (!this.classify) {
-      // The first statements of a session wait for the catalog read that makes the classifier.
-      return this.classifierReady.then(
-        () => this.decide(context),
+    const classifier = this.classifier();
+    if (classifier instanceof Promise) {
+      // Statements wait for the catalog read that brings the classifier up to date.
+      return classifier.then(
+        (classify) => this.decideWith(classify, context),
         (error: Error) => deny('fail-closed', `the database catalog could not be read: ${error.message}`),
       );
     }
-    const classify = this.classify;
+    return this.decideWith(classifier, context);
+  }
+
+  private decideWith(classify: Classify, context: StatementContext): Decision | Promise<Decision> {
     const { route } = context;
     if (this.standardConformingStringsOff) {
       // With backslash escapes live in ordinary strings the server and the parser could read the same
@@ -173,7 +190,7 @@ class GuardedSession implements SessionPolicy {
         );
       case 'parse': {
         const classification = classify(route.sql);
-        this.addStatement(route.statement, classification);
+        this.addStatement(route.statement, classification, context.startsBatch);
         if (classification.failure) return this.failClosed(classification);
         // Learn the result's shape now, on the side connection, so its rows stream masked at Execute.
         if (this.masking?.active) {
@@ -185,13 +202,14 @@ class GuardedSession implements SessionPolicy {
         return this.preflight(this.statements.get(route.statement)!, route.sql);
       }
       case 'bind': {
-        this.portals.set(route.portal, route.statement);
+        if (route.portal !== '')
+          this.portals.set(route.portal, [...(this.portals.get(route.portal) ?? []), route.statement]);
         // Planning at Bind may already run (immutable) functions: what is blocked stops here.
         return this.preflight(this.statementClassifications(route.statement, route.sql, classify), route.sql);
       }
       case 'close':
-        if (route.target === 'S') this.statements.delete(route.name);
-        else this.portals.delete(route.name);
+        // Forgetting nothing: the server may skip this Close (an earlier error in the batch), and a
+        // name judged by everything it has been is only stricter.
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
@@ -204,18 +222,19 @@ class GuardedSession implements SessionPolicy {
           () => decision,
         );
       }
-      case 'query': {
-        const classification = classify(route.sql);
-        if (/deallocate/i.test(route.sql)) this.deallocate(route.sql);
-        return this.judge([classification], route.sql);
-      }
+      case 'query':
+        return this.judge([classify(route.sql)], route.sql);
     }
   }
 
-  private addStatement(name: string, classification: Classification): void {
-    // The unnamed statement is replaced by every Parse; a named one cannot be redefined until closed.
-    const known = name === '' ? [] : (this.statements.get(name) ?? []);
-    this.statements.set(name, [...known, classification]);
+  /**
+   * The unnamed statement is replaced by a Parse the server is sure to process (the first of a
+   * batch: the server drops the old one before parsing); otherwise a name keeps everything it may
+   * be, because the server may have skipped the message or refused a duplicate name.
+   */
+  private addStatement(name: string, classification: Classification, replaces = false): void {
+    const known = name === '' && replaces ? [] : (this.statements.get(name) ?? []);
+    if (!known.includes(classification)) this.statements.set(name, [...known, classification]);
   }
 
   /** What a protocol statement may be; one this session never saw is unknown and runs nothing. */
@@ -225,22 +244,6 @@ class GuardedSession implements SessionPolicy {
     classify: (sql: string) => Classification,
   ): Classification[] {
     return this.statements.get(name) ?? [classify(sql || `EXECUTE ${name}`)];
-  }
-
-  /** Drops names a DEALLOCATE in this text releases; anything unparsable keeps them (stricter). */
-  private deallocate(sql: string): void {
-    let tree: { stmts?: { stmt: Record<string, { name?: string; isall?: boolean }> }[] };
-    try {
-      tree = parseSync(sql) as unknown as typeof tree;
-    } catch {
-      return;
-    }
-    for (const { stmt } of tree.stmts ?? []) {
-      const deallocate = stmt.DeallocateStmt;
-      if (!deallocate) continue;
-      if (deallocate.isall || deallocate.name === undefined) this.statements.clear();
-      else this.statements.delete(deallocate.name);
-    }
   }
 
   /** At Parse and Bind only what would be blocked outright is refused; the rest is judged at Execute. */
@@ -298,8 +301,9 @@ class GuardedSession implements SessionPolicy {
       }
       // FETCH/MOVE of a protocol portal runs a statement bound but never executed here.
       for (const cursor of classification.cursors) {
-        const statement = this.portals.get(cursor);
-        if (statement !== undefined) pending.push(...(this.statements.get(statement) ?? []));
+        for (const statement of this.portals.get(cursor) ?? []) {
+          pending.push(...(this.statements.get(statement) ?? []));
+        }
       }
     }
     const because = reasons.length > 0 ? ` (${[...new Set(reasons)].join('; ')})` : '';

@@ -93,6 +93,15 @@ interface InFlight {
   copyOut?: boolean;
 }
 
+const EXTENDED = new Set<number>([
+  Frontend.parse,
+  Frontend.bind,
+  Frontend.describe,
+  Frontend.execute,
+  Frontend.close,
+  Frontend.flush,
+]);
+
 /**
  * One client connection through the tunnel: the local handshake, then the proxy loop.
  *
@@ -134,6 +143,8 @@ export class PostgresSession {
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
   private batchingUpstream = false;
+  /** Whether an extended-protocol message went upstream since the last Sync; see StatementContext. */
+  private extendedSinceSync = false;
   /** While a masking plan is prepared, the server's later messages and chunks wait here. */
   private heldFrames: { type: number; frame: Buffer }[] | undefined;
   private heldChunks: Buffer[] | undefined;
@@ -448,7 +459,11 @@ export class PostgresSession {
     frame: Buffer,
     protocol: 'simple' | 'extended' | 'function-call',
   ): void {
-    const decision = this.policy.decide({ route, transactionStatus: this.transactionStatus });
+    const decision = this.policy.decide({
+      route,
+      transactionStatus: this.transactionStatus,
+      startsBatch: !this.extendedSinceSync,
+    });
     if (!(decision instanceof Promise)) {
       this.apply(decision, route, frame, protocol);
       return;
@@ -561,6 +576,9 @@ export class PostgresSession {
     const type = frame[0];
     if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall) {
       this.syncPointsSent++;
+      this.extendedSinceSync = false;
+    } else if (EXTENDED.has(type!)) {
+      this.extendedSinceSync = true;
     }
     if (this.batchingUpstream) this.toUpstream.add(frame);
     else this.writeUpstream(frame);
