@@ -1,0 +1,309 @@
+/**
+ * The hub's API types: what its services take and return, and what its HTTP routes will carry as JSON.
+ * The tunnel (hub-client) and the desktop app see only these, never the hub's internals. Times are
+ * ISO-8601 UTC strings ("2025-01-31T09:30:00.000Z"); durations are whole seconds.
+ */
+
+export type IdentityKind = 'person' | 'agent';
+
+/** The caller, as the hub's authentication (hub/auth) derives it from a verified access token. */
+export interface Identity {
+  /** The token's `sub`: stable and unique per person or agent. */
+  subject: string;
+  /** For people to read: the token's name (or the client id of an agent). */
+  name: string;
+  /** From the configured groups claim; entitlements, approvers, auditors and admins are groups. */
+  groups: string[];
+  kind: IdentityKind;
+}
+
+/** Who did something, as stored with it. */
+export interface Actor {
+  subject: string;
+  name: string;
+}
+
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+export type PolicyPreset = 'read-only' | 'guarded' | 'observe';
+
+// ---------------------------------------------------------------------------------------------------
+// Entitlements
+
+/**
+ * How the caller stands with one target:
+ * - `standing`: a group of theirs has standing access;
+ * - `granted`: an approved just-in-time grant is active (see `grant.expiresAt`);
+ * - `pending`: they asked for access and wait for approvers;
+ * - `requestable`: they may ask for just-in-time access;
+ * - `none`: listed only because they are an admin (admins see the whole catalogue).
+ */
+export type TargetStatus = 'standing' | 'granted' | 'pending' | 'requestable' | 'none';
+
+export interface TargetEntitlement {
+  id: string;
+  name: string;
+  kind: 'postgres';
+  /** host:port, as configured. */
+  address: string;
+  database: string;
+  /** The preset name or the policy file's name as written in hub.yaml. */
+  policy: string;
+  status: TargetStatus;
+  /** Whether a session may be opened now (`standing` or `granted`). */
+  usable: boolean;
+  /** The active grant a session would ride on; null with standing access or none. */
+  grant: { requestId: string; expiresAt: string } | null;
+  pendingRequestId: string | null;
+  /** Just-in-time access as the caller may use it; null when the caller may not request this target. */
+  jit: { maxDurationSeconds: number; minApprovals: number } | null;
+  /** The caller is one of the target's JIT approvers. */
+  canApproveAccess: boolean;
+  /** The caller decides held statements on this target. */
+  canApproveStatements: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sessions
+
+export interface TlsMaterial {
+  sslmode: SslMode;
+  /** "system" to trust the default CA store; null when `ca` is given or verification is off. */
+  sslrootcert: 'system' | null;
+  /** The trusted CA certificates (PEM), read by the hub from the configured sslrootcert file. */
+  ca: string | null;
+  /** The name checked against the server certificate instead of the host. */
+  sslservername: string | null;
+}
+
+/** What the tunnel needs to reach the target. Contains the credentials: hand it only to the tunnel. */
+export interface ConnectionMaterial {
+  kind: 'postgres';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  tls: TlsMaterial;
+}
+
+export type PolicySpec =
+  | { kind: 'preset'; name: PolicyPreset }
+  /** A policy file's YAML, read by the hub; `name` is the file as written in hub.yaml. */
+  | { kind: 'file'; name: string; yaml: string };
+
+export interface OpenedSession {
+  sessionId: string;
+  targetId: string;
+  openedAt: string;
+  connection: ConnectionMaterial;
+  policy: PolicySpec;
+  /** The JIT grant the session rides on (it closes when the grant ends); null with standing access. */
+  grant: { requestId: string; expiresAt: string } | null;
+  /** How long a held statement waits for an approver by default. */
+  holdTimeoutSeconds: number;
+}
+
+export type SessionStatus = 'open' | 'closing' | 'closed';
+export type ChainStatus = 'ok' | 'broken' | 'incomplete';
+
+export interface SessionSummary {
+  id: string;
+  targetId: string;
+  subject: string;
+  displayName: string;
+  kind: IdentityKind;
+  openedAt: string;
+  closedAt: string | null;
+  /** Why the session closed, or why the hub asks the tunnel to close it (status `closing`). */
+  closeReason: string | null;
+  status: SessionStatus;
+  grantId: string | null;
+  chainStatus: ChainStatus;
+  /** The last seq of the verified, gap-free prefix of the recording. */
+  lastSeq: number;
+  /** The highest seq received (beyond lastSeq when events arrived out of order). */
+  maxSeq: number;
+  eventCount: number;
+  statementCount: number;
+  deniedCount: number;
+  heldCount: number;
+  anomalyCount: number;
+}
+
+/** A session the tunnel must end now: its grant expired or was revoked. */
+export interface SessionToClose {
+  sessionId: string;
+  subject: string;
+  targetId: string;
+  grantId: string | null;
+  reason: 'grant-expired' | 'grant-revoked';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recordings
+
+/** One recorded event as the tunnel sends it (see recording-chain.ts for the hash). */
+export interface RecordingEventInput {
+  seq: number;
+  at: string;
+  type: string;
+  payload: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export interface RecordedEvent extends RecordingEventInput {
+  /** true: verified against its predecessor; false: tampered or mislinked; null: predecessor missing. */
+  chainOk: boolean | null;
+  receivedAt: string;
+}
+
+export interface IngestResult {
+  /** Events stored by this call. */
+  stored: number;
+  /** Resent events already stored with the same hash: ignored. */
+  duplicates: number;
+  /** Resent events with a different hash than the stored one: kept aside as anomalies. */
+  conflicts: number;
+  chainStatus: ChainStatus;
+  /** The end of the verified gap-free prefix: the tunnel's outbox may forget events up to here. */
+  lastSeq: number;
+}
+
+export type AnomalyKind = 'tampered' | 'prev-mismatch' | 'conflict' | 'gap';
+
+export interface RecordingAnomaly {
+  id: number;
+  sessionId: string;
+  seq: number | null;
+  kind: AnomalyKind;
+  /** What was found: for a conflict, the event that was refused. */
+  detail: Record<string, unknown>;
+  detectedAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Just-in-time access
+
+/** POST body of a new access request. */
+export interface AccessRequestInput {
+  targetId: string;
+  reason: string;
+  /** Whole seconds; or `duration` as "30m", "4h". Defaults to the target's max_duration. */
+  durationSeconds?: number;
+  duration?: string;
+}
+
+/** An approver's decision on an access request or a held statement. */
+export interface DecisionInput {
+  approve: boolean;
+  comment?: string | null;
+}
+
+export type AccessRequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'revoked' | 'cancelled';
+
+export interface AccessDecision {
+  approver: Actor;
+  approve: boolean;
+  comment: string | null;
+  at: string;
+}
+
+export interface AccessRequest {
+  id: string;
+  targetId: string;
+  requester: Actor;
+  reason: string;
+  durationSeconds: number;
+  state: AccessRequestState;
+  createdAt: string;
+  /** When the request was approved or denied. */
+  decidedAt: string | null;
+  /** For an approved grant: decidedAt + duration. */
+  expiresAt: string | null;
+  minApprovals: number;
+  decisions: AccessDecision[];
+  /** Who cancelled or revoked it, and why. */
+  closedBy: Actor | null;
+  closeComment: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Held statements
+
+/** What the tunnel sends when its policy holds a statement. */
+export interface HoldInput {
+  sessionId: string;
+  sql: string;
+  classes: readonly string[];
+  rule: string;
+  /** Shorter than the hub's hold_timeout when the policy says so; capped at max_hold_timeout. */
+  timeoutSeconds?: number;
+}
+
+export type CommandApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
+
+export interface CommandApproval {
+  id: string;
+  sessionId: string;
+  targetId: string;
+  requester: Actor;
+  sql: string;
+  classes: string[];
+  rule: string;
+  state: CommandApprovalState;
+  createdAt: string;
+  expiresAt: string;
+  decidedAt: string | null;
+  decidedBy: Actor | null;
+  comment: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Live events (the SSE stream)
+
+export type HubEventType =
+  | 'access.requested'
+  | 'access.updated'
+  | 'access.decided'
+  | 'access.expiring'
+  | 'access.expired'
+  | 'access.revoked'
+  | 'access.cancelled'
+  | 'approval.requested'
+  | 'approval.updated'
+  | 'approval.decided'
+  | 'session.revoked';
+
+/** One event of the stream; `id` is the SSE id (resume with Last-Event-ID). */
+export interface HubEvent {
+  id: number;
+  type: HubEventType;
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Audit
+
+export interface SessionSearch {
+  subject?: string;
+  targetId?: string;
+  /** Sessions opened at or after. */
+  from?: string;
+  /** Sessions opened before. */
+  to?: string;
+  /** Only sessions with at least one denied / held statement. */
+  decision?: 'denied' | 'held';
+  chainStatus?: ChainStatus;
+  /** At most this many, newest first (default 100, at most 1000). */
+  limit?: number;
+  /** Sessions opened strictly before this session (keyset paging: pass the last id of the previous page). */
+  before?: string;
+}
+
+/** One line of the JSON-lines export. */
+export type ExportLine =
+  | { kind: 'session'; session: SessionSummary }
+  | { kind: 'event'; sessionId: string; event: RecordedEvent }
+  | { kind: 'anomaly'; anomaly: RecordingAnomaly };

@@ -1,0 +1,182 @@
+/**
+ * The hub's schema, as migrations kept in code (Kysely's Migrator runs them at start, under its own lock,
+ * so several hub instances starting on one PostgreSQL database migrate once). Append new migrations;
+ * never edit one that has shipped.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type HubDialect = 'sqlite' | 'postgres';
+
+export function hubMigrations(dialect: HubDialect): MigrationProvider {
+  return {
+    getMigrations: async (): Promise<Record<string, Migration>> => ({
+      '0001_initial': { up: (db) => initial(db, dialect) },
+    }),
+  };
+}
+
+// Migrations see the database as it was then, not as the current schema types describe it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+async function initial(db: AnyDb, dialect: HubDialect): Promise<void> {
+  const serialId = (table: string) =>
+    db.schema
+      .createTable(table)
+      .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+        dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      );
+
+  await db.schema
+    .createTable('sessions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('person', 'agent')`))
+    .addColumn('opened_at', 'text', (c) => c.notNull())
+    .addColumn('closed_at', 'text')
+    .addColumn('close_reason', 'text')
+    .addColumn('grant_id', 'text')
+    .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('open', 'closing', 'closed')`))
+    .addColumn('chain_status', 'text', (c) =>
+      c.notNull().check(sql`chain_status in ('ok', 'broken', 'incomplete')`),
+    )
+    .addColumn('last_seq', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('last_hash', 'text', (c) => c.notNull())
+    .addColumn('max_seq', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('chain_broken', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('gap_flagged', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('event_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('statement_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('denied_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('held_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('anomaly_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema.createIndex('sessions_opened').on('sessions').columns(['opened_at', 'id']).execute();
+  await db.schema.createIndex('sessions_subject').on('sessions').columns(['subject', 'opened_at']).execute();
+  await db.schema.createIndex('sessions_target').on('sessions').columns(['target_id', 'opened_at']).execute();
+  await db.schema.createIndex('sessions_grant').on('sessions').column('grant_id').execute();
+  await db.schema.createIndex('sessions_status').on('sessions').column('status').execute();
+
+  await db.schema
+    .createTable('session_events')
+    .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+    .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('at', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('payload', 'text', (c) => c.notNull())
+    .addColumn('prev_hash', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('chain_ok', 'integer')
+    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('session_events_pk', ['session_id', 'seq'])
+    .execute();
+
+  await serialId('recording_anomalies')
+    .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+    .addColumn('seq', 'integer')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('detail', 'text', (c) => c.notNull())
+    .addColumn('detected_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('recording_anomalies_session')
+    .on('recording_anomalies')
+    .columns(['session_id', 'id'])
+    .execute();
+
+  await db.schema
+    .createTable('access_requests')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('requester_subject', 'text', (c) => c.notNull())
+    .addColumn('requester_name', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('duration_seconds', 'integer', (c) => c.notNull())
+    .addColumn('state', 'text', (c) =>
+      c.notNull().check(sql`state in ('pending', 'approved', 'denied', 'expired', 'revoked', 'cancelled')`),
+    )
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('decided_at', 'text')
+    .addColumn('expires_at', 'text')
+    .addColumn('min_approvals', 'integer', (c) => c.notNull())
+    .addColumn('closed_by_subject', 'text')
+    .addColumn('closed_by_name', 'text')
+    .addColumn('close_comment', 'text')
+    .addColumn('expiry_warned_at', 'text')
+    .execute();
+  await db.schema
+    .createIndex('access_requests_requester')
+    .on('access_requests')
+    .columns(['requester_subject', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('access_requests_state')
+    .on('access_requests')
+    .columns(['state', 'target_id'])
+    .execute();
+
+  await db.schema
+    .createTable('access_decisions')
+    .addColumn('request_id', 'text', (c) => c.notNull().references('access_requests.id').onDelete('cascade'))
+    .addColumn('approver_subject', 'text', (c) => c.notNull())
+    .addColumn('approver_name', 'text', (c) => c.notNull())
+    .addColumn('approve', 'integer', (c) => c.notNull())
+    .addColumn('comment', 'text')
+    .addColumn('at', 'text', (c) => c.notNull())
+    // One decision per approver and request, even when two instances race.
+    .addPrimaryKeyConstraint('access_decisions_pk', ['request_id', 'approver_subject'])
+    .execute();
+
+  await db.schema
+    .createTable('command_approvals')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('requester_subject', 'text', (c) => c.notNull())
+    .addColumn('requester_name', 'text', (c) => c.notNull())
+    .addColumn('sql', 'text', (c) => c.notNull())
+    .addColumn('classes', 'text', (c) => c.notNull())
+    .addColumn('rule', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) =>
+      c.notNull().check(sql`state in ('pending', 'approved', 'denied', 'expired', 'withdrawn')`),
+    )
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('decided_at', 'text')
+    .addColumn('decided_by_subject', 'text')
+    .addColumn('decided_by_name', 'text')
+    .addColumn('comment', 'text')
+    .execute();
+  await db.schema
+    .createIndex('command_approvals_state')
+    .on('command_approvals')
+    .columns(['state', 'expires_at'])
+    .execute();
+  await db.schema
+    .createIndex('command_approvals_session')
+    .on('command_approvals')
+    .column('session_id')
+    .execute();
+
+  await serialId('events')
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('payload', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('exclude_subject', 'text')
+    .execute();
+  await db.schema
+    .createTable('event_recipients')
+    .addColumn('event_id', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+      c.notNull().references('events.id').onDelete('cascade'),
+    )
+    .addColumn('recipient', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('event_recipients_pk', ['event_id', 'recipient'])
+    .execute();
+  await db.schema
+    .createIndex('event_recipients_recipient')
+    .on('event_recipients')
+    .columns(['recipient', 'event_id'])
+    .execute();
+}

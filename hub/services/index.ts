@@ -1,0 +1,119 @@
+/**
+ * The hub's domain services over one database. Every authorization check happens in here: the HTTP layer
+ * authenticates (hub/auth → Identity), calls a method, and maps HubServiceError.status to the response.
+ */
+import type { HubConfig } from '../config/hub-config.ts';
+import type { HubDatabase } from '../db/database.ts';
+import { CommandApprovalService } from './approvals.ts';
+import { AuditService } from './audit.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { ServiceContext } from './context.ts';
+import { EntitlementService } from './entitlements.ts';
+import { EventBus } from './events.ts';
+import { AccessRequestService, type SweepResult } from './jit.ts';
+import { RecordingService } from './recordings.ts';
+import { SessionService } from './sessions.ts';
+
+export interface HubServicesOptions {
+  database: HubDatabase;
+  /** The configuration, or a function returning the one in force (for reloads). */
+  config: HubConfig | (() => HubConfig);
+  clock?: Clock;
+  /** Where password_env variables are read; process.env by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface SweepReport extends SweepResult {
+  expiredApprovals: number;
+  /** Closed sessions whose recording gap outlived the grace period. */
+  brokenRecordings: number;
+}
+
+export interface HubServices {
+  readonly database: HubDatabase;
+  readonly clock: Clock;
+  readonly events: EventBus;
+  readonly entitlements: EntitlementService;
+  readonly sessions: SessionService;
+  readonly access: AccessRequestService;
+  readonly approvals: CommandApprovalService;
+  readonly recordings: RecordingService;
+  readonly audit: AuditService;
+  config(): HubConfig;
+  /** Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps). */
+  sweep(now?: Date): Promise<SweepReport>;
+  /** Runs `sweep` every `intervalMs` until the returned function is called. Errors are passed to onError. */
+  startSweeping(intervalMs?: number, onError?: (error: unknown) => void): () => void;
+  /** Stops the event bus (subscribers end). The database stays open: its opener closes it. */
+  close(): Promise<void>;
+}
+
+export async function createHubServices(options: HubServicesOptions): Promise<HubServices> {
+  const clock = options.clock ?? systemClock;
+  const config = typeof options.config === 'function' ? options.config : () => options.config as HubConfig;
+  const events = await EventBus.start(options.database, clock);
+  const ctx: ServiceContext = {
+    hub: options.database,
+    config,
+    clock,
+    events,
+    env: options.env ?? process.env,
+  };
+  const entitlements = new EntitlementService(ctx);
+  const sessions = new SessionService(ctx, entitlements);
+  const access = new AccessRequestService(ctx);
+  const approvals = new CommandApprovalService(ctx);
+  const recordings = new RecordingService(ctx);
+  const audit = new AuditService(ctx);
+
+  const sweep = async (now: Date = clock.now()): Promise<SweepReport> => {
+    const grants = await access.expireGrants(now);
+    const expiredApprovals = await approvals.expireApprovals(now);
+    const brokenRecordings = await recordings.finalizeRecordings(now);
+    return { ...grants, expiredApprovals, brokenRecordings };
+  };
+
+  return {
+    database: options.database,
+    clock,
+    events,
+    entitlements,
+    sessions,
+    access,
+    approvals,
+    recordings,
+    audit,
+    config,
+    sweep,
+    startSweeping(intervalMs = 5000, onError = () => {}) {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        sweep()
+          .catch(onError)
+          .finally(() => (running = false));
+      }, intervalMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+    close: () => events.close(),
+  };
+}
+
+export { CommandApprovalService } from './approvals.ts';
+export { AuditService } from './audit.ts';
+export { ManualClock, systemClock, type Clock } from './clock.ts';
+export { EntitlementService, type Access } from './entitlements.ts';
+export {
+  ConflictError,
+  ForbiddenError,
+  HubServiceError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from './errors.ts';
+export { EventBus, type Audience, type NewEvent, type Recipients, type SubscribeOptions } from './events.ts';
+export { AccessRequestService, type SweepResult } from './jit.ts';
+export { RecordingService } from './recordings.ts';
+export { SessionService } from './sessions.ts';

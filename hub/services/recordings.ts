@@ -1,0 +1,328 @@
+/**
+ * Recording ingestion: the tunnel's outbox sends a session's events in batches, at least once and not
+ * necessarily in order. Storage is idempotent on (session, seq): a resent event with the same hash is
+ * ignored; one with a different hash is a conflict, kept aside as an anomaly and never overwrites.
+ *
+ * The hash chain (api/recording-chain.ts) is verified as events arrive: each event's own hash, and its
+ * link to the predecessor once that is stored. Events after a gap wait, and the chain is re-verified when
+ * the gap fills (chain status `incomplete` until then). A tampered event, a wrong prevHash or a conflict
+ * marks the session `broken` for good; a gap still open `gapGrace` after the session closed marks it
+ * `broken` too (finalizeRecordings).
+ */
+import { GENESIS_HASH, hashMatches } from '../api/recording-chain.ts';
+import type { AnomalyKind, ChainStatus, Identity, IngestResult, RecordingEventInput } from '../api/types.ts';
+import type { SessionEventsTable } from '../db/schema.ts';
+import { addSeconds, iso } from './clock.ts';
+import type { ServiceContext } from './context.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
+
+export const MAX_BATCH = 5000;
+const INSERT_CHUNK = 500;
+const HASH = /^[0-9a-f]{64}$/;
+
+interface NewAnomaly {
+  seq: number | null;
+  kind: AnomalyKind;
+  detail: Record<string, unknown>;
+}
+
+interface Candidate {
+  prevHash: string;
+  hash: string;
+  selfOk: boolean;
+  /** The row to insert; absent for an event stored by an earlier batch. */
+  row?: SessionEventsTable;
+}
+
+export class RecordingService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Stores a batch of the caller's session's events and verifies the chain as far as it reaches. */
+  async ingest(
+    identity: Identity,
+    sessionId: string,
+    events: readonly RecordingEventInput[],
+  ): Promise<IngestResult> {
+    validateBatch(events);
+    const receivedAt = iso(this.ctx.clock.now());
+    return this.ctx.hub.db.transaction().execute(async (trx) => {
+      const session = await trx
+        .selectFrom('sessions')
+        .select(['id', 'subject', 'last_seq', 'last_hash', 'max_seq', 'chain_broken', 'gap_flagged'])
+        .where('id', '=', String(sessionId))
+        .$if(this.ctx.hub.dialect === 'postgres', (qb) => qb.forUpdate())
+        .executeTakeFirst();
+      if (!session) throw new NotFoundError(`no session ${sessionId}`);
+      if (session.subject !== identity.subject) {
+        throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
+      }
+      const result: IngestResult = { stored: 0, duplicates: 0, conflicts: 0, chainStatus: 'ok', lastSeq: 0 };
+      if (events.length === 0) {
+        const status = chainStatus(
+          session.chain_broken === 1,
+          session.gap_flagged === 1,
+          session.max_seq,
+          session.last_seq,
+        );
+        return { ...result, chainStatus: status, lastSeq: Number(session.last_seq) };
+      }
+
+      // What is already stored in the batch's range decides duplicates and conflicts.
+      let min = Infinity;
+      let max = -Infinity;
+      for (const e of events) {
+        if (e.seq < min) min = e.seq;
+        if (e.seq > max) max = e.seq;
+      }
+      const stored = new Map<number, string>();
+      if (min <= Number(session.max_seq)) {
+        const rows = await trx
+          .selectFrom('session_events')
+          .select(['seq', 'hash'])
+          .where('session_id', '=', session.id)
+          .where('seq', '>=', min)
+          .where('seq', '<=', max)
+          .execute();
+        for (const row of rows) stored.set(Number(row.seq), row.hash);
+      }
+
+      const anomalies: NewAnomaly[] = [];
+      const fresh = new Map<number, Candidate>();
+      const counts = { statements: 0, denied: 0, held: 0 };
+      for (const event of events) {
+        const known = stored.get(event.seq) ?? fresh.get(event.seq)?.hash;
+        if (known !== undefined) {
+          // The same hash is the same event, unless the content sent with it does not hash to it.
+          if (known === event.hash && hashMatches(event)) result.duplicates++;
+          else {
+            result.conflicts++;
+            anomalies.push({
+              seq: event.seq,
+              kind: 'conflict',
+              detail: { storedHash: known, received: eventJson(event) },
+            });
+          }
+          continue;
+        }
+        const selfOk = hashMatches(event);
+        if (!selfOk) anomalies.push({ seq: event.seq, kind: 'tampered', detail: { hash: event.hash } });
+        fresh.set(event.seq, {
+          prevHash: event.prevHash,
+          hash: event.hash,
+          selfOk,
+          row: {
+            session_id: session.id,
+            seq: event.seq,
+            at: event.at,
+            type: event.type,
+            payload: JSON.stringify(event.payload),
+            prev_hash: event.prevHash,
+            hash: event.hash,
+            chain_ok: selfOk ? null : 0,
+            received_at: receivedAt,
+          },
+        });
+        if (event.type === 'statement') {
+          counts.statements++;
+          if ((event.payload as { decision?: unknown } | null)?.decision === 'deny') counts.denied++;
+        } else if (event.type === 'hold') counts.held++;
+      }
+
+      // Walk the chain from the end of the verified prefix through whatever is now contiguous.
+      let lastSeq = Number(session.last_seq);
+      let lastHash = session.last_hash || GENESIS_HASH;
+      const maxBefore = Number(session.max_seq);
+      const waiting = new Map<number, Candidate>();
+      if (maxBefore > lastSeq && fresh.has(lastSeq + 1)) {
+        const rows = await trx
+          .selectFrom('session_events')
+          .select(['seq', 'prev_hash', 'hash', 'chain_ok'])
+          .where('session_id', '=', session.id)
+          .where('seq', '>', lastSeq)
+          .orderBy('seq')
+          .execute();
+        for (const row of rows) {
+          waiting.set(Number(row.seq), {
+            prevHash: row.prev_hash,
+            hash: row.hash,
+            selfOk: row.chain_ok !== 0,
+          });
+        }
+      }
+      const linkedOk: number[] = [];
+      const linkedBad: number[] = [];
+      for (;;) {
+        const seq = lastSeq + 1;
+        const next = fresh.get(seq) ?? waiting.get(seq);
+        if (!next) break;
+        const linkOk = next.prevHash === lastHash;
+        if (!linkOk) {
+          anomalies.push({
+            seq,
+            kind: 'prev-mismatch',
+            detail: { expectedPrevHash: lastHash, prevHash: next.prevHash },
+          });
+        }
+        const ok = linkOk && next.selfOk;
+        if (next.row) next.row.chain_ok = ok ? 1 : 0;
+        else (ok ? linkedOk : linkedBad).push(seq);
+        lastSeq = seq;
+        lastHash = next.hash;
+      }
+
+      const rows = [...fresh.values()].map((c) => c.row!);
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await trx
+          .insertInto('session_events')
+          .values(rows.slice(i, i + INSERT_CHUNK))
+          .execute();
+      }
+      for (const [seqs, value] of [
+        [linkedOk, 1],
+        [linkedBad, 0],
+      ] as const) {
+        for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
+          await trx
+            .updateTable('session_events')
+            .set({ chain_ok: value })
+            .where('session_id', '=', session.id)
+            .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
+            .where((eb) => eb.or([eb('chain_ok', 'is', null), eb('chain_ok', '=', 1)]))
+            .execute();
+        }
+      }
+      if (anomalies.length > 0) {
+        await trx
+          .insertInto('recording_anomalies')
+          .values(
+            anomalies.map((a) => ({
+              session_id: session.id,
+              seq: a.seq,
+              kind: a.kind,
+              detail: JSON.stringify(a.detail),
+              detected_at: receivedAt,
+            })),
+          )
+          .execute();
+      }
+
+      const broken = session.chain_broken === 1 || anomalies.length > 0;
+      const maxSeq = Math.max(maxBefore, ...fresh.keys());
+      const status = chainStatus(broken, session.gap_flagged === 1, maxSeq, lastSeq);
+      await trx
+        .updateTable('sessions')
+        .set((eb) => ({
+          last_seq: lastSeq,
+          last_hash: lastHash,
+          max_seq: maxSeq,
+          chain_broken: broken ? 1 : 0,
+          chain_status: status,
+          event_count: eb('event_count', '+', fresh.size),
+          statement_count: eb('statement_count', '+', counts.statements),
+          denied_count: eb('denied_count', '+', counts.denied),
+          held_count: eb('held_count', '+', counts.held),
+          anomaly_count: eb('anomaly_count', '+', anomalies.length),
+        }))
+        .where('id', '=', session.id)
+        .execute();
+      return { ...result, stored: fresh.size, chainStatus: status, lastSeq };
+    });
+  }
+
+  /**
+   * The sweep: a closed session whose recording still has a gap `gapGrace` after it closed is flagged
+   * broken, with a `gap` anomaly naming the missing range. Returns how many sessions were flagged.
+   */
+  async finalizeRecordings(now: Date = this.ctx.clock.now()): Promise<number> {
+    const cutoff = iso(addSeconds(now, -this.ctx.config().recordings.gapGraceSeconds));
+    const due = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .select(['id', 'last_seq'])
+      .where('status', '=', 'closed')
+      .where('closed_at', '<=', cutoff)
+      .where('gap_flagged', '=', 0)
+      .whereRef('max_seq', '>', 'last_seq')
+      .execute();
+    let flagged = 0;
+    for (const session of due) {
+      const done = await this.ctx.hub.db.transaction().execute(async (trx) => {
+        const next = await trx
+          .selectFrom('session_events')
+          .select('seq')
+          .where('session_id', '=', session.id)
+          .where('seq', '>', session.last_seq)
+          .orderBy('seq')
+          .limit(1)
+          .executeTakeFirst();
+        const updated = await trx
+          .updateTable('sessions')
+          .set((eb) => ({
+            gap_flagged: 1,
+            chain_status: 'broken',
+            anomaly_count: eb('anomaly_count', '+', 1),
+          }))
+          .where('id', '=', session.id)
+          .where('gap_flagged', '=', 0)
+          .where('last_seq', '=', session.last_seq)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) return false;
+        const from = Number(session.last_seq) + 1;
+        await trx
+          .insertInto('recording_anomalies')
+          .values({
+            session_id: session.id,
+            seq: from,
+            kind: 'gap',
+            detail: JSON.stringify({ missingFrom: from, missingTo: next ? Number(next.seq) - 1 : null }),
+            detected_at: iso(now),
+          })
+          .execute();
+        return true;
+      });
+      if (done) flagged++;
+    }
+    return flagged;
+  }
+}
+
+function chainStatus(broken: boolean, gapFlagged: boolean, maxSeq: number, lastSeq: number): ChainStatus {
+  if (broken) return 'broken';
+  if (Number(maxSeq) > Number(lastSeq)) return gapFlagged ? 'broken' : 'incomplete';
+  return 'ok';
+}
+
+function eventJson(event: RecordingEventInput): Record<string, unknown> {
+  return {
+    seq: event.seq,
+    at: event.at,
+    type: event.type,
+    payload: event.payload,
+    prevHash: event.prevHash,
+    hash: event.hash,
+  };
+}
+
+function validateBatch(events: readonly RecordingEventInput[]): void {
+  if (!Array.isArray(events)) throw new ValidationError('events', 'must be a list of events');
+  if (events.length > MAX_BATCH) throw new ValidationError('events', `at most ${MAX_BATCH} events per batch`);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Partial<RecordingEventInput> | null;
+    const field = `events[${i}]`;
+    if (e === null || typeof e !== 'object') throw new ValidationError(field, 'must be an event');
+    if (!Number.isSafeInteger(e.seq) || e.seq! < 1)
+      throw new ValidationError(`${field}.seq`, 'must be 1 or more');
+    if (typeof e.at !== 'string' || e.at.length === 0 || e.at.length > 64) {
+      throw new ValidationError(`${field}.at`, 'must be a time');
+    }
+    if (typeof e.type !== 'string' || e.type.length === 0 || e.type.length > 64) {
+      throw new ValidationError(`${field}.type`, 'must be an event type');
+    }
+    if (e.payload === undefined) throw new ValidationError(`${field}.payload`, 'is required (null for none)');
+    if (typeof e.prevHash !== 'string' || !HASH.test(e.prevHash)) {
+      throw new ValidationError(`${field}.prevHash`, 'must be 64 lowercase hex digits');
+    }
+    if (typeof e.hash !== 'string' || !HASH.test(e.hash)) {
+      throw new ValidationError(`${field}.hash`, 'must be 64 lowercase hex digits');
+    }
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Sessions: opened by the tunnel when a local client connects, closed when it ends, or asked to close
+ * when the grant they ride on expires or is revoked. Opening is the only place target credentials are
+ * resolved, and they go only into the returned connection material.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { GENESIS_HASH } from '../api/recording-chain.ts';
+import type {
+  Identity,
+  OpenedSession,
+  PolicySpec,
+  SessionSummary,
+  SessionToClose,
+  TlsMaterial,
+} from '../api/types.ts';
+import { CredentialsError, resolveCredentials } from '../config/credentials.ts';
+import type { TargetConfig } from '../config/hub-config.ts';
+import { iso } from './clock.ts';
+import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
+import type { EntitlementService } from './entitlements.ts';
+import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
+import { sessionSummary, type SessionRow } from './rows.ts';
+
+export class SessionService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly entitlements: EntitlementService,
+  ) {}
+
+  /**
+   * Opens a session for the caller on a target they are entitled to now. Refused (ForbiddenError) with
+   * the reason otherwise; UnavailableError when the target's password, CA or policy file cannot be read.
+   */
+  async openSession(identity: Identity, targetId: string): Promise<OpenedSession> {
+    const target = requireTarget(this.ctx.config(), targetId);
+    const access = await this.entitlements.accessNow(identity, target);
+    if (!access) throw new ForbiddenError(this.entitlements.explainRefusal(identity, target));
+
+    // Everything that can fail is read before the session exists.
+    let credentials;
+    try {
+      credentials = await resolveCredentials(target, this.ctx.env);
+    } catch (error) {
+      if (error instanceof CredentialsError) throw new UnavailableError(error.message, { cause: error });
+      throw error;
+    }
+    const tls = await tlsMaterial(target);
+    const policy = await policySpec(target);
+
+    const id = randomUUID();
+    const openedAt = iso(this.ctx.clock.now());
+    await this.ctx.hub.db
+      .insertInto('sessions')
+      .values({
+        id,
+        target_id: target.id,
+        subject: identity.subject,
+        display_name: identity.name,
+        kind: identity.kind,
+        opened_at: openedAt,
+        closed_at: null,
+        close_reason: null,
+        grant_id: access.via === 'grant' ? access.requestId : null,
+        status: 'open',
+        chain_status: 'ok',
+        last_seq: 0,
+        last_hash: GENESIS_HASH,
+        max_seq: 0,
+        chain_broken: 0,
+        gap_flagged: 0,
+        event_count: 0,
+        statement_count: 0,
+        denied_count: 0,
+        held_count: 0,
+        anomaly_count: 0,
+      })
+      .execute();
+    return {
+      sessionId: id,
+      targetId: target.id,
+      openedAt,
+      connection: {
+        kind: 'postgres',
+        host: target.host,
+        port: target.port,
+        database: target.database,
+        user: credentials.user,
+        password: credentials.password,
+        tls,
+      },
+      policy,
+      grant: access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null,
+      holdTimeoutSeconds: this.ctx.config().approvals.holdTimeoutSeconds,
+    };
+  }
+
+  /** Marks the caller's session closed (admins may close anyone's). Closing a closed session is a no-op. */
+  async closeSession(identity: Identity, sessionId: string, reason = 'closed'): Promise<SessionSummary> {
+    if (reason.length > 500) throw new ValidationError('reason', 'must be at most 500 characters');
+    const row = await this.ownSession(identity, sessionId, { allowAdmin: true });
+    if (row.status !== 'closed') {
+      await this.ctx.hub.db
+        .updateTable('sessions')
+        .set({
+          status: 'closed',
+          closed_at: iso(this.ctx.clock.now()),
+          close_reason: row.status === 'closing' && row.close_reason ? row.close_reason : reason,
+        })
+        .where('id', '=', sessionId)
+        .where('status', '<>', 'closed')
+        .execute();
+    }
+    return this.summary(sessionId);
+  }
+
+  /**
+   * Sessions the tunnels must end: asked to close (grant revoked or expired by the sweep), or still
+   * open on a grant whose time is up or that is no longer approved.
+   */
+  async sessionsToClose(now: Date = this.ctx.clock.now()): Promise<SessionToClose[]> {
+    const rows = await this.ctx.hub.db
+      .selectFrom('sessions as s')
+      .leftJoin('access_requests as g', 'g.id', 's.grant_id')
+      .select([
+        's.id',
+        's.subject',
+        's.target_id',
+        's.grant_id',
+        's.status',
+        's.close_reason',
+        'g.state as grant_state',
+      ])
+      .where((eb) =>
+        eb.or([
+          eb('s.status', '=', 'closing'),
+          eb.and([
+            eb('s.status', '=', 'open'),
+            eb('s.grant_id', 'is not', null),
+            eb.or([
+              eb('g.state', '<>', 'approved'),
+              eb('g.expires_at', '<=', iso(now)),
+              eb('g.id', 'is', null),
+            ]),
+          ]),
+        ]),
+      )
+      .orderBy('s.opened_at')
+      .execute();
+    return rows.map((row) => ({
+      sessionId: row.id,
+      subject: row.subject,
+      targetId: row.target_id,
+      grantId: row.grant_id,
+      reason:
+        row.close_reason === 'grant-revoked' ||
+        row.grant_state === 'revoked' ||
+        row.grant_state === 'cancelled'
+          ? 'grant-revoked'
+          : 'grant-expired',
+    }));
+  }
+
+  private async ownSession(
+    identity: Identity,
+    sessionId: string,
+    options: { allowAdmin: boolean },
+  ): Promise<SessionRow> {
+    const row = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError(`no session ${sessionId}`);
+    if (row.subject !== identity.subject && !(options.allowAdmin && isAdmin(this.ctx.config(), identity))) {
+      throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
+    }
+    return row;
+  }
+
+  private async summary(sessionId: string): Promise<SessionSummary> {
+    const row = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', sessionId)
+      .executeTakeFirstOrThrow();
+    return sessionSummary(row);
+  }
+}
+
+async function tlsMaterial(target: TargetConfig): Promise<TlsMaterial> {
+  const { sslmode, sslrootcert, sslservername } = target.tls;
+  if (sslmode === 'disable') return { sslmode, sslrootcert: null, ca: null, sslservername };
+  if (sslrootcert === null || sslrootcert === 'system') {
+    return { sslmode, sslrootcert: sslrootcert === 'system' ? 'system' : null, ca: null, sslservername };
+  }
+  try {
+    return { sslmode, sslrootcert: null, ca: await readFile(sslrootcert, 'utf8'), sslservername };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UnavailableError(`target ${target.id}: cannot read tls.sslrootcert ${sslrootcert}: ${code}`);
+  }
+}
+
+async function policySpec(target: TargetConfig): Promise<PolicySpec> {
+  if (target.policy.kind === 'preset') return { kind: 'preset', name: target.policy.name };
+  try {
+    return { kind: 'file', name: target.policy.name, yaml: await readFile(target.policy.path, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UnavailableError(`target ${target.id}: cannot read policy file ${target.policy.path}: ${code}`);
+  }
+}
