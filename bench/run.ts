@@ -2,14 +2,18 @@
  * `npm run bench [suite…]`: every benchmark prints its measurement next to a baseline measured in the
  * same run, as ratios, because these machines are shared and absolute numbers drift.
  */
+import { benchClassifier } from './classifier.ts';
+import { benchHubIngestion } from './hub.ts';
 import { benchMasking } from './masking.ts';
 import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
+  classifier: benchClassifier,
   masking: benchMasking,
   'policy-tunnel': benchPolicyTunnel,
+  'hub-ingestion': benchHubIngestion,
 };
 
 const only = process.argv.slice(2);
