@@ -48,6 +48,35 @@ describe('portcullis guard postgres', () => {
     expect(readFileSync(record, 'utf8')).not.toContain(server.password);
   });
 
+  it('enforces a policy file: blocks, masks, and names a bad file by line and field', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-policy-'));
+    const policy = path.join(dir, 'policy.yaml');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      policy,
+      'extends: read-only\nmask:\n  - {column: people.email, strategy: email}\ndetect: [card]\n',
+    );
+    const setup = await server.connect();
+    await setup.query(
+      "CREATE TABLE IF NOT EXISTS people (id int, email text); INSERT INTO people VALUES (1, 'ada@example.com')",
+    );
+    await setup.end();
+    const guard = await startGuard(['--upstream', server.url(), '--policy', policy]);
+    const client = new pg.Client({ connectionString: guard.ready.url });
+    await client.connect();
+    expect((await client.query('SELECT email FROM people')).rows).toEqual([{ email: '***@example.com' }]);
+    await expect(client.query('DELETE FROM people')).rejects.toMatchObject({ code: '42501' });
+    await client.end();
+    expect(await guard.stop()).toBe(0);
+
+    await writeFile(policy, 'extends: read-only\nblock: [ddl, writes]\n');
+    const bad = await runCliToEnd(['guard', 'postgres', '--upstream', server.url(), '--policy', policy]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(
+      `portcullis: --policy: ${policy}:2: block[1]: unknown class "writes"; expected one of read, write, ddl, drop, truncate, delete-without-where, update-without-where, privilege, server-access, dynamic, session, unknown`,
+    );
+  });
+
   it('listens on the port it is given and stops on SIGINT', async () => {
     const port = await freePort();
     const guard = await startGuard(['--upstream', server.url(), '--listen', `127.0.0.1:${port}`]);
