@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { guardCommand } from './commands/guard.ts';
+import { hubCommand } from './commands/hub.ts';
 import { UsageError } from './commands/usage-error.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.addCommand(guardCommand());
+  program.addCommand(hubCommand());
   return program;
 }
 

@@ -307,3 +307,57 @@ export type ExportLine =
   | { kind: 'session'; session: SessionSummary }
   | { kind: 'event'; sessionId: string; event: RecordedEvent }
   | { kind: 'anomaly'; anomaly: RecordingAnomaly };
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP (hub/http): request bodies and answers not covered above. Routes are listed in hub/http/routes.ts.
+
+/** GET /healthz (unauthenticated). */
+export interface Health {
+  status: 'ok';
+}
+
+/** GET /v1/me: the caller as the hub sees them, with the hub-wide roles their groups give. */
+export interface Me extends Identity {
+  /** Sees the whole catalogue, closes anyone's session, revokes any grant. */
+  admin: boolean;
+  /** Reads everyone's sessions and recordings (admins too). */
+  auditor: boolean;
+}
+
+/** The JSON body of every error response. `error` is a stable code, `message` is for people. */
+export interface ApiError {
+  error: string;
+  message: string;
+  /** For `invalid`: the offending input, e.g. `events[3].hash` or `timeout`. */
+  field?: string;
+}
+
+/** POST /v1/sessions */
+export interface OpenSessionInput {
+  targetId: string;
+}
+
+/** POST /v1/sessions/:id/close */
+export interface CloseSessionInput {
+  reason?: string;
+}
+
+/** POST /v1/sessions/:id/recordings: one batch of the tunnel's outbox (at most 5000 events). */
+export interface RecordingBatch {
+  events: RecordingEventInput[];
+}
+
+/** POST /v1/access-requests/:id/revoke (cancels a pending request, revokes a grant). */
+export interface RevokeInput {
+  comment?: string | null;
+}
+
+/** POST /v1/approvals/:id/withdraw */
+export interface WithdrawInput {
+  reason?: string | null;
+}
+
+/** GET /v1/access-requests?scope= : the caller's own, or those waiting for the caller's decision. */
+export type AccessRequestScope = 'mine' | 'pending';
+/** GET /v1/approvals?scope= : held statements waiting for the caller's decision, or the caller's own. */
+export type ApprovalScope = 'pending' | 'mine';

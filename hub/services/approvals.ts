@@ -10,7 +10,7 @@ import { addSeconds, iso } from './clock.ts';
 import { findTarget, isAuditor, memberOf, type Db, type ServiceContext } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
-import { readComment } from './input.ts';
+import { clampLimit, readComment } from './input.ts';
 import { commandApproval, type CommandApprovalRow } from './rows.ts';
 
 const MAX_SQL = 100_000;
@@ -110,6 +110,19 @@ export class CommandApprovalService {
       .where('requester_subject', '<>', identity.subject)
       .where('expires_at', '>', iso(this.ctx.clock.now()))
       .orderBy('created_at')
+      .execute();
+    return rows.map(commandApproval);
+  }
+
+  /** The caller's own held statements, newest first (whatever their state). */
+  async listMine(identity: Identity, options: { limit?: number } = {}): Promise<CommandApproval[]> {
+    const rows = await this.ctx.hub.db
+      .selectFrom('command_approvals')
+      .selectAll()
+      .where('requester_subject', '=', identity.subject)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(clampLimit(options.limit, 200))
       .execute();
     return rows.map(commandApproval);
   }
