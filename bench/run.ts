@@ -3,6 +3,7 @@
  * same run, as ratios, because these machines are shared and absolute numbers drift.
  */
 import { benchClassifier } from './classifier.ts';
+import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
 import { benchMasking } from './masking.ts';
 import { benchPolicyTunnel } from './policy-tunnel.ts';
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<void>> = {
   masking: benchMasking,
   'policy-tunnel': benchPolicyTunnel,
   'hub-ingestion': benchHubIngestion,
+  'hub-events': benchHubEvents,
 };
 
 const only = process.argv.slice(2);
