@@ -6,6 +6,7 @@ import { benchClassifier } from './classifier.ts';
 import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
 import { benchMasking } from './masking.ts';
+import { benchRecorder } from './recorder.ts';
 import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<void>> = {
   'policy-tunnel': benchPolicyTunnel,
   'hub-ingestion': benchHubIngestion,
   'hub-events': benchHubEvents,
+  recorder: benchRecorder,
 };
 
 const only = process.argv.slice(2);
