@@ -154,7 +154,8 @@ export async function benchPostgresTunnel(): Promise<void> {
       password: server.password,
       database: server.database,
     };
-    guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' })]);
+    // observe: every statement is still classified and recorded, nothing is enforced.
+    guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--policy', 'observe']);
     const [host, port] = guard.ready.listen.split(':');
     const tunnel: Endpoint = {
       name: 'tunnel',
