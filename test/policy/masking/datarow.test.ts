@@ -248,6 +248,20 @@ describe('maskDataRow: text format', () => {
     expect(JSON.parse(texts(result.frame)[0]!)).toEqual(['é[email]', '\n[email]', 'x"[card]"', '[card]']);
   });
 
+  it('scans each JSON cell with escapes on its own, whatever the cell before it held', () => {
+    const long = JSON.stringify({ note: 'a\tb\n'.repeat(200) + 'reach me at jane@example.com' });
+    const short = JSON.stringify({ note: 'x\ny jane@' });
+    const result = maskDataRow(
+      buildDataRow([long, short, short]),
+      plan([undefined, undefined, undefined], [TypeOid.jsonb, TypeOid.json, TypeOid.jsonb], { detector }),
+    );
+    const [first, second, third] = texts(result.frame);
+    expect(JSON.parse(first!)).toEqual({ note: 'a\tb\n'.repeat(200) + 'reach me at [email]' });
+    expect(second).toBe(short);
+    expect(third).toBe(short);
+    expect(result.maskedCells).toBe(1);
+  });
+
   it('sets scanned non-text builtins to NULL when something is detected, and skips inert types', () => {
     const frame = buildDataRow([
       '4111111111111111',
@@ -267,6 +281,33 @@ describe('maskDataRow: text format', () => {
     );
     expect(texts(result.frame)).toEqual([null, null, '{[email],"call [phone]"}', '2024-01-15']);
     expect(result.maskedCells).toBe(3);
+  });
+});
+
+describe('maskDataRow: rewritten frames', () => {
+  const redactFirst = plan([{ kind: 'redact' }, undefined], [25, 25]);
+
+  it('puts the rewritten frames of consecutive rows back to back, so they can leave in one write', () => {
+    const frames = ['a', 'bb', 'ccc'].map((v) => maskDataRow(buildDataRow(['secret', v]), redactFirst).frame);
+    const adjacent = (a: Buffer, b: Buffer): boolean =>
+      a.buffer === b.buffer && b.byteOffset === a.byteOffset + a.length;
+    // Consecutive frames share a buffer unless one starts a new one (at most once among three).
+    expect(adjacent(frames[0]!, frames[1]!) || adjacent(frames[1]!, frames[2]!)).toBe(true);
+  });
+
+  it('never touches a frame it returned while later rows are rewritten', () => {
+    const first = maskDataRow(buildDataRow(['secret', 'kept']), redactFirst).frame;
+    const copy = Buffer.from(first);
+    for (let i = 0; i < 5000; i++)
+      maskDataRow(buildDataRow([`secret ${i}`, 'x'.repeat(i % 50)]), redactFirst);
+    expect(first).toEqual(copy);
+    expect(texts(first)).toEqual(['[redacted]', 'kept']);
+  });
+
+  it('rewrites large rows too', () => {
+    const big = 'x'.repeat(100_000);
+    const result = maskDataRow(buildDataRow(['secret', big]), redactFirst);
+    expect(texts(result.frame)).toEqual(['[redacted]', big]);
   });
 });
 

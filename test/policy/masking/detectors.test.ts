@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   createDetector,
@@ -205,6 +206,117 @@ describe('detectors: negatives', () => {
 
   it.each(negatives)('does not flag %s', (text) => {
     expect(all.scan(Buffer.from(text, 'utf8'))).toEqual([]);
+  });
+});
+
+/** mulberry32: a small seeded PRNG, so failures reproduce. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Thousands of ordinary cells without PII: what most scanned cells of a real result look like. */
+function typicalCells(): string[] {
+  const rnd = prng(7_340_033);
+  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+  const hex = (n: number): string => Array.from({ length: n }, () => int(0, 15).toString(16)).join('');
+  const timestamp = (): Date =>
+    new Date(Date.UTC(2020, 0, 1) + int(0, 6 * 365 * 86_400) * 1000 + int(0, 999));
+  const cells: string[] = [];
+  for (let i = 0; i < 500; i++) {
+    const ts = timestamp();
+    const iso = ts.toISOString();
+    cells.push(
+      createHash('md5').update(String(i)).digest('hex'),
+      `Customer ${int(1, 1_000_000)}`,
+      iso,
+      `${iso.slice(0, 10)} ${iso.slice(11, 23)}${int(0, 999)}+00`, // PostgreSQL timestamptz text
+      `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[int(0, 3)]}${hex(3)}-${hex(12)}`,
+      `${int(0, 99_999)}.${String(int(0, 99)).padStart(2, '0')}`,
+      JSON.stringify({
+        id: int(1, 1_000_000),
+        status: ['shipped', 'pending', 'cancelled'][int(0, 2)],
+        items: [int(1, 9), int(10, 99), int(100, 999)],
+        total: int(1, 99_999) / 100,
+        at: iso,
+        sku: `SKU-${int(10_000, 99_999)}`,
+        tags: ['gift', 'express'],
+      }),
+    );
+  }
+  return cells;
+}
+
+describe('detectors: typical cells', () => {
+  it('finds nothing in thousands of ordinary non-PII cells', () => {
+    const cells = typicalCells();
+    expect(cells.length).toBeGreaterThanOrEqual(3000);
+    const flagged = cells.filter((text) => all.scan(Buffer.from(text, 'utf8')).length > 0);
+    expect(flagged).toEqual([]);
+  });
+
+  it('scans a cell inside a larger buffer exactly as the cell on its own', () => {
+    const rnd = prng(42);
+    const context = '0123456789 -.()+@:/_AaBbJyeksx#\n';
+    const around = (): string =>
+      Array.from({ length: Math.floor(rnd() * 5) }, () => context[Math.floor(rnd() * context.length)]!).join(
+        '',
+      );
+    const texts = [...positives.map(([, text]) => text), ...negatives, ...typicalCells().slice(0, 300)];
+    for (const text of texts) {
+      const value = Buffer.from(text, 'utf8');
+      const before = Buffer.from(around(), 'latin1');
+      const frame = Buffer.concat([before, value, Buffer.from(around(), 'latin1')]);
+      expect(all.scan(frame, before.length, before.length + value.length), text).toEqual(all.scan(value));
+    }
+  });
+
+  // Where the one-pass preconditions draw their lines: each of these must come out as it always did.
+  it.each([
+    ['call +1 415 555 0100 now', 'call [phone] now'],
+    ['+1 (415) 555-0100', '[phone]'],
+    ['tel 1 (415) 555-0100', 'tel [phone]'],
+    ['x1-800-555-0199', 'x1-800-555-0199'],
+    ['(01) 020 794609 58', '(01) 020 794609 58'],
+    ['ref 01 23 020 7946 0958', 'ref 01 23 020 7946 0958'],
+    ['12 (020) 7946 0958', '12 (020) 7946 0958'],
+    ['12- 020 7946 0958', '12- [phone]'],
+    ['id 0123456789 and 0044 20 7946 0958', 'id 0123456789 and [phone]'],
+    ['+12 (34) (56) 7890', '+12 (34) (56) 7890'],
+    ['05.03.2024 14:30', '05.03.2024 14:30'],
+    ['ssn 123 45 6789', 'ssn [ssn]'],
+    ['SSN:123456789', 'SSN:[ssn]'],
+    ['social_security_no. 219099999', 'social_security_no. [ssn]'],
+    ['ss# 123-45-6789x', 'ss# [ssn]x'],
+    ['4111 1111 1111 1111 1111', '[card] 1111'],
+    ['1234 4111 1111 1111 1111', '1234 [card]'],
+    ['x4111111111111111', 'x4111111111111111'],
+    ['------BEGIN RSA PRIVATE KEY-----', '-[secret]'],
+    ['eyJhbGciOiJIUzI1NiJ9 no dot here at all', 'eyJhbGciOiJIUzI1NiJ9 no dot here at all'],
+    ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0', '[secret]'],
+    ['AKIAIOSFODNN7EXAMPLE.', '[secret].'],
+    ['xAKIAIOSFODNN7EXAMPLE', 'xAKIAIOSFODNN7EXAMPLE'],
+    ['bearer abcdef1234567890abcdefXYZ', 'bearer [secret]'],
+    ['AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'AWS_SECRET_ACCESS_KEY="[secret]"'],
+    ['GB82 WEST 1234 5698 7654 32', '[iban]'],
+    ['XGB82WEST12345698765432', 'XGB82WEST12345698765432'],
+    ['NO9386011117947x', 'NO9386011117947x'],
+  ])('keeps its boundaries: %s', (text, expected) => {
+    expect(redact(text)).toBe(expected);
+  });
+
+  it('returns one shared frozen empty result when nothing is found', () => {
+    const a = all.scan(Buffer.from('d41d8cd98f00b204e9800998ecf8427e'));
+    const b = all.scan(Buffer.from('Customer 12345'));
+    expect(a).toEqual([]);
+    expect(a).toBe(b);
+    expect(Object.isFrozen(a)).toBe(true);
   });
 });
 

@@ -116,7 +116,7 @@ const INERT = new Set<number>([
   1114, 1184, 1186, 1266, 1560, 1562, 2950, 3220, 3904, 3906, 3908, 3910, 3912, 3926, 5069,
 ]);
 
-function kindOf(oid: number): Kind {
+function classify(oid: number): Kind {
   if (TEXT_LIKE.has(oid)) return 'text';
   if (oid === TypeOid.json) return 'json';
   if (oid === TypeOid.jsonb) return 'jsonb';
@@ -124,6 +124,13 @@ function kindOf(oid: number): Kind {
   if (TEXT_ARRAYS.has(oid)) return 'text-array';
   if (INERT.has(oid)) return 'inert';
   return 'opaque';
+}
+
+/** classify() of every builtin OID, looked up once per cell instead of a few Set lookups. */
+const BUILTIN_KINDS: readonly Kind[] = Array.from({ length: FIRST_NORMAL_OID }, (_, oid) => classify(oid));
+
+function kindOf(oid: number): Kind {
+  return oid >= 0 && oid < FIRST_NORMAL_OID ? BUILTIN_KINDS[oid]! : classify(oid);
 }
 
 const JSONB_VERSION = 1;
@@ -227,25 +234,71 @@ function detectRange(
 function replaceSpans(detector: ValueDetector, buf: Buffer, start: number, end: number): Buffer | undefined {
   const found = detector.scan(buf, start, end);
   if (found.length === 0) return undefined;
-  const labels = detector.labels;
-  let size = end - start;
-  for (const d of found) size += labels[d.detector].length - (d.end - d.start);
-  const out = Buffer.allocUnsafe(size);
-  let w = 0;
-  let at = start;
-  for (const d of found) {
-    w += copyBytes(buf, at, start + d.start, out, w);
-    w += out.write(labels[d.detector], w, 'latin1');
-    at = start + d.end;
-  }
-  copyBytes(buf, at, end, out, w);
+  const out = Buffer.allocUnsafe(spannedSize(detector.labels, found, end - start));
+  writeSpans(detector.labels, found, buf, start, end, out, 0);
   return out;
+}
+
+/** Whether detectRange() would replace spans in place (replaceSpans) for this type and format. */
+function replacesSpans(typeOid: number, format: number): boolean {
+  const kind = kindOf(typeOid);
+  return kind === 'text' || (format !== 1 && (kind === 'user' || kind === 'text-array'));
+}
+
+/** Byte length of a cell of `size` bytes once the spans `found` are replaced by their labels. */
+function spannedSize(
+  labels: Readonly<Record<DetectorName, string>>,
+  found: readonly Detection[],
+  size: number,
+): number {
+  for (let k = 0; k < found.length; k++) {
+    const d = found[k]!;
+    size += labels[d.detector].length - (d.end - d.start);
+  }
+  return size;
+}
+
+/** Writes `src[start, end)` with the spans `found` replaced by their labels at `dst[at]`; returns the end. */
+function writeSpans(
+  labels: Readonly<Record<DetectorName, string>>,
+  found: readonly Detection[],
+  src: Buffer,
+  start: number,
+  end: number,
+  dst: Buffer,
+  at: number,
+): number {
+  let w = at;
+  let r = start;
+  for (let k = 0; k < found.length; k++) {
+    const d = found[k]!;
+    w += copyBytes(src, r, start + d.start, dst, w);
+    const label = labels[d.detector]; // printable ASCII (see DetectorOptions)
+    for (let j = 0; j < label.length; j++) dst[w + j] = label.charCodeAt(j);
+    w += label.length;
+    r = start + d.end;
+  }
+  return w + copyBytes(src, r, end, dst, w);
 }
 
 function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
   if (a.length !== end - start) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[start + i]) return false;
   return true;
+}
+
+/** The big-endian int32 (a length word) at `at`, which the caller checked is inside `buf`. */
+function readLength(buf: Buffer, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+}
+
+/** Writes a big-endian int32 (a length word) at `at`; returns the offset after it. */
+function writeLength(dst: Buffer, at: number, value: number): number {
+  dst[at] = value >>> 24;
+  dst[at + 1] = value >>> 16;
+  dst[at + 2] = value >>> 8;
+  dst[at + 3] = value;
+  return at + 4;
 }
 
 /** Copies src[from, to) into dst at `at`; a plain loop for the short spans cells are made of. */
@@ -305,26 +358,37 @@ const isJsonNumberChar = (c: number): boolean =>
 /**
  * A copy of a JSON text where every escape sequence (`\n`, `\"`, `\u00e9`, …) is blanked with spaces
  * of the same length, so detectors see `\nbob@example.com` as ` bob@…` and spans never start or end
- * inside an escape. Offsets are unchanged.
+ * inside an escape. Offsets are unchanged. The copy is `[0, end - start)` of the returned buffer, which
+ * is reused by the next call (it is only scanned, and scans keep no reference to their input).
  */
 function blankEscapes(buf: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.from(buf.subarray(start, end));
+  const n = end - start;
+  let out = scratchBuffer;
+  if (n > out.length) {
+    out = Buffer.allocUnsafe(n);
+    if (n <= MAX_SCRATCH) scratchBuffer = out;
+  }
+  buf.copy(out, 0, start, end);
   let inString = false;
-  for (let i = 0; i < out.length; i++) {
+  for (let i = 0; i < n; i++) {
     const c = out[i];
     if (!inString) {
       if (c === 0x22) inString = true;
     } else if (c === 0x22) {
       inString = false;
     } else if (c === 0x5c) {
-      const len = out[i + 1] === 0x75 ? 6 : 2;
-      const stop = Math.min(out.length, i + len);
+      const len = i + 1 < n && out[i + 1] === 0x75 ? 6 : 2;
+      const stop = Math.min(n, i + len);
       out.fill(0x20, i, stop);
       i = stop - 1;
     }
   }
   return out;
 }
+
+/** Larger JSON cells get a buffer of their own rather than one kept for the session's lifetime. */
+const MAX_SCRATCH = 64 * 1024;
+let scratchBuffer = Buffer.allocUnsafe(1024);
 
 /** [contentStart, contentEnd) of every string literal in a JSON text, flattened. */
 function jsonStringRanges(json: Buffer): number[] {
@@ -348,7 +412,7 @@ function redactJson(detector: ValueDetector, buf: Buffer, from: number, to: numb
   const backslash = buf.indexOf(0x5c, from);
   const found =
     backslash !== -1 && backslash < to
-      ? detector.scan(blankEscapes(buf, from, to))
+      ? detector.scan(blankEscapes(buf, from, to), 0, to - from)
       : detector.scan(buf, from, to);
   if (found.length === 0) return undefined;
   const json = buf.subarray(from, to);
@@ -398,8 +462,15 @@ interface Edit {
   /** Byte range of the whole cell (length word included) in the old frame. */
   start: number;
   end: number;
-  /** New value, or null for SQL NULL. */
+  /** New value, or null for SQL NULL (unused with `spans`). */
   value: Buffer | null;
+  /**
+   * Detected spans of a text cell: the new value is the old one with each span replaced by its label,
+   * written straight into the new frame (no intermediate Buffer).
+   */
+  spans: readonly Detection[] | undefined;
+  /** Byte length of the new value (0 for SQL NULL). */
+  size: number;
 }
 
 /**
@@ -411,10 +482,10 @@ interface Edit {
 export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   const total = frame.length;
   if (total < 7 || frame[0] !== DATA_ROW) throw new MalformedRowError('not a DataRow frame');
-  if (frame.readInt32BE(1) !== total - 1) {
+  if (readLength(frame, 1) !== total - 1) {
     throw new MalformedRowError('DataRow length word does not match the frame');
   }
-  const count = frame.readUInt16BE(5);
+  const count = (frame[5]! << 8) | frame[6]!;
   const { columns, formats, typeOids, detector } = plan;
   if (columns.length !== count) {
     throw new MalformedRowError(`DataRow has ${count} columns, the mask plan ${columns.length}`);
@@ -428,7 +499,7 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   let pos = 7;
   for (let i = 0; i < count; i++) {
     if (pos + 4 > total) throw new MalformedRowError(`DataRow ends before cell ${i}`);
-    const len = frame.readInt32BE(pos);
+    const len = readLength(frame, pos);
     const dataStart = pos + 4;
     if (len === -1) {
       pos = dataStart;
@@ -442,13 +513,24 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
       const out = maskRange(strategy, frame, dataStart, end, typeOids[i] ?? 0, formatAt(formats, i));
       maskedCells++;
       if (out === null || !sameBytes(out, frame, dataStart, end)) {
-        (edits ??= []).push({ start: pos, end, value: out });
+        (edits ??= []).push({ start: pos, end, value: out, spans: undefined, size: out?.length ?? 0 });
       }
     } else if (detector !== undefined) {
-      const out = detectRange(detector, frame, dataStart, end, typeOids[i] ?? 0, formatAt(formats, i));
-      if (out !== undefined) {
-        maskedCells++;
-        (edits ??= []).push({ start: pos, end, value: out });
+      const typeOid = typeOids[i] ?? 0;
+      const format = formatAt(formats, i);
+      if (replacesSpans(typeOid, format)) {
+        const found = detector.scan(frame, dataStart, end);
+        if (found.length > 0) {
+          maskedCells++;
+          const size = spannedSize(detector.labels, found, len);
+          (edits ??= []).push({ start: pos, end, value: null, spans: found, size });
+        }
+      } else {
+        const out = detectRange(detector, frame, dataStart, end, typeOid, format);
+        if (out !== undefined) {
+          maskedCells++;
+          (edits ??= []).push({ start: pos, end, value: out, spans: undefined, size: out?.length ?? 0 });
+        }
       }
     }
     pos = end;
@@ -457,23 +539,53 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   if (edits === undefined) return { frame, maskedCells };
 
   let size = total;
-  for (const e of edits) size += 4 + (e.value?.length ?? 0) - (e.end - e.start);
-  const out = Buffer.allocUnsafe(size);
+  for (let k = 0; k < edits.length; k++) {
+    const e = edits[k]!;
+    size += 4 + e.size - (e.end - e.start);
+  }
+  const out = allocFrame(size);
   let w = 0;
   let r = 0;
-  for (const e of edits) {
+  for (let k = 0; k < edits.length; k++) {
+    const e = edits[k]!;
     w += copyBytes(frame, r, e.start, out, w);
-    if (e.value === null) {
-      w = out.writeInt32BE(-1, w);
+    if (e.spans !== undefined) {
+      w = writeLength(out, w, e.size);
+      w = writeSpans(detector!.labels, e.spans, frame, e.start + 4, e.end, out, w);
+    } else if (e.value === null) {
+      w = writeLength(out, w, -1);
     } else {
-      w = out.writeInt32BE(e.value.length, w);
+      w = writeLength(out, w, e.value.length);
       w += copyBytes(e.value, 0, e.value.length, out, w);
     }
     r = e.end;
   }
   copyBytes(frame, r, total, out, w);
-  out.writeInt32BE(size - 1, 1);
+  writeLength(out, 1, size - 1);
   return { frame: out, maskedCells };
+}
+
+/**
+ * Rewritten frames are carved one after another out of shared slabs, with no gaps (Buffer.allocUnsafe
+ * aligns every allocation to 8 bytes), so the frames of consecutive masked rows are adjacent views of
+ * one ArrayBuffer and the session's Coalescer sends a whole chunk of them as one write instead of one
+ * write per row. Every byte of a carved frame is written before it is returned. A slab is retained as
+ * long as one of its frames is (like Node's own Buffer pool); large frames get a Buffer of their own.
+ */
+const SLAB_SIZE = 64 * 1024;
+const MAX_SLAB_FRAME = 8 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
+function allocFrame(size: number): Buffer {
+  if (size > MAX_SLAB_FRAME) return Buffer.allocUnsafe(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const frame = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return frame;
 }
 
 // ---- COPY TO STDOUT -----------------------------------------------------------------------------
