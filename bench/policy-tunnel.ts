@@ -1,59 +1,16 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serialize } from 'pg-protocol';
 import { startPostgres } from '../test/support/postgres.ts';
 import { startGuard, type GuardProcess } from '../test/support/guard-process.ts';
-import { RawClient } from '../test/support/raw-client.ts';
-import { installed, run, table } from './tools.ts';
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-
-interface Target {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
-
-async function streamMBps(target: Target, sql: string): Promise<number> {
-  const raw = await RawClient.login(target.port, target.user, target.password, target.database);
-  const t0 = performance.now();
-  raw.write(serialize.query(sql));
-  await raw.discardUntilReady();
-  const seconds = (performance.now() - t0) / 1000;
-  raw.end();
-  return raw.bytesReceived / 1e6 / seconds;
-}
-
-async function pgbenchTps(target: Target): Promise<number> {
-  const { code, stdout, stderr } = await run(
-    'pgbench',
-    [
-      '-S',
-      '-M',
-      'prepared',
-      '-c',
-      '8',
-      '-j',
-      '2',
-      '-T',
-      String(SECONDS),
-      '-n',
-      '-h',
-      target.host,
-      '-p',
-      String(target.port),
-      '-U',
-      target.user,
-      target.database,
-    ],
-    { env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' } },
-  );
-  if (code !== 0) throw new Error(`pgbench failed: ${stderr}`);
-  return Number(/tps = ([\d.]+)/.exec(stdout)?.[1]);
-}
+import {
+  directEndpoint,
+  pgbenchInit,
+  pgbenchSelectOnly,
+  streamMBps,
+  tunnelEndpoint,
+} from './postgres-endpoints.ts';
+import { installed, table } from './tools.ts';
 
 /** Streaming masking and `guarded` enforcement against a direct connection, measured in one run. */
 export async function benchPolicyTunnel(): Promise<void> {
@@ -61,13 +18,7 @@ export async function benchPolicyTunnel(): Promise<void> {
   const server = await startPostgres();
   let guard: GuardProcess | undefined;
   try {
-    const direct: Target = {
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      password: server.password,
-      database: server.database,
-    };
+    const direct = directEndpoint(server);
     const setup = await server.connect();
     await setup.query(`CREATE TABLE customers AS
       SELECT g AS id, 'Customer ' || g AS name, 'user' || g || '@example.com' AS email,
@@ -81,19 +32,12 @@ export async function benchPolicyTunnel(): Promise<void> {
       'extends: guarded\nmask:\n  - {column: customers.email, strategy: email}\n  - {column: customers.card_number, strategy: partial, keep: 4}\ndetect: [card, email, ssn, iban, phone, secret]\n',
     );
     guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--policy', policyFile]);
-    const [host, port] = guard.ready.listen.split(':');
-    const tunnel: Target = {
-      host: host!,
-      port: Number(port),
-      user: guard.ready.user,
-      password: guard.ready.password,
-      database: server.database,
-    };
+    const tunnel = tunnelEndpoint(guard.ready, server.database);
 
     const sql = 'SELECT id, name, email, card_number, note FROM customers';
     const before = guard.memory();
-    const d = await streamMBps(direct, sql);
-    const t = await streamMBps(tunnel, sql);
+    const d = (await streamMBps(direct, sql)).mbps;
+    const t = (await streamMBps(tunnel, sql)).mbps;
     const after = guard.memory();
     console.log(
       '1M-row select, two masked columns and all detectors on the rest (target: >= 0.5x direct, RSS flat)\n',
@@ -112,26 +56,9 @@ export async function benchPolicyTunnel(): Promise<void> {
     );
 
     if (installed('pgbench')) {
-      const init = await run(
-        'pgbench',
-        [
-          '-i',
-          '-s',
-          '10',
-          '-q',
-          '-h',
-          direct.host,
-          '-p',
-          String(direct.port),
-          '-U',
-          direct.user,
-          direct.database,
-        ],
-        { env: { ...process.env, PGPASSWORD: direct.password } },
-      );
-      if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
-      const dt = await pgbenchTps(direct);
-      const tt = await pgbenchTps(tunnel);
+      await pgbenchInit(direct, 10);
+      const dt = (await pgbenchSelectOnly(direct, 'prepared', 8)).tps;
+      const tt = (await pgbenchSelectOnly(tunnel, 'prepared', 8)).tps;
       console.log(`\npgbench -S -M prepared, 8 clients, under the policy above (target: >= 0.8x direct)\n`);
       console.log(
         table(

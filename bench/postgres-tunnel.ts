@@ -3,56 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { serialize } from 'pg-protocol';
 import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { startGuard, type GuardProcess } from '../test/support/guard-process.ts';
-import { RawClient } from '../test/support/raw-client.ts';
+import {
+  directEndpoint,
+  pgbenchInit,
+  pgbenchSelectOnly,
+  SECONDS,
+  streamMBps,
+  tunnelEndpoint,
+  type Endpoint,
+} from './postgres-endpoints.ts';
 import { installed, median, percentile, run, table } from './tools.ts';
-
-interface Endpoint {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-
-async function pgbenchTps(
-  target: Endpoint,
-  mode: string,
-  clients: number,
-): Promise<{ tps: number; latencyMs: number }> {
-  const { code, stdout, stderr } = await run(
-    'pgbench',
-    [
-      '-S',
-      '-M',
-      mode,
-      '-c',
-      String(clients),
-      '-j',
-      String(Math.min(clients, 2)),
-      '-T',
-      String(SECONDS),
-      '-n',
-      '-h',
-      target.host,
-      '-p',
-      String(target.port),
-      '-U',
-      target.user,
-      target.database,
-    ],
-    { env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' } },
-  );
-  if (code !== 0) throw new Error(`pgbench against ${target.name} failed: ${stderr}`);
-  const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1]);
-  const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1]);
-  return { tps, latencyMs };
-}
 
 /** Round-trip times of one-row queries from a single client: the latency the tunnel adds. */
 async function roundTrips(target: Endpoint, count: number): Promise<number[]> {
@@ -67,17 +29,6 @@ async function roundTrips(target: Endpoint, count: number): Promise<number[]> {
   }
   await client.end();
   return samples;
-}
-
-/** Streams a large result to a raw client that discards it; MB/s of protocol bytes received. */
-async function streamMBps(target: Endpoint, rows: number): Promise<{ mbps: number; bytes: number }> {
-  const raw = await RawClient.login(target.port, target.user, target.password, target.database);
-  const t0 = performance.now();
-  raw.write(serialize.query(`SELECT g, md5(g::text), repeat('x', 80) FROM generate_series(1, ${rows}) g`));
-  await raw.discardUntilReady();
-  const seconds = (performance.now() - t0) / 1000;
-  raw.end();
-  return { mbps: raw.bytesReceived / 1e6 / seconds, bytes: raw.bytesReceived };
 }
 
 async function startPgbouncer(
@@ -140,58 +91,28 @@ async function startPgbouncer(
   return undefined;
 }
 
+const MILLION_ROWS = "SELECT g, md5(g::text), repeat('x', 80) FROM generate_series(1, 1000000) g";
+
 export async function benchPostgresTunnel(): Promise<void> {
   console.log('\n## Postgres tunnel\n');
   const server = await startPostgres({ settings: { max_connections: '100' } });
   let guard: GuardProcess | undefined;
   let bouncer: Awaited<ReturnType<typeof startPgbouncer>>;
   try {
-    const direct: Endpoint = {
-      name: 'direct',
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      password: server.password,
-      database: server.database,
-    };
+    const direct = directEndpoint(server);
     // observe: every statement is still classified and recorded, nothing is enforced.
     guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--policy', 'observe']);
-    const [host, port] = guard.ready.listen.split(':');
-    const tunnel: Endpoint = {
-      name: 'tunnel',
-      host: host!,
-      port: Number(port),
-      user: guard.ready.user,
-      password: guard.ready.password,
-      database: server.database,
-    };
+    const tunnel = tunnelEndpoint(guard.ready, server.database);
     bouncer = await startPgbouncer(server);
 
     if (installed('pgbench')) {
-      const init = await run(
-        'pgbench',
-        [
-          '-i',
-          '-s',
-          '10',
-          '-q',
-          '-h',
-          direct.host,
-          '-p',
-          String(direct.port),
-          '-U',
-          direct.user,
-          direct.database,
-        ],
-        { env: { ...process.env, PGPASSWORD: direct.password } },
-      );
-      if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+      await pgbenchInit(direct, 10);
       const rows: (string | number)[][] = [];
       for (const clients of [1, 8]) {
         for (const mode of ['simple', 'extended', 'prepared']) {
-          const d = await pgbenchTps(direct, mode, clients);
-          const t = await pgbenchTps(tunnel, mode, clients);
-          const b = bouncer ? await pgbenchTps(bouncer.endpoint, mode, clients) : undefined;
+          const d = await pgbenchSelectOnly(direct, mode, clients);
+          const t = await pgbenchSelectOnly(tunnel, mode, clients);
+          const b = bouncer ? await pgbenchSelectOnly(bouncer.endpoint, mode, clients) : undefined;
           rows.push([
             mode,
             clients,
@@ -239,8 +160,8 @@ export async function benchPostgresTunnel(): Promise<void> {
     );
 
     const rssBefore = guard.memory();
-    const sd = await streamMBps(direct, 1_000_000);
-    const st = await streamMBps(tunnel, 1_000_000);
+    const sd = await streamMBps(direct, MILLION_ROWS);
+    const st = await streamMBps(tunnel, MILLION_ROWS);
     const rssAfter = guard.memory();
     console.log(
       `\n1M-row select (${(sd.bytes / 1e6).toFixed(0)} MB of protocol bytes) to a raw client (target: peak RSS <= 200 MB)\n`,
