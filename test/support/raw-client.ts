@@ -20,13 +20,16 @@ export class RawClient {
   closed = false;
   bytesReceived = 0;
 
+  /** Frames what arrives and queues each message for `next()`. */
+  private readonly onData = (chunk: Buffer): void => {
+    this.bytesReceived += chunk.length;
+    this.framer.push(chunk, (type, bytes) => this.queue.push({ type: String.fromCharCode(type), bytes }));
+    this.wake();
+  };
+
   private constructor(readonly socket: Socket) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.bytesReceived += chunk.length;
-      this.framer.push(chunk, (type, bytes) => this.queue.push({ type: String.fromCharCode(type), bytes }));
-      this.wake();
-    });
+    socket.on('data', this.onData);
     socket.on('close', () => {
       this.closed = true;
       this.wake();
@@ -135,11 +138,7 @@ export class RawClient {
       });
     });
     this.socket.removeAllListeners('data');
-    this.socket.on('data', (chunk: Buffer) => {
-      this.bytesReceived += chunk.length;
-      this.framer.push(chunk, (type, bytes) => this.queue.push({ type: String.fromCharCode(type), bytes }));
-      this.wake();
-    });
+    this.socket.on('data', this.onData);
     return { rows };
   }
 
