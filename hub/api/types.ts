@@ -316,6 +316,19 @@ export interface Health {
   status: 'ok';
 }
 
+/**
+ * GET /v1/identity (unauthenticated): how to sign in to this hub, so that `portcullis login --hub URL` and
+ * the desktop app need nothing else.
+ */
+export interface HubIdentity {
+  issuer: string;
+  /** The audience (resource) of the hub's access tokens. */
+  audience: string;
+  /** The public client for people (authorization code + PKCE with a loopback redirect). */
+  clientId: string;
+  groupsClaim: string;
+}
+
 /** GET /v1/me: the caller as the hub sees them, with the hub-wide roles their groups give. */
 export interface Me extends Identity {
   /** Sees the whole catalogue, closes anyone's session, revokes any grant. */

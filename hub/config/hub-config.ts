@@ -21,6 +21,8 @@ export interface HubConfig {
     issuer: string;
     audience: string;
     groupsClaim: string;
+    /** The public OIDC client the desktop app and the CLI sign people in with (PKCE, loopback redirect). */
+    clientId: string;
     /** When the IdP's JWKS is not at the issuer's discovered jwks_uri. */
     jwksUri: string | null;
   };
@@ -178,6 +180,7 @@ const hubSchema = z.strictObject({
     issuer: z.url({ error: 'must be the IdP issuer URL' }),
     audience: z.string().min(1, 'must name the audience the hub accepts'),
     groups_claim: z.string().min(1).default('groups'),
+    client_id: z.string().min(1).default('portcullis-desktop'),
     jwks_uri: z.url().optional(),
   }),
   admins: groups.default([]),
@@ -358,6 +361,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
         issuer: input.identity.issuer,
         audience: input.identity.audience,
         groupsClaim: input.identity.groups_claim,
+        clientId: input.identity.client_id,
         jwksUri: input.identity.jwks_uri ?? null,
       },
       admins: input.admins,

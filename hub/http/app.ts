@@ -16,6 +16,7 @@ import type {
   CloseSessionInput,
   DecisionInput,
   Health,
+  HubIdentity,
   HoldInput,
   Identity,
   Me,
@@ -50,6 +51,7 @@ export interface HubAppOptions {
 /** Every route: method, path, what it does (for the README and the report). */
 export const ROUTES = [
   ['GET', '/healthz', 'liveness and store check; unauthenticated'],
+  ['GET', '/v1/identity', 'how to sign in: issuer, audience, public client id; unauthenticated'],
   ['GET', '/v1/me', 'the caller: identity, groups, admin/auditor'],
   ['GET', '/v1/targets', 'targets the caller may use or request, with status and grant'],
   ['POST', '/v1/sessions', 'open a session {targetId} → OpenedSession (the only answer with credentials)'],
@@ -145,6 +147,17 @@ export function buildHubApp(options: HubAppOptions): FastifyInstance {
     }
     const health: Health = { status: 'ok' };
     return health;
+  });
+
+  app.get('/v1/identity', async () => {
+    const { identity } = services.config();
+    const answer: HubIdentity = {
+      issuer: identity.issuer,
+      audience: identity.audience,
+      clientId: identity.clientId,
+      groupsClaim: identity.groupsClaim,
+    };
+    return answer;
   });
 
   void app.register(

@@ -59,6 +59,7 @@ describe('hub.yaml', () => {
       issuer: 'http://127.0.0.1:4000',
       audience: 'portcullis-hub',
       groupsClaim: 'groups',
+      clientId: 'portcullis-desktop',
       jwksUri: null,
     });
     expect(config.admins).toEqual(['platform-admins']);

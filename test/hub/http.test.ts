@@ -381,6 +381,19 @@ describe('the hub HTTP API on SQLite', () => {
   const since = '2000-01-01T00:00:00.000Z';
   const ROWS: Row[] = [
     { route: 'GET /healthz', expect: [200, 200, 200, 200, 200, 200], call: (c) => c.health() },
+    {
+      route: 'GET /v1/identity',
+      expect: [200, 200, 200, 200, 200, 200],
+      call: async (c) => {
+        const identity = await c.identity();
+        expect(identity).toEqual({
+          issuer: hub.config.identity.issuer,
+          audience: AUDIENCE,
+          clientId: 'portcullis-desktop',
+          groupsClaim: 'groups',
+        });
+      },
+    },
     { route: 'GET /v1/me', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.me() },
     { route: 'GET /v1/targets', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.targets() },
     {

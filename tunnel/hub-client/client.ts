@@ -18,6 +18,7 @@ import type {
   DecisionInput,
   ExportLine,
   Health,
+  HubIdentity,
   HoldInput,
   HubEvent,
   IngestResult,
@@ -85,6 +86,8 @@ export interface EventsOptions {
 export interface HubClient {
   readonly url: string;
   health(options?: RequestOptions): Promise<Health>;
+  /** How to sign in to this hub (no token needed). */
+  identity(options?: RequestOptions): Promise<HubIdentity>;
   me(options?: RequestOptions): Promise<Me>;
   targets(options?: RequestOptions): Promise<TargetEntitlement[]>;
 
@@ -397,6 +400,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
   return {
     url: base,
     health: (o = {}) => json({ method: 'GET', path: '/healthz', signal: o.signal }),
+    identity: (o = {}) => json({ method: 'GET', path: '/v1/identity', signal: o.signal }),
     me: (o = {}) => json({ method: 'GET', path: '/v1/me', signal: o.signal }),
     targets: (o = {}) => json({ method: 'GET', path: '/v1/targets', signal: o.signal }),
 
