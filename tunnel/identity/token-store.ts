@@ -3,12 +3,12 @@
  * 0600 JSON file in the user's config directory); the desktop app plugs in a store backed by Electron
  * safeStorage (it can reuse parseStoredTokens on what it decrypts).
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, win32 } from 'node:path';
+import { join, win32 } from 'node:path';
 import type { TokenSet } from './oidc.ts';
+import { writePrivateFile } from './private-file.ts';
 
 /** The tokens of one sign-in, with the issuer and client they belong to. JSON-serialisable. */
 export interface StoredTokens {
@@ -177,33 +177,12 @@ export class FileTokenStore implements TokenStore {
   }
 
   async save(tokens: StoredTokens): Promise<void> {
-    const dir = dirname(this.path);
-    await this.#ensureDirectory(dir);
-    const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temp, 'wx', 0o600);
     try {
-      try {
-        // The mode given to open() is filtered by the umask; make sure it is exactly 0600.
-        if (this.#posix) await handle.chmod(0o600);
-        await handle.writeFile(`${JSON.stringify(tokens, null, 2)}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.path);
+      await writePrivateFile(this.path, `${JSON.stringify(tokens, null, 2)}\n`, { posix: this.#posix });
     } catch (error) {
-      await unlink(temp).catch(() => undefined);
       throw new TokenStoreError(`cannot write ${this.path}: ${(error as Error).message}`, this.path, {
         cause: error,
       });
-    }
-    // Make the rename itself durable where the platform lets a directory be synced.
-    if (this.#posix) {
-      const dirHandle = await open(dir, 'r').catch(() => undefined);
-      await dirHandle
-        ?.sync()
-        .catch(() => undefined)
-        .finally(() => dirHandle.close());
     }
   }
 
@@ -217,16 +196,6 @@ export class FileTokenStore implements TokenStore {
         });
       }
     }
-  }
-
-  async #ensureDirectory(dir: string): Promise<void> {
-    const existed = await stat(dir).then(
-      () => true,
-      () => false,
-    );
-    if (existed) return; // an existing directory (e.g. shared with other settings) keeps its mode
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (this.#posix) await chmod(dir, 0o700);
   }
 }
 

@@ -1,0 +1,33 @@
+/**
+ * Where the CLI (and, later, the desktop app's main process) keeps a user's Portcullis state: the signed-in
+ * profile, the token file, the stable tunnel ports and the recording spool. One directory, owner-only.
+ * PORTCULLIS_HOME overrides it, so a person can keep two identities apart (and tests can run side by side).
+ */
+import path from 'node:path';
+import { configDirectory } from '../identity/token-store.ts';
+
+export const HOME_ENV = 'PORTCULLIS_HOME';
+
+export interface HomePaths {
+  directory: string;
+  /** Which hub and identity provider the user signed in to (profile.json). */
+  profile: string;
+  /** The person's tokens (tokens.json, 0600). */
+  tokens: string;
+  /** Stable local port per target (ports.json). */
+  ports: string;
+  /** The local recording spool (recordings.db). */
+  spool: string;
+}
+
+export function portcullisHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
+  const override = env[HOME_ENV];
+  const directory = override ? path.resolve(override) : configDirectory({ env });
+  return {
+    directory,
+    profile: path.join(directory, 'profile.json'),
+    tokens: path.join(directory, 'tokens.json'),
+    ports: path.join(directory, 'ports.json'),
+    spool: path.join(directory, 'recordings.db'),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The real Approver: a held statement becomes a command approval at the hub (which notifies the target's
+ * approvers), and the tunnel waits for the decision with the hub's long-poll, which answers the moment an
+ * approver decides. A hub that cannot be reached while waiting is retried with backoff; the engine's hold
+ * timeout bounds the whole wait, and a statement that stops waiting is withdrawn at the hub.
+ */
+import type { CommandApproval } from '../../hub/api/types.ts';
+import { HubError, type HubClient } from '../hub-client/index.ts';
+import type { ApprovalOutcome, ApprovalRequest, ApprovalTicket, Approver } from '../policy/approver.ts';
+import { backoffDelay } from '../recorder/outbox.ts';
+
+export interface HubApproverOptions {
+  /** The hub session the held statements belong to (one per tunnel). */
+  sessionId: string;
+  /** How long the hub keeps the approval open; the engine's hold timeout, in whole seconds. */
+  timeoutSeconds?: number;
+  /** One long-poll's length. Default 60 s. */
+  pollSeconds?: number;
+  log?: (message: string) => void;
+}
+
+/** What an approval that is no longer pending means for the held statement. */
+export function outcomeOf(approval: CommandApproval): ApprovalOutcome {
+  const by = approval.decidedBy?.name;
+  const decided = {
+    ...(by ? { by } : {}),
+    ...(approval.comment ? { comment: approval.comment } : {}),
+  };
+  switch (approval.state) {
+    case 'approved':
+      return { approved: true, ...decided };
+    case 'denied':
+      return { approved: false, ...decided };
+    case 'expired':
+      return { approved: false, comment: 'nobody decided before the approval expired at the hub' };
+    case 'withdrawn':
+      return { approved: false, comment: approval.comment ?? 'the approval was withdrawn' };
+    case 'pending':
+      throw new Error(`approval ${approval.id} is still pending`);
+  }
+}
+
+const retryable = (error: unknown): boolean =>
+  error instanceof HubError && (error.status === 0 || error.status >= 500 || error.status === 429);
+
+export class HubApprover implements Approver {
+  constructor(
+    private readonly hub: HubClient,
+    private readonly options: HubApproverOptions,
+  ) {}
+
+  async requestApproval(request: ApprovalRequest): Promise<ApprovalTicket> {
+    const approval = await this.hub.holdStatement({
+      sessionId: this.options.sessionId,
+      sql: request.sql,
+      classes: request.classes,
+      rule: request.rule,
+      ...(this.options.timeoutSeconds ? { timeoutSeconds: this.options.timeoutSeconds } : {}),
+    });
+    const stop = new AbortController();
+    return {
+      id: approval.id,
+      decision: this.decision(approval, stop.signal),
+      withdraw: (reason) => {
+        stop.abort();
+        this.hub.withdrawApproval(approval.id, reason).catch((error: Error) => {
+          // Already decided or expired: nothing left to withdraw.
+          if (!(error instanceof HubError && error.status === 409)) {
+            this.options.log?.(`could not withdraw approval ${approval.id}: ${error.message}`);
+          }
+        });
+      },
+    };
+  }
+
+  private async decision(first: CommandApproval, signal: AbortSignal): Promise<ApprovalOutcome> {
+    if (first.state !== 'pending') return outcomeOf(first);
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const answer = await this.hub.waitForApproval(
+          first.id,
+          { timeoutSeconds: this.options.pollSeconds ?? 60 },
+          { signal },
+        );
+        failures = 0;
+        if (answer && answer.state !== 'pending') return outcomeOf(answer);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (!retryable(error)) throw error;
+        failures++;
+        this.options.log?.(
+          `waiting for approval ${first.id}: ${(error as Error).message}; trying again (attempt ${failures})`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(failures, { maxMs: 10_000 })));
+      }
+    }
+    // The engine stopped waiting (timeout, cancel); it has already resolved the hold itself.
+    return { approved: false, comment: 'no longer waiting' };
+  }
+}
