@@ -82,6 +82,11 @@ describe('policy files', () => {
     expect(maskRuleFor(policy, { schema: 'public', table: 'customers', column: 'name' })).toBeUndefined();
   });
 
+  it('asks for strict recording only when the file says so', () => {
+    expect(parsePolicy('extends: guarded\n', 'p.yaml').recording).toBe('best-effort');
+    expect(parsePolicy('extends: guarded\nrecording: strict\n', 'p.yaml').recording).toBe('strict');
+  });
+
   it.each([
     ['colour: blue\n', 1, 'colour', /unknown key/],
     ['extends: lenient\n', 1, 'extends', /must be one of read-only, guarded, observe/],
@@ -93,6 +98,7 @@ describe('policy files', () => {
     ['mask:\n  - {column: t.c, strategy: partial}\n', 2, 'mask[0].keep', /keep/],
     ['detect: [card, dna]\n', 1, 'detect[1]', /unknown detector "dna"/],
     ['hold_timeout: soon\n', 1, 'hold_timeout', /duration/],
+    ['recording: maybe\n', 1, 'recording', /strict or best-effort/],
     // The parser notices the unclosed list where the text ends.
     ['block: [ddl\n', 2, 'yaml', /./],
   ])('refuses %j naming line %i and field %s', (text, line, field, problem) => {

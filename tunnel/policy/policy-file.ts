@@ -34,7 +34,7 @@ export interface PolicyOptions {
   maskKey?: Buffer;
 }
 
-const TOP_LEVEL_KEYS = ['extends', 'block', 'approve', 'allow', 'mask', 'detect', 'hold_timeout'] as const;
+const TOP_LEVEL_KEYS = ['extends', 'block', 'approve', 'allow', 'mask', 'detect', 'hold_timeout', 'recording'] as const;
 const VERDICT_KEYS: Record<string, Verdict> = { block: 'block', approve: 'approve', allow: 'allow' };
 const STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
 
@@ -146,7 +146,17 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     holdTimeoutMs = ms!;
   }
 
-  return { ...presetPolicy(preset), rules, mask, detect, holdTimeoutMs, name: file };
+  let recording: Policy['recording'] = 'best-effort';
+  const recordingNode = field('recording');
+  if (recordingNode !== undefined) {
+    const value = isScalar(recordingNode) ? String(recordingNode.value) : '';
+    if (value !== 'strict' && value !== 'best-effort') {
+      fail(recordingNode, 'recording', 'must be strict or best-effort');
+    }
+    recording = value as Policy['recording'];
+  }
+
+  return { ...presetPolicy(preset), rules, mask, detect, holdTimeoutMs, recording, name: file };
 }
 
 type Fail = (node: Node | null | undefined, field: string, problem: string) => never;

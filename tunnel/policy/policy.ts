@@ -40,6 +40,11 @@ export interface Policy {
   detect: readonly DetectorName[];
   /** How long a held statement waits for a human before it is denied. */
   holdTimeoutMs: number;
+  /**
+   * `strict`: a session whose events cannot be spooled ends with an error rather than run unrecorded;
+   * `best-effort`: it goes on, and the hub sees the gap.
+   */
+  recording: 'strict' | 'best-effort';
   /** A description for logs and recordings: the preset name or the file. */
   name: string;
 }
@@ -78,6 +83,7 @@ export function presetPolicy(preset: Preset): Policy {
     mask: [],
     detect: [],
     holdTimeoutMs: DEFAULT_HOLD_TIMEOUT_MS,
+    recording: 'best-effort',
     name: preset,
   };
 }
