@@ -21,6 +21,8 @@ export interface UpstreamConfig {
   sslmode: SslMode;
   /** A PEM file of trusted CAs, or "system" for the default CA store. */
   sslrootcert?: string;
+  /** Trusted CAs given inline (PEM), as the hub hands them to tunnels; used instead of `sslrootcert`. */
+  sslrootcertPem?: string;
   /** The name checked against the certificate (and sent as SNI) instead of `host`. */
   sslservername?: string;
   /** Allow the cleartext `password` method over a connection without TLS (not a libpq option). */

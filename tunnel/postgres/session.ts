@@ -9,7 +9,7 @@ import type {
   SessionPolicy,
   StatementRoute,
 } from '../policy/decision-point.ts';
-import type { RecordingPoint } from '../recorder/recording-point.ts';
+import type { ClientInfo, RecordingPoint } from '../recorder/recording-point.ts';
 import { readNoticeFields, readRowDescription } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
 import { FramingError, MessageFramer } from './framer.ts';
@@ -51,9 +51,26 @@ export interface SessionOptions {
   authenticationTimeoutMs?: number;
   /** The key this session hands its client in BackendKeyData, registered for cancel mapping. */
   clientKey: BackendKey;
+  /**
+   * Asked once the client has authenticated, before the upstream is opened: rejecting (with an
+   * AdmissionRefused, say) ends the connection with that message — e.g. the user's sign-in or grant ended.
+   */
+  admit?: (client: ClientInfo) => Promise<void>;
   /** A CancelRequest arrived on a new local connection. */
   onCancelRequest(processId: number, secretKey: Buffer): void;
   log(message: string): void;
+}
+
+/** The tunnel will not let this client through now; the message tells the client why. */
+export class AdmissionRefused extends Error {
+  override name = 'AdmissionRefused';
+  constructor(
+    message: string,
+    /** SQLSTATE for the client; 28000 (invalid authorization) unless said otherwise. */
+    readonly code = '28000',
+  ) {
+    super(message);
+  }
 }
 
 export interface SessionStats {
@@ -277,6 +294,27 @@ export class PostgresSession {
 
   private async openUpstream(parameters: Map<string, string>): Promise<void> {
     const { upstream: config } = this.options;
+    const client: ClientInfo = {
+      address: this.client.remoteAddress ?? '',
+      port: this.client.remotePort ?? 0,
+      user: parameters.get('user') ?? '',
+      database: parameters.get('database') ?? parameters.get('user') ?? '',
+      applicationName: parameters.get('application_name'),
+    };
+    if (this.options.admit) {
+      try {
+        await this.options.admit(client);
+      } catch (error) {
+        const refused = error instanceof AdmissionRefused ? error : undefined;
+        const message = refused ? refused.message : `the tunnel could not admit this connection: ${(error as Error).message}`;
+        this.options.recorder.record(this.id, { type: 'auth.failed', client, reason: message });
+        this.endReason = `refused: ${message}`;
+        this.phase = 'closed';
+        this.client.end(errorResponse({ severity: 'FATAL', code: refused?.code ?? '28000', message }));
+        return;
+      }
+      if (this.phase === 'closed') return;
+    }
     try {
       this.upstream = await connectUpstream(config, filterStartupParameters(Object.fromEntries(parameters)));
     } catch (error) {
@@ -295,13 +333,7 @@ export class PostgresSession {
     const upstream = this.upstream;
     this.options.recorder.record(this.id, {
       type: 'session.start',
-      client: {
-        address: this.client.remoteAddress ?? '',
-        port: this.client.remotePort ?? 0,
-        user: parameters.get('user') ?? '',
-        database: parameters.get('database') ?? parameters.get('user') ?? '',
-        applicationName: parameters.get('application_name'),
-      },
+      client,
       upstream: {
         host: config.host,
         port: config.port,

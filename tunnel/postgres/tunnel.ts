@@ -5,7 +5,7 @@ import { recordNothing, type RecordingPoint } from '../recorder/recording-point.
 import type { UpstreamConfig } from './connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
 import { createScramVerifier } from './scram.ts';
-import { PostgresSession } from './session.ts';
+import { PostgresSession, type SessionOptions } from './session.ts';
 import { sendCancel } from './upstream.ts';
 
 export interface PostgresTunnelOptions {
@@ -21,6 +21,8 @@ export interface PostgresTunnelOptions {
   authenticationTimeoutMs?: number;
   /** The per-tunnel secret; generated when not given. */
   secret?: string;
+  /** Asked for every authenticated client before its upstream connection opens; see SessionOptions.admit. */
+  admit?: SessionOptions['admit'];
   log?: (message: string) => void;
 }
 
@@ -35,6 +37,14 @@ export interface TunnelEndpoint {
   url: string;
 }
 
+/** Traffic through a tunnel since it started: live connections and everything they moved. */
+export interface TunnelTraffic {
+  /** Client connections open now. */
+  connections: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
 /**
  * A local guarded tunnel to one Postgres target: a loopback listener whose clients authenticate with the
  * tunnel's own secret and are proxied, statement by statement, to the upstream with its real credentials.
@@ -47,6 +57,8 @@ export class PostgresTunnel {
   private readonly secret: string;
   private readonly verifier;
   private endpointValue: TunnelEndpoint | undefined;
+  /** Bytes of connections that have ended (live ones are read from their sessions). */
+  private readonly ended = { bytesFromClient: 0, bytesToClient: 0 };
 
   constructor(private readonly options: PostgresTunnelOptions) {
     this.secret = options.secret ?? randomBytes(24).toString('base64url');
@@ -60,6 +72,15 @@ export class PostgresTunnel {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  traffic(): TunnelTraffic {
+    const traffic = { connections: this.sessions.size, ...this.ended };
+    for (const session of this.sessions) {
+      traffic.bytesFromClient += session.stats.bytesFromClient;
+      traffic.bytesToClient += session.stats.bytesToClient;
+    }
+    return traffic;
   }
 
   async listen(): Promise<TunnelEndpoint> {
@@ -117,13 +138,17 @@ export class PostgresTunnel {
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
       clientKey: { processId, secretKey },
+      ...(this.options.admit ? { admit: this.options.admit } : {}),
       onCancelRequest: (pid, key) => this.cancel(pid, key),
       log: (message) => this.log(message),
     });
     this.sessions.add(session);
     this.cancelKeys.set(processId, { secret: secretKey, session });
     socket.once('close', () => {
-      this.sessions.delete(session);
+      if (this.sessions.delete(session)) {
+        this.ended.bytesFromClient += session.stats.bytesFromClient;
+        this.ended.bytesToClient += session.stats.bytesToClient;
+      }
       this.cancelKeys.delete(processId);
     });
   }

@@ -331,10 +331,11 @@ function verificationFor(config: UpstreamConfig): Verification {
   if (config.sslmode === 'verify-full') return 'full';
   if (config.sslmode === 'verify-ca') return 'chain';
   // libpq verifies the chain whenever it has a root certificate, whatever the weaker sslmode.
-  return config.sslrootcert ? 'chain' : 'none';
+  return config.sslrootcert || config.sslrootcertPem ? 'chain' : 'none';
 }
 
 async function trustedRoots(config: UpstreamConfig): Promise<string | undefined> {
+  if (config.sslrootcertPem) return config.sslrootcertPem;
   if (!config.sslrootcert || config.sslrootcert === 'system') return undefined;
   try {
     return await readFile(config.sslrootcert, 'utf8');
