@@ -34,7 +34,16 @@ export interface PolicyOptions {
   maskKey?: Buffer;
 }
 
-const TOP_LEVEL_KEYS = ['extends', 'block', 'approve', 'allow', 'mask', 'detect', 'hold_timeout', 'recording'] as const;
+const TOP_LEVEL_KEYS = [
+  'extends',
+  'block',
+  'approve',
+  'allow',
+  'mask',
+  'detect',
+  'hold_timeout',
+  'recording',
+] as const;
 const VERDICT_KEYS: Record<string, Verdict> = { block: 'block', approve: 'approve', allow: 'allow' };
 const STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
 

@@ -306,7 +306,9 @@ export class PostgresSession {
         await this.options.admit(client);
       } catch (error) {
         const refused = error instanceof AdmissionRefused ? error : undefined;
-        const message = refused ? refused.message : `the tunnel could not admit this connection: ${(error as Error).message}`;
+        const message = refused
+          ? refused.message
+          : `the tunnel could not admit this connection: ${(error as Error).message}`;
         this.options.recorder.record(this.id, { type: 'auth.failed', client, reason: message });
         this.endReason = `refused: ${message}`;
         this.phase = 'closed';
