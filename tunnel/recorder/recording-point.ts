@@ -21,7 +21,27 @@ export interface UpstreamInfo {
   authMechanism: string;
 }
 
+/** What a connected tunnel's recording says about the tunnel as a whole (one hub session per tunnel). */
+export interface TunnelTotals {
+  connections: number;
+  statements: number;
+  blocked: number;
+  held: number;
+  maskedCells: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
 export type SessionEvent =
+  | {
+      type: 'tunnel.open';
+      identity: { subject: string; name: string; kind: string };
+      target: { id: string; name: string };
+      listen: string;
+      policy: string;
+      grantExpiresAt: string | null;
+    }
+  | ({ type: 'tunnel.close'; reason: string } & TunnelTotals)
   | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
   | {
       type: 'statement';

@@ -65,7 +65,10 @@ export class RecordingError extends Error {
 export interface RecordingSpoolOptions {
   /** Surface failures (`record` throws, `onFailure` fires) instead of logging and dropping. Default false. */
   strict?: boolean;
-  /** Called once when writing starts failing, with the sessions whose events are waiting. */
+  /**
+   * Called once when writing starts failing (strict or not), with the sessions whose events are waiting:
+   * a tunnel whose policy asks for strict recording ends its sessions here.
+   */
   onFailure?: (error: RecordingError, sessionIds: readonly string[]) => void;
   /** Write at once when this many events are buffered. Default 1000. */
   maxBatch?: number;
@@ -390,6 +393,16 @@ export class RecordingSpool implements RecordingPoint {
 
   // ------------------------------------------------------------------------------------------------
   // For the outbox and the app
+
+  /** Whether the last write failed (events wait in memory for the retry). */
+  get failing(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Why writing fails, while it does. */
+  get failureMessage(): string | undefined {
+    return this.failure?.message;
+  }
 
   /** Writes the buffered events now; throws a RecordingError if that fails (they stay buffered). */
   flush(): void {

@@ -1,0 +1,403 @@
+/**
+ * The tunnel manager: opens local guarded tunnels from the hub's session material and keeps them honest.
+ *
+ * - Opening: the target must be usable now (standing access or an active grant); its stable local port is
+ *   checked before the hub session is opened; the session material (with the target's credentials) stays
+ *   in this process's memory, the policy the hub sends is parsed and enforced, held statements go to the
+ *   hub (HubApprover), and every event goes to the local spool under the hub session's id.
+ * - Each new client connection re-checks the sign-in (renewing the access token, so an expired one is
+ *   refreshed instead of failing), the grant's expiry, and, under strict recording, the spool.
+ * - Closing: when the grant expires (a local timer), when the hub revokes the grant or the session (its
+ *   event stream, and a periodic `sessions/to-close` poll in case an event was missed), or when strict
+ *   recording fails, the tunnel ends every client connection with the reason and closes the hub session.
+ */
+import type { OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
+import { HubError, type HubClient } from '../hub-client/index.ts';
+import { IdentityError, type TokenManager } from '../identity/index.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import { parsePolicy } from '../policy/policy-file.ts';
+import { presetPolicy, type Policy } from '../policy/policy.ts';
+import type { UpstreamConfig } from '../postgres/connection-string.ts';
+import { AdmissionRefused } from '../postgres/session.ts';
+import { sharedSideConnection } from '../postgres/side-connection.ts';
+import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
+import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
+import { HubApprover } from './hub-approver.ts';
+import { PortInUseError, type PortRegistry } from './port-registry.ts';
+import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
+
+export type CloseCause =
+  'stopped' | 'grant-expired' | 'grant-revoked' | 'session-revoked' | 'recording-failed';
+
+export interface TunnelClosed {
+  cause: CloseCause;
+  /** For people, and sent to every client still connected. */
+  reason: string;
+}
+
+export interface TunnelStats extends TunnelCounts {
+  /** Client connections open now. */
+  open: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+export interface OpenTunnel {
+  readonly target: TargetEntitlement;
+  readonly sessionId: string;
+  readonly endpoint: TunnelEndpoint;
+  /** The policy's name as the hub gave it. */
+  readonly policy: string;
+  readonly grantExpiresAt: string | null;
+  stats(): TunnelStats;
+  /** Settles once the tunnel has closed, with why. */
+  readonly closed: Promise<TunnelClosed>;
+  close(reason?: string): Promise<TunnelClosed>;
+}
+
+/** The target cannot be opened now; the message says what the user can do. */
+export class TargetUnavailableError extends Error {
+  override name = 'TargetUnavailableError';
+}
+
+export interface TunnelManagerOptions {
+  hub: HubClient;
+  /** The signed-in account's tokens: renewed when a client connects. */
+  tokens: TokenManager;
+  spool: RecordingSpool;
+  ports: PortRegistry;
+  /** The caller as the hub sees them, for the recording. */
+  identity: { subject: string; name: string; kind: string };
+  /** The key of the `hash` mask. */
+  maskKey?: Buffer;
+  log?: (message: string) => void;
+  /** How often to ask the hub which sessions must close, besides listening to its events. Default 30 s. */
+  revocationPollMs?: number;
+  /** Loopback address of the tunnels. Default 127.0.0.1. */
+  host?: string;
+}
+
+export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
+  const { connection } = session;
+  const config: UpstreamConfig = {
+    host: connection.host,
+    port: connection.port,
+    user: connection.user,
+    password: connection.password,
+    database: connection.database,
+    sslmode: connection.tls.sslmode,
+    allowCleartextPassword: false,
+    connectTimeoutMs: 10_000,
+    applicationName: 'portcullis',
+  };
+  if (connection.tls.ca) config.sslrootcertPem = connection.tls.ca;
+  else if (connection.tls.sslrootcert) config.sslrootcert = connection.tls.sslrootcert;
+  if (connection.tls.sslservername) config.sslservername = connection.tls.sslservername;
+  return config;
+}
+
+export function policyFromSpec(session: OpenedSession, maskKey?: Buffer): Policy {
+  const base =
+    session.policy.kind === 'preset'
+      ? presetPolicy(session.policy.name)
+      : parsePolicy(session.policy.yaml, session.policy.name, maskKey ? { maskKey } : {});
+  // The shorter of the policy's hold timeout and the hub's: the hub would expire the approval anyway.
+  return { ...base, holdTimeoutMs: Math.min(base.holdTimeoutMs, session.holdTimeoutSeconds * 1000) };
+}
+
+function whatToDo(target: TargetEntitlement): string {
+  switch (target.status) {
+    case 'pending':
+      return `your access request ${target.pendingRequestId ?? ''} for ${target.id} is waiting for approval`.replace(
+        '  ',
+        ' ',
+      );
+    case 'requestable':
+      return `you have no access to ${target.id} now; ask for it with \`portcullis request ${target.id} --reason "…"\``;
+    default:
+      return `you are not entitled to ${target.id}`;
+  }
+}
+
+export class TunnelManager {
+  private readonly tunnels = new Map<string, ManagedTunnel>();
+  private watching: AbortController | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly options: TunnelManagerOptions) {}
+
+  list(): OpenTunnel[] {
+    return [...this.tunnels.values()];
+  }
+
+  async open(targetId: string, options: { port?: number } = {}): Promise<OpenTunnel> {
+    const { hub } = this.options;
+    const target = (await hub.targets()).find((t) => t.id === targetId);
+    if (!target) {
+      throw new TargetUnavailableError(`no target ${targetId}; \`portcullis targets\` lists yours`);
+    }
+    if (!target.usable) throw new TargetUnavailableError(whatToDo(target));
+    if ([...this.tunnels.values()].some((t) => t.target.id === targetId)) {
+      throw new TargetUnavailableError(`a tunnel to ${targetId} is already open`);
+    }
+
+    const port = await this.options.ports.portFor(targetId, options.port);
+    const opened = await hub.openSession(targetId);
+    let tunnel: ManagedTunnel;
+    try {
+      tunnel = new ManagedTunnel(target, opened, port, this.options);
+      await tunnel.start();
+    } catch (error) {
+      const reason = `the tunnel could not open: ${(error as Error).message}`;
+      await hub.closeSession(opened.sessionId, reason).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(targetId, port);
+      throw error;
+    }
+    this.tunnels.set(opened.sessionId, tunnel);
+    void tunnel.closed.then(() => {
+      this.tunnels.delete(opened.sessionId);
+      if (this.tunnels.size === 0) this.stopWatching();
+    });
+    this.watch();
+    return tunnel;
+  }
+
+  async closeAll(reason = 'the tunnel was stopped'): Promise<void> {
+    await Promise.all([...this.tunnels.values()].map((t) => t.close(reason)));
+    this.stopWatching();
+  }
+
+  /** Asks the hub now which sessions must close (it also happens every `revocationPollMs`). */
+  async checkRevocations(): Promise<void> {
+    if (this.tunnels.size === 0) return;
+    const toClose = await this.options.hub.sessionsToClose();
+    for (const entry of toClose) {
+      this.tunnels.get(entry.sessionId)?.end(entry.reason, undefined);
+    }
+  }
+
+  private watch(): void {
+    if (this.watching) return;
+    const abort = new AbortController();
+    this.watching = abort;
+    void (async () => {
+      try {
+        for await (const event of this.options.hub.events({
+          signal: abort.signal,
+          onError: (error) => this.log(`hub events: ${error.message}; reconnecting`),
+          // Reconnecting resumes after the last event; a revocation missed meanwhile is caught by the poll.
+          onOpen: () => void this.checkRevocations().catch(() => undefined),
+        })) {
+          if (event.type !== 'session.revoked') continue;
+          const { sessionId, reason } = event.payload as { sessionId?: string; reason?: string };
+          const tunnel = sessionId ? this.tunnels.get(sessionId) : undefined;
+          tunnel?.end(reason === 'grant-expired' ? 'grant-expired' : 'grant-revoked', undefined);
+        }
+      } catch (error) {
+        if (!abort.signal.aborted) this.log(`hub events stopped: ${(error as Error).message}`);
+      }
+    })();
+    const every = this.options.revocationPollMs ?? 30_000;
+    this.pollTimer = setInterval(() => {
+      this.checkRevocations().catch((error: Error) => this.log(`checking revocations: ${error.message}`));
+    }, every);
+    this.pollTimer.unref();
+  }
+
+  private stopWatching(): void {
+    this.watching?.abort();
+    this.watching = undefined;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+}
+
+const REASONS: Record<Exclude<CloseCause, 'stopped'>, (t: TargetEntitlement) => string> = {
+  'grant-expired': (t) =>
+    `your access to ${t.id} has expired; request it again with \`portcullis request ${t.id}\``,
+  'grant-revoked': (t) => `your access to ${t.id} was revoked at the hub`,
+  'session-revoked': (t) => `the hub closed this session to ${t.id}`,
+  'recording-failed': (t) => `recording failed, and ${t.id}'s policy does not allow unrecorded sessions`,
+};
+
+class ManagedTunnel implements OpenTunnel {
+  readonly sessionId: string;
+  readonly policy: string;
+  readonly grantExpiresAt: string | null;
+  readonly closed: Promise<TunnelClosed>;
+  private settle!: (closed: TunnelClosed) => void;
+  private readonly tunnel: PostgresTunnel;
+  private readonly recording: TunnelRecording;
+  private readonly side: ReturnType<typeof sharedSideConnection>;
+  private readonly strict: boolean;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<TunnelClosed> | undefined;
+
+  constructor(
+    readonly target: TargetEntitlement,
+    private readonly opened: OpenedSession,
+    private readonly port: number,
+    private readonly options: TunnelManagerOptions,
+  ) {
+    this.sessionId = opened.sessionId;
+    this.policy = opened.policy.name;
+    this.grantExpiresAt = opened.grant?.expiresAt ?? null;
+    this.closed = new Promise((resolve) => (this.settle = resolve));
+    const policy = policyFromSpec(opened, options.maskKey);
+    this.strict = policy.recording === 'strict';
+    const upstream = upstreamFromMaterial(opened);
+    this.side = sharedSideConnection(upstream);
+    this.recording = new TunnelRecording(options.spool, opened.sessionId, (error) =>
+      this.recordingFailed(error),
+    );
+    const approver = new HubApprover(options.hub, {
+      sessionId: opened.sessionId,
+      timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
+      log: (message) => this.log(message),
+    });
+    const decisions = new PolicyEngine(policy, { approver, sideConnection: this.side.get });
+    this.tunnel = new PostgresTunnel({
+      upstream,
+      host: options.host ?? '127.0.0.1',
+      port,
+      decisions,
+      recorder: this.recording,
+      admit: () => this.admit(),
+      log: (message) => this.log(message),
+    });
+  }
+
+  get endpoint(): TunnelEndpoint {
+    return this.tunnel.endpoint;
+  }
+
+  async start(): Promise<void> {
+    if (this.strict && this.options.spool.failing) {
+      throw new Error(`recording is failing (${this.options.spool.failureMessage ?? 'unknown'})`);
+    }
+    const endpoint = await this.tunnel.listen();
+    try {
+      const { identity } = this.options;
+      this.recording.recordTunnel({
+        type: 'tunnel.open',
+        identity: { subject: identity.subject, name: identity.name, kind: identity.kind },
+        target: { id: this.target.id, name: this.target.name },
+        listen: `${endpoint.host}:${endpoint.port}`,
+        policy: this.policy,
+        grantExpiresAt: this.grantExpiresAt,
+      });
+    } catch (error) {
+      await this.tunnel.close('recording failed');
+      this.side.close();
+      throw new Error(`cannot record the session: ${(error as Error).message}`, { cause: error });
+    }
+    if (this.grantExpiresAt) {
+      const delay = Date.parse(this.grantExpiresAt) - Date.now();
+      // setTimeout holds at most ~24.8 days; longer grants are re-armed.
+      this.armExpiry(delay);
+    }
+  }
+
+  stats(): TunnelStats {
+    const traffic = this.tunnel.traffic();
+    return {
+      ...this.recording.counts,
+      open: traffic.connections,
+      bytesFromClient: traffic.bytesFromClient,
+      bytesToClient: traffic.bytesToClient,
+    };
+  }
+
+  close(reason = 'the tunnel was stopped'): Promise<TunnelClosed> {
+    return this.end('stopped', reason);
+  }
+
+  /** Ends the tunnel for `cause`; the first cause wins. */
+  end(cause: CloseCause, reason: string | undefined): Promise<TunnelClosed> {
+    this.closing ??= this.shutdown({
+      cause,
+      reason: reason ?? (cause === 'stopped' ? 'the tunnel was stopped' : REASONS[cause](this.target)),
+    });
+    return this.closing;
+  }
+
+  private async shutdown(closed: TunnelClosed): Promise<TunnelClosed> {
+    clearTimeout(this.expiryTimer);
+    await this.tunnel.close(closed.reason);
+    this.side.close();
+    const stats = this.stats();
+    try {
+      this.recording.recordTunnel({
+        type: 'tunnel.close',
+        reason: closed.reason,
+        connections: stats.connections,
+        statements: stats.statements,
+        blocked: stats.blocked,
+        held: stats.held,
+        maskedCells: stats.maskedCells,
+        bytesFromClient: stats.bytesFromClient,
+        bytesToClient: stats.bytesToClient,
+      });
+    } catch (error) {
+      this.log(`the end of session ${this.sessionId} could not be recorded: ${(error as Error).message}`);
+    }
+    // A session the hub already closed (revoked, expired) answers 409; an unreachable hub learns from the
+    // recording's tunnel.close once it syncs.
+    await this.options.hub.closeSession(this.sessionId, closed.reason).catch((error: Error) => {
+      if (!(error instanceof HubError && error.status === 409)) {
+        this.log(`could not close session ${this.sessionId} at the hub: ${error.message}`);
+      }
+    });
+    this.settle(closed);
+    return closed;
+  }
+
+  private armExpiry(delayMs: number): void {
+    const step = Math.min(Math.max(delayMs, 0), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      const left = Date.parse(this.grantExpiresAt!) - Date.now();
+      if (left > 0) this.armExpiry(left);
+      else void this.end('grant-expired', undefined);
+    }, step);
+    this.expiryTimer.unref();
+  }
+
+  private async admit(): Promise<void> {
+    if (this.closing) throw new AdmissionRefused('the tunnel is closing', '57P01');
+    if (this.grantExpiresAt && Date.parse(this.grantExpiresAt) <= Date.now()) {
+      void this.end('grant-expired', undefined);
+      throw new AdmissionRefused(REASONS['grant-expired'](this.target));
+    }
+    if (this.strict && this.options.spool.failing) {
+      throw new AdmissionRefused(
+        `${REASONS['recording-failed'](this.target)}: ${this.options.spool.failureMessage}`,
+      );
+    }
+    try {
+      await this.options.tokens.getAccessToken();
+    } catch (error) {
+      const ended =
+        error instanceof IdentityError &&
+        (error.code === 'session_expired' || error.code === 'not_signed_in');
+      throw new AdmissionRefused(
+        ended
+          ? 'your Portcullis sign-in has ended; run `portcullis login` and connect again'
+          : `your Portcullis sign-in could not be renewed (${(error as Error).message}); try again shortly`,
+      );
+    }
+  }
+
+  private recordingFailed(error: RecordingError): void {
+    if (this.strict)
+      void this.end('recording-failed', `${REASONS['recording-failed'](this.target)}: ${error.message}`);
+    else this.log(`recording: ${error.message}`);
+  }
+
+  private log(message: string): void {
+    this.options.log?.(`${this.target.id}: ${message}`);
+  }
+}
