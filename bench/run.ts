@@ -3,6 +3,7 @@
  * same run, as ratios, because these machines are shared and absolute numbers drift.
  */
 import { benchClassifier } from './classifier.ts';
+import { benchHeldStatement } from './held-statement.ts';
 import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
 import { benchMasking } from './masking.ts';
@@ -18,6 +19,7 @@ const suites: Record<string, () => Promise<void>> = {
   'hub-ingestion': benchHubIngestion,
   'hub-events': benchHubEvents,
   recorder: benchRecorder,
+  'held-statement': benchHeldStatement,
 };
 
 const only = process.argv.slice(2);
