@@ -323,6 +323,12 @@ describe('the local leg of the tunnel', () => {
     raw.socket.destroy();
   });
 
+  it('lets a client that says goodbye go without an error after it', async () => {
+    const raw = await RawClient.login(endpoint.port, 'postgres', endpoint.password);
+    raw.write(serialize.end());
+    expect(await raw.closedAfter()).toEqual([]);
+  });
+
   it('ends a connection that sends a message over the size limit, while others keep working', async () => {
     const healthy = pgClient(endpoint);
     await healthy.connect();

@@ -167,6 +167,8 @@ export class PostgresSession {
   private heldChunks: Buffer[] | undefined;
   private endReason = 'client disconnected';
   private terminating = false;
+  /** The client sent Terminate: the upstream closing next is the expected end, not an error. */
+  private clientTerminated = false;
   private markClosed: () => void = () => {};
   /** Settles once both connections are gone and the session's end is recorded. */
   readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
@@ -356,8 +358,11 @@ export class PostgresSession {
     upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     upstream.socket.on('error', (error) => this.close(`upstream error: ${error.message}`));
     upstream.socket.on('close', () => {
+      if (this.phase === 'closed') return;
+      // The client said goodbye and the server hung up in turn: nothing to tell anyone.
+      if (this.clientTerminated) this.close(this.endReason);
       // The server's own FATAL, if it sent one, has already been passed on; this covers a dropped link.
-      if (this.phase !== 'closed') this.terminate('the upstream server closed the connection', '08006');
+      else this.terminate('the upstream server closed the connection', '08006');
     });
     upstream.socket.resume();
     if (upstream.leftover.length > 0) this.onUpstreamData(upstream.leftover);
@@ -399,6 +404,8 @@ export class PostgresSession {
         this.discardUntilSync = false;
         this.forward(frame);
       } else if (type === Frontend.terminate) {
+        this.endReason = 'client terminated';
+        this.clientTerminated = true;
         this.forward(frame);
       }
       return;
@@ -472,6 +479,7 @@ export class PostgresSession {
         return;
       case Frontend.terminate:
         this.endReason = 'client terminated';
+        this.clientTerminated = true;
         this.forward(frame);
         return;
       case Frontend.sync:
