@@ -24,9 +24,15 @@ export interface GuardProcess {
   memory(): { rss: number; peak: number };
 }
 
-/** Runs `portcullis ARGS` as a real child process, the way a user or a script would. */
-export function runCli(args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `portcullis ARGS` as a real child process, the way a user or a script would; `env` replaces this
+ * process's environment (e.g. to give each person their own PORTCULLIS_HOME).
+ */
+export function runCli(args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env } : {}),
+  });
 }
 
 export async function startGuard(args: string[]): Promise<GuardProcess> {
@@ -60,8 +66,9 @@ export async function startGuard(args: string[]): Promise<GuardProcess> {
 /** Runs the CLI to completion, collecting its output. */
 export async function runCliToEnd(
   args: string[],
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = runCli(args);
+  const child = runCli(args, env);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
