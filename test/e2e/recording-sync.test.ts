@@ -1,0 +1,130 @@
+/**
+ * Recordings survive what happens to real processes: the tunnel killed mid-session, the hub down for a
+ * while. The CLI runs as a child process; the spool is read back from the user's home to know what was
+ * recorded, and the hub's store says what arrived.
+ */
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionSummary } from '../../hub/api/types.ts';
+import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+
+let world: ConnectedWorld;
+
+beforeAll(async () => {
+  world = await startConnectedWorld();
+}, 120_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+const AUDITOR = { subject: 'tom', name: 'Tom Okafor', groups: ['auditors'], kind: 'person' as const };
+
+/** The last seq the tunnel spooled for a session, read from the spool file in the user's home. */
+function spooledThrough(env: NodeJS.ProcessEnv, sessionId: string): number {
+  const db = new Database(path.join(env.PORTCULLIS_HOME!, 'recordings.db'), { readonly: true });
+  try {
+    const row = db.prepare('SELECT max(seq) AS seq FROM events WHERE session_id = ?').get(sessionId) as {
+      seq: number | null;
+    };
+    return row.seq ?? 0;
+  } finally {
+    db.close();
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function runQueries(url: string, count: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let i = 0; i < count; i++)
+      await client.query('select id, status from payments where id = $1', [1 + (i % 2)]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every event of the session at the hub, checked to be seq 1..n exactly once with an intact chain. */
+async function expectExactlyOnce(sessionId: string, through: number): Promise<SessionSummary> {
+  const session = await until(`session ${sessionId} to reach seq ${through} at the hub`, async () => {
+    const s = await world.hub.services.audit.getSession(sessionId, AUDITOR);
+    return s.lastSeq >= through ? s : undefined;
+  });
+  expect(session).toMatchObject({
+    chainStatus: 'ok',
+    lastSeq: through,
+    maxSeq: through,
+    eventCount: through,
+  });
+  const events = await world.hub.services.audit.sessionEvents(sessionId, AUDITOR, { limit: 10_000 });
+  expect(events.map((e) => e.seq)).toEqual(Array.from({ length: through }, (_, i) => i + 1));
+  expect(events.every((e) => e.chainOk === true)).toBe(true);
+  expect(await world.hub.services.audit.sessionAnomalies(sessionId, AUDITOR)).toEqual([]);
+  return session;
+}
+
+describe('the recording of a session', () => {
+  it('reaches the hub after the tunnel process was killed mid-session, once it runs again', async () => {
+    const { env } = await world.signIn('marcus');
+    const first = await world.connect('reports-db', env);
+    await runQueries(first.ready.url, 25);
+    // Keep a client connected while the process dies, as a real crash would find it.
+    const client = new pg.Client({ connectionString: first.ready.url });
+    await client.connect();
+    await client.query('select count(*) from customers');
+    client.on('error', () => undefined);
+    expect(await first.stop('SIGKILL')).toBe(null);
+    const killed = first.ready.session;
+    const spooled = spooledThrough(env, killed);
+    expect(spooled).toBeGreaterThan(25);
+
+    // The next run of the CLI delivers what the killed one left behind.
+    const second = await world.connect('reports-db', env);
+    await expectExactlyOnce(killed, spooled);
+    expect(await second.stop('SIGINT')).toBe(0);
+    await expectExactlyOnce(second.ready.session, spooledThrough(env, second.ready.session));
+  });
+
+  it('arrives exactly once after the hub was down for part of the session', async () => {
+    const { env } = await world.signIn('priya');
+    const tunnel = await world.connect('app-db', env);
+    await runQueries(tunnel.ready.url, 10);
+    const sessionId = tunnel.ready.session;
+    await until('the first events at the hub', async () => {
+      const s = await world.hub.services.audit.getSession(sessionId, AUDITOR);
+      return s.lastSeq > 0 ? s : undefined;
+    });
+
+    await world.stopHub();
+    // The tunnel keeps guarding and recording while the hub is away; new connections still work.
+    await runQueries(tunnel.ready.url, 30);
+    await runQueries(tunnel.ready.url, 5);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // a few failed uploads and retries
+    await world.startHub();
+
+    await runQueries(tunnel.ready.url, 5);
+    expect(await tunnel.stop('SIGINT')).toBe(0);
+    const through = spooledThrough(env, sessionId);
+    expect(through).toBeGreaterThan(50);
+    const session = await expectExactlyOnce(sessionId, through);
+    expect(session.statementCount).toBeGreaterThanOrEqual(50);
+    expect(tunnel.stderr()).toContain('kept here and retried');
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * `portcullis connect TARGET`: opens a local guarded tunnel to a target the hub says you may use, prints the
+ * guard contract's ready line (plus `target` and `session`), shows live counts while it runs, and syncs the
+ * recording to the hub. It runs until interrupted, or until the hub ends the access (exit 3).
+ */
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import type { Account } from '../account/account.ts';
+import { loadClassifier } from '../policy/classifier.ts';
+import { Outbox } from '../recorder/outbox.ts';
+import { RecordingSpool } from '../recorder/spool.ts';
+import { PortRegistry } from '../manager/port-registry.ts';
+import { TunnelManager, type OpenTunnel, type TunnelStats } from '../manager/tunnel-manager.ts';
+import { CommandFailure } from './command-failure.ts';
+import { withJson, type CommandContext } from './output.ts';
+import { asSignedIn, signedInCommand } from './signed-in.ts';
+import { UsageError } from './usage-error.ts';
+
+interface ConnectOptions {
+  port?: string;
+  json?: boolean;
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function statsLine(stats: TunnelStats): string {
+  return [
+    `${stats.open} open / ${stats.connections} connection${stats.connections === 1 ? '' : 's'}`,
+    `${stats.statements} statements`,
+    `${stats.blocked} blocked`,
+    `${stats.held} held`,
+    `${stats.maskedCells} masked cells`,
+    `${bytes(stats.bytesToClient)} sent, ${bytes(stats.bytesFromClient)} received`,
+  ].join(' · ');
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new UsageError(`--port must be a port number from 1 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+/** The `hash` mask's key: PORTCULLIS_MASK_KEY, so masked values join across runs. */
+function maskKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const key = env.PORTCULLIS_MASK_KEY;
+  return key ? createHash('sha256').update(key).digest() : undefined;
+}
+
+function untilSignal(): { stopped: Promise<string>; dispose(): void } {
+  let dispose = (): void => {};
+  const stopped = new Promise<string>((resolve) => {
+    const onInt = (): void => resolve('SIGINT');
+    const onTerm = (): void => resolve('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    dispose = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+  });
+  return { stopped, dispose };
+}
+
+async function connect(targetId: string, options: ConnectOptions): Promise<void> {
+  const port = parsePort(options.port);
+  await asSignedIn(options, (account, ctx) => runTunnel(account, ctx, targetId, port));
+}
+
+async function runTunnel(
+  account: Account,
+  ctx: CommandContext,
+  targetId: string,
+  port: number | undefined,
+): Promise<void> {
+  const { out } = ctx;
+  const log = (message: string): void => out.note(`portcullis connect: ${message}`);
+  const me = await account.hub.me();
+  await loadClassifier();
+  // Handlers go in before the ready line: a supervisor may stop us the moment it reads it.
+  const signal = untilSignal();
+  const spool = new RecordingSpool(ctx.paths.spool, { log: (message) => log(`recording: ${message}`) });
+  let syncErrors = 0;
+  const outbox = new Outbox(
+    spool,
+    { ingest: (sessionId, events, o) => account.hub.ingestRecording(sessionId, events, o) },
+    {
+      onError: (error, info) => {
+        // One line per outage, not one per retry.
+        if (syncErrors++ === 0) {
+          log(`cannot sync the recording yet (${(error as Error).message}); it is kept here and retried`);
+        }
+        void info;
+      },
+    },
+  );
+  const manager = new TunnelManager({
+    hub: account.hub,
+    tokens: account.tokens,
+    spool,
+    ports: new PortRegistry(ctx.paths.ports),
+    identity: me,
+    maskKey: maskKey(ctx.env),
+    log,
+  });
+  let tunnel: OpenTunnel;
+  try {
+    outbox.start(); // also delivers what earlier runs left in the spool
+    tunnel = await manager.open(targetId, port === undefined ? {} : { port });
+  } catch (error) {
+    signal.dispose();
+    await outbox.stop();
+    await spool.close().catch(() => undefined);
+    throw error;
+  }
+  const { endpoint } = tunnel;
+  out.line({
+    event: 'ready',
+    listen: `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
+    user: endpoint.user,
+    password: endpoint.password,
+    url: endpoint.url,
+    target: tunnel.target.id,
+    session: tunnel.sessionId,
+  });
+  if (!out.json) {
+    const grant = tunnel.grantExpiresAt ? `, access until ${tunnel.grantExpiresAt}` : '';
+    out.note(
+      [
+        `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.host}:${endpoint.port}`,
+        `  policy ${tunnel.policy}${grant}; recorded as session ${tunnel.sessionId}`,
+        `  psql "${endpoint.url}"`,
+        `  Press Ctrl-C to close it.`,
+      ].join('\n'),
+    );
+  }
+  let lastLine = '';
+  const ticker = setInterval(() => {
+    const line = statsLine(tunnel.stats());
+    if (line !== lastLine && process.stderr.isTTY && !out.json) out.progress(line);
+    lastLine = line;
+  }, 1000);
+  ticker.unref();
+
+  const outcome = await Promise.race([
+    signal.stopped.then((name) => ({ by: 'signal' as const, name })),
+    tunnel.closed.then((closed) => ({ by: 'hub' as const, closed })),
+  ]);
+  signal.dispose();
+  clearInterval(ticker);
+  out.progress(undefined);
+  const closed =
+    outcome.by === 'signal' ? await tunnel.close(`the tunnel was stopped (${outcome.name})`) : outcome.closed;
+  const stats = tunnel.stats();
+  await manager.closeAll();
+  try {
+    await outbox.flush({ timeoutMs: 5000 });
+  } catch {
+    log(
+      `${outbox.status().pending} recorded event(s) are kept locally and will sync the next time you connect`,
+    );
+  }
+  await outbox.stop();
+  await spool.close().catch((error: Error) => log(error.message));
+  const summary = {
+    event: 'closed',
+    target: tunnel.target.id,
+    session: tunnel.sessionId,
+    reason: closed.reason,
+    stats,
+  };
+  if (out.json) out.line(summary);
+  else out.note(`Closed: ${closed.reason}. ${statsLine(stats)}`);
+  if (
+    closed.cause === 'grant-expired' ||
+    closed.cause === 'grant-revoked' ||
+    closed.cause === 'session-revoked'
+  ) {
+    throw new CommandFailure(closed.reason, 3);
+  }
+  if (closed.cause === 'recording-failed') throw new CommandFailure(closed.reason, 1);
+}
+
+export function connectCommand(): Command {
+  return withJson(
+    signedInCommand('connect')
+      .description(
+        'Open a local guarded tunnel to a target; runs until Ctrl-C (exit 3 if the hub ends your access).',
+      )
+      .argument('<target>', 'the target id, as `portcullis targets` lists it')
+      .option('--port <n>', 'local port to listen on (remembered for this target)'),
+  ).action((target: string, options: ConnectOptions) => connect(target, options));
+}
