@@ -25,6 +25,10 @@ export class TunnelRecording implements RecordingPoint {
   };
   private readonly connectionNumbers = new Map<string, number>();
   private nextConnection = 1;
+  /** A look at the spool after its batch write is scheduled. */
+  private checkScheduled = false;
+  /** The current failure episode has been reported. */
+  private reported = false;
 
   constructor(
     private readonly spool: RecordingSpool,
@@ -56,9 +60,35 @@ export class TunnelRecording implements RecordingPoint {
     try {
       this.spool.record(this.sessionId, event);
     } catch (error) {
-      if (error instanceof RecordingError) this.onError(error);
+      if (error instanceof RecordingError) this.failed(error);
       else throw error;
     }
+    this.checkSpool();
+  }
+
+  /**
+   * A spool that is not strict (the app's) takes every event and fails only when it writes its batch, at
+   * the end of this event-loop turn, without `record` throwing: look once that write has run.
+   */
+  private checkSpool(): void {
+    if (this.checkScheduled) return;
+    this.checkScheduled = true;
+    setImmediate(() => {
+      this.checkScheduled = false;
+      if (!this.spool.failing) {
+        this.reported = false;
+        return;
+      }
+      const message = this.spool.failureMessage ?? 'the recording spool is failing';
+      this.failed(new RecordingError('write-failed', message, { sessionId: this.sessionId }));
+    });
+  }
+
+  /** Reports a failure once per episode. */
+  private failed(error: RecordingError): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.onError(error);
   }
 
   private count(event: SessionEvent): void {
