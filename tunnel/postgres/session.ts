@@ -314,6 +314,8 @@ export class PostgresSession {
         this.options.recorder.record(this.id, { type: 'auth.failed', client, reason: message });
         this.endReason = `refused: ${message}`;
         this.phase = 'closed';
+        // Paused since authentication: resumed so that the client's end is seen and the socket closes.
+        this.client.resume();
         this.client.end(errorResponse({ severity: 'FATAL', code: refused?.code ?? '28000', message }));
         return;
       }
