@@ -657,5 +657,7 @@ describe('with short-lived access tokens', () => {
     expect(tunnel.stats()).toMatchObject({ connections: 0, refused: 1 });
     const failed = spooled(spool, tunnel.sessionId).find((e) => e.type === 'auth.failed');
     expect(failed?.payload).toMatchObject({ reason: message, connection: 1 });
+    // The refused connection is gone, not left half-open until the tunnel closes.
+    await expect.poll(() => tunnel.stats().open).toBe(0);
   });
 });
