@@ -12,6 +12,7 @@ import { signInOverHttp } from '../../hub/dev-idp/index.ts';
 import { demoUser } from '../identity/browser-driver.ts';
 import { runCli } from '../support/guard-process.ts';
 import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { until } from '../support/waiting.ts';
 
 let world: ConnectedWorld;
 
@@ -37,16 +38,6 @@ async function eventsAtHub(sessionId: string): Promise<RecordedEvent[]> {
     });
     events.push(...page);
     if (page.length < 1000) return events;
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionSummary } from '../../hub/api/types.ts';
 import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { until } from '../support/waiting.ts';
 
 let world: ConnectedWorld;
 
@@ -32,21 +33,6 @@ function spooledThrough(env: NodeJS.ProcessEnv, sessionId: string): number {
     return row.seq ?? 0;
   } finally {
     db.close();
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -7,12 +7,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  isPortFree,
-  PortInUseError,
-  PortRegistry,
-  PortRegistryError,
-} from '../../tunnel/manager/port-registry.ts';
+import { PortInUseError, PortRegistry, PortRegistryError } from '../../tunnel/manager/port-registry.ts';
+import { freeRange } from '../support/waiting.ts';
 
 let dir: string;
 let file: string;
@@ -31,17 +27,6 @@ afterEach(async () => {
   await release();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** `count` consecutive ports that are free now (other programs on this machine come and go). */
-async function freeRange(count: number): Promise<{ first: number; last: number }> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 20_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = await isPortFree(port);
-    if (free) return { first, last: first + count - 1 };
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
 
 /** Another program listening on `port`. */
 async function squat(port: number): Promise<void> {

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessRequest, RecordingEventInput } from '../../hub/api/types.ts';
 import type { Account } from '../../tunnel/account/account.ts';
 import type { HubClient } from '../../tunnel/hub-client/index.ts';
-import { isPortFree, PortRegistry } from '../../tunnel/manager/port-registry.ts';
+import { PortRegistry } from '../../tunnel/manager/port-registry.ts';
 import {
   TargetUnavailableError,
   TunnelManager,
@@ -22,25 +22,12 @@ import {
 import { loadClassifier } from '../../tunnel/policy/classifier.ts';
 import { RecordingSpool, type RecordingSpoolOptions } from '../../tunnel/recorder/spool.ts';
 import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { until, freeRange } from '../support/waiting.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -58,17 +45,6 @@ async function within<T>(what: string, promise: Promise<T>, ms: number): Promise
 async function settled(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol('pending');
   return (await Promise.race([promise, sleep(0).then(() => marker)])) !== marker;
-}
-
-/** `count` consecutive loopback ports that are free now. */
-async function freeRange(count: number): Promise<{ first: number; last: number }> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 20_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = await isPortFree(port);
-    if (free) return { first, last: first + count - 1 };
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
 }
 
 /** A node-postgres client through a tunnel, with what the server said to it on the side. */
