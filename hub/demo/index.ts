@@ -1,0 +1,284 @@
+/**
+ * The embedded demo: on loopback, the development IdP, a hub on SQLite and a PostgreSQL with the demo
+ * shop (customers, orders, payments full of fake PII) behind three targets, all kept in one data
+ * directory. `portcullis demo` and `npm start` run it; tests start it on ephemeral ports.
+ *
+ *   const demo = await startDemo({ dataDir: '/tmp/portcullis-demo' });
+ *   console.log(demo.hubUrl, demo.users, demo.targets);
+ *   await demo.close();
+ *
+ * The data directory survives restarts: the cluster, its generated passwords, the seeded data and the
+ * hub's store (grants, approvals, recordings) are reused; hub.yaml and the policies are rewritten from
+ * resources/demo at every start.
+ */
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatDuration, type TargetConfig } from '../config/index.ts';
+import { startDevIdp, type DevIdp } from '../dev-idp/index.ts';
+import { startHub, type RunningHub } from '../server.ts';
+import { demoPaths, loadOrCreateSecrets, openDataDir, saveState, type DemoSecrets } from './data-dir.ts';
+import { DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
+import { assertReachableByPostgresUser, POSTGRES_HOST, startDemoPostgres, SUPERUSER } from './postgres.ts';
+import { prepareShop, SHOP_DATABASE } from './seed.ts';
+
+export { DemoDataDirError, DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
+export { resetDemoDataDir } from './data-dir.ts';
+
+export const DEMO_AUDIENCE = 'portcullis-hub';
+
+/** Everything the demo serves listens here only. */
+const LOOPBACK = '127.0.0.1';
+
+/** resources/demo: the hub.yaml template, the policies and the shop's schema. */
+export const DEMO_RESOURCES = fileURLToPath(new URL('../../resources/demo/', import.meta.url));
+
+/** The environment variables hub.yaml names for the database passwords; the hub gets them from startDemo. */
+const PASSWORD_ENV = {
+  shopApp: 'PORTCULLIS_DEMO_SHOP_APP_PASSWORD',
+  shopReporting: 'PORTCULLIS_DEMO_SHOP_REPORTING_PASSWORD',
+} as const;
+
+const TARGET_DESCRIPTIONS: Record<string, string> = {
+  'shop-db':
+    "The shop's production database as the app's role: PII masked, destructive statements blocked, " +
+    'and every write held until a manager approves it.',
+  'shop-reporting': 'The same data for the nightly report agent and engineers: reads only, PII masked.',
+  'shop-admin':
+    "The app's role unmasked under the guarded preset; nobody holds it: on-call and engineers ask, " +
+    'a manager grants it for up to an hour.',
+};
+
+export interface DemoOptions {
+  dataDir: string;
+  /** 0 (the default) picks a free port; so do idpPort and postgresPort. */
+  hubPort?: number;
+  idpPort?: number;
+  postgresPort?: number;
+  /** Progress for people (first-start creation, seeding); one line per call. */
+  log?: (line: string) => void;
+}
+
+export interface DemoUser {
+  username: string;
+  password: string;
+  name: string;
+  groups: string[];
+}
+
+export interface DemoAgent {
+  clientId: string;
+  clientSecret: string;
+  name: string;
+  groups: string[];
+}
+
+export interface DemoTarget {
+  id: string;
+  name: string;
+  database: string;
+  /** The preset, or the policy file as hub.yaml names it. */
+  policy: string;
+  /** Who may use it, for people: "standing: engineering", "just-in-time: …". */
+  access: string;
+  description: string;
+}
+
+export interface RunningDemo {
+  hubUrl: string;
+  issuer: string;
+  audience: string;
+  /** The public OIDC client people sign in with (the CLI and the desktop app). */
+  publicClientId: string;
+  users: DemoUser[];
+  agent: DemoAgent;
+  targets: DemoTarget[];
+  /** superuserUrl is for tests and diagnostics only: people go through the hub. */
+  postgres: { host: string; port: number; superuserUrl: string };
+  dataDir: string;
+  /** Stops the hub, the IdP and PostgreSQL; idempotent. */
+  close(): Promise<void>;
+}
+
+function listenOnce(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port, host: LOOPBACK, exclusive: true }, () => {
+      const { port: bound } = probe.address() as AddressInfo;
+      probe.close(() => resolve(bound));
+    });
+  });
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+}
+
+async function assertPortFree(service: DemoService, port: number): Promise<void> {
+  try {
+    await listenOnce(port);
+  } catch (error) {
+    if (isAddressInUse(error)) throw new DemoPortInUseError(service, port);
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new DemoError(`cannot listen on ${LOOPBACK}:${port} for the demo ${service} (${reason})`);
+  }
+}
+
+/** A listen that lost a race for its port says which port, like the check before it. */
+async function onPort<T>(service: DemoService, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (isAddressInUse(error)) throw new DemoPortInUseError(service, port);
+    throw error;
+  }
+}
+
+function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`demo hub.yaml template: no value for {{${name}}}`);
+    return value;
+  });
+}
+
+async function writeHubConfig(dataDir: string, issuer: string, postgresAddress: string): Promise<void> {
+  const paths = demoPaths(dataDir);
+  const template = await readFile(path.join(DEMO_RESOURCES, 'hub.yaml'), 'utf8');
+  const header =
+    '# Written by `portcullis demo` at every start from resources/demo/hub.yaml: edits do not last.\n';
+  await writeFile(
+    paths.hubConfig,
+    header + fillTemplate(template, { issuer, postgres_address: postgresAddress }),
+  );
+  await rm(paths.policies, { recursive: true, force: true });
+  await cp(path.join(DEMO_RESOURCES, 'policies'), paths.policies, { recursive: true });
+}
+
+function describeAccess(target: TargetConfig): string {
+  const parts: string[] = [];
+  if (target.access.length > 0) parts.push(`standing: ${target.access.join(', ')}`);
+  if (target.jit) {
+    parts.push(
+      `just-in-time: ${target.jit.requesters.join(', ')} request, ${target.jit.approvers.join(', ')} ` +
+        `approve, up to ${formatDuration(target.jit.maxDurationSeconds)}`,
+    );
+  }
+  return parts.join('; ') || 'nobody';
+}
+
+function describeTargets(hub: RunningHub): DemoTarget[] {
+  return hub.config.targets.map((target) => ({
+    id: target.id,
+    name: target.name,
+    database: target.database,
+    policy: target.policy.name,
+    access: describeAccess(target),
+    description: TARGET_DESCRIPTIONS[target.id] ?? '',
+  }));
+}
+
+function superuserUrl(secrets: DemoSecrets, port: number): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(secrets.superuser)}@${POSTGRES_HOST}:${port}/${SHOP_DATABASE}`;
+}
+
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const dataDir = path.resolve(options.dataDir);
+  const log = options.log ?? (() => {});
+  const requested = {
+    hub: options.hubPort ?? 0,
+    idp: options.idpPort ?? 0,
+    postgres: options.postgresPort ?? 0,
+  };
+  // Fixed ports are checked before anything is created or started: a second demo fails at once.
+  for (const service of ['hub', 'idp', 'postgres'] as const) {
+    if (requested[service] !== 0) await assertPortFree(service, requested[service]);
+  }
+  // PostgreSQL cannot pick its own port and say which; the hub and the IdP can.
+  const postgresPort = requested.postgres || (await listenOnce(0));
+
+  await assertReachableByPostgresUser(dataDir);
+  const state = await openDataDir(dataDir);
+  const secrets = await loadOrCreateSecrets(dataDir, state);
+  const paths = demoPaths(dataDir);
+
+  const started: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of started.splice(0).reverse()) {
+      await stop().catch((error: unknown) => log(`while stopping: ${(error as Error).message}`));
+    }
+  };
+  try {
+    if (!state.postgresCreated) {
+      // Whatever a first start that failed left behind; initdb needs an empty directory.
+      await rm(paths.cluster, { recursive: true, force: true });
+      log(`first start: creating the demo database in ${paths.cluster} (a few seconds)`);
+    }
+    const postgres = await startDemoPostgres({
+      clusterDir: paths.cluster,
+      port: postgresPort,
+      superuserPassword: secrets.superuser,
+      create: !state.postgresCreated,
+      log,
+    });
+    started.push(() => postgres.stop());
+    if (!state.postgresCreated) await saveState(dataDir, { ...state, postgresCreated: true });
+
+    const shop = await prepareShop(
+      { host: postgres.host, port: postgres.port, user: SUPERUSER, password: secrets.superuser },
+      { shopApp: secrets.shopApp, shopReporting: secrets.shopReporting },
+      path.join(DEMO_RESOURCES, 'shop.sql'),
+    );
+    const counts = `${shop.rows.customers} customers, ${shop.rows.orders} orders, ${shop.rows.payments} payments`;
+    log(`${shop.seeded ? 'seeded' : 'reusing'} the shop database: ${counts}`);
+
+    const idp: DevIdp = await onPort('idp', requested.idp, () =>
+      startDevIdp({ port: requested.idp, audience: DEMO_AUDIENCE }),
+    );
+    started.push(() => idp.close());
+
+    await writeHubConfig(dataDir, idp.issuer, `${postgres.host}:${postgres.port}`);
+    const hub = await onPort('hub', requested.hub, () =>
+      startHub({
+        configFile: paths.hubConfig,
+        database: paths.hubDatabase,
+        listen: `${LOOPBACK}:${requested.hub}`,
+        env: { [PASSWORD_ENV.shopApp]: secrets.shopApp, [PASSWORD_ENV.shopReporting]: secrets.shopReporting },
+        logLevel: 'error',
+      }),
+    );
+    started.push(() => hub.close());
+
+    const agent = idp.agents[0]!;
+    let closing: Promise<void> | undefined;
+    return {
+      hubUrl: hub.url,
+      issuer: idp.issuer,
+      audience: DEMO_AUDIENCE,
+      publicClientId: idp.publicClientId,
+      users: idp.users.map(({ username, password, name, groups }) => ({ username, password, name, groups })),
+      agent: {
+        clientId: agent.clientId,
+        clientSecret: agent.clientSecret,
+        name: agent.name,
+        groups: agent.groups,
+      },
+      targets: describeTargets(hub),
+      postgres: {
+        host: postgres.host,
+        port: postgres.port,
+        superuserUrl: superuserUrl(secrets, postgres.port),
+      },
+      dataDir,
+      close() {
+        closing ??= stopAll();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * The embedded demo (startDemo) as people, the agent and the tunnel meet it: the real development IdP,
+ * the real hub on SQLite and a real PostgreSQL seeded with the demo shop, all in one data directory that
+ * a second start reuses.
+ */
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signInOverHttp } from '../../hub/dev-idp/index.ts';
+import {
+  DEMO_RESOURCES,
+  DemoError,
+  resetDemoDataDir,
+  startDemo,
+  type RunningDemo,
+} from '../../hub/demo/index.ts';
+import { createHubClient, type HubClient } from '../../tunnel/hub-client/index.ts';
+import { clientCredentialsLogin, discoverIssuer, loginWithBrowser } from '../../tunnel/identity/index.ts';
+import { HubApprover } from '../../tunnel/manager/hub-approver.ts';
+import { loadClassifier } from '../../tunnel/policy/classifier.ts';
+import { PolicyEngine } from '../../tunnel/policy/engine.ts';
+import { createDetector, type DetectorName } from '../../tunnel/policy/masking/detectors.ts';
+import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
+import { judgeStatement } from '../../tunnel/policy/policy.ts';
+import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
+import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
+import { PostgresTunnel } from '../../tunnel/postgres/tunnel.ts';
+
+let scratch: string;
+let dataDir: string;
+let demo: RunningDemo;
+
+beforeAll(async () => {
+  await loadClassifier();
+  scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-demo-'));
+  await chmod(scratch, 0o755); // as root, PostgreSQL runs as the postgres user, who must pass through it
+  dataDir = path.join(scratch, 'demo');
+  demo = await startDemo({ dataDir });
+});
+
+afterAll(async () => {
+  await demo?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function signIn(username: string): Promise<HubClient> {
+  const user = demo.users.find((u) => u.username === username)!;
+  const config = await discoverIssuer({ issuer: demo.issuer, clientId: demo.publicClientId });
+  const tokens = await loginWithBrowser(config, {
+    openBrowser: async (url) => {
+      const redirect = await signInOverHttp(url, { username: user.username, password: user.password });
+      await fetch(redirect);
+    },
+  });
+  return createHubClient({ url: demo.hubUrl, token: () => tokens.accessToken });
+}
+
+async function signInAgent(): Promise<HubClient> {
+  const agent = await clientCredentialsLogin({
+    issuer: demo.issuer,
+    clientId: demo.agent.clientId,
+    clientSecret: demo.agent.clientSecret,
+  });
+  return createHubClient({ url: demo.hubUrl, token: () => agent.getAccessToken() });
+}
+
+async function superuser(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: demo.postgres.superuserUrl });
+  await client.connect();
+  return client;
+}
+
+async function connectAs(connection: {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}) {
+  const { host, port, database, user, password } = connection;
+  const client = new pg.Client({ host, port, database, user, password });
+  await client.connect();
+  return client;
+}
+
+async function rowCounts(client: pg.Client): Promise<Record<string, number>> {
+  const { rows } = await client.query<Record<string, string>>(
+    `SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders,
+            (SELECT count(*) FROM payments) AS payments`,
+  );
+  return Object.fromEntries(Object.entries(rows[0]!).map(([table, count]) => [table, Number(count)]));
+}
+
+function luhnValid(cardNumber: string): boolean {
+  const digits = cardNumber.replace(/ /g, '');
+  if (!/^\d{13,19}$/.test(digits)) return false;
+  let sum = 0;
+  [...digits].reverse().forEach((ch, index) => {
+    let digit = Number(ch);
+    if (index % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+    sum += digit;
+  });
+  return sum % 10 === 0;
+}
+
+function ibanValid(iban: string): boolean {
+  const compact = iban.replace(/ /g, '');
+  const numeric = (compact.slice(4) + compact.slice(0, 4)).replace(/[A-Z]/g, (c) =>
+    String(c.charCodeAt(0) - 55),
+  );
+  return [...numeric].reduce((remainder, ch) => (remainder * 10 + Number(ch)) % 97, 0) === 1;
+}
+
+describe('what the demo offers', () => {
+  it('names the four demo people, the agent and the three targets, on loopback', () => {
+    expect(demo.hubUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(demo.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(demo.users.map((u) => [u.username, u.groups])).toEqual([
+      ['priya', ['engineering']],
+      ['marcus', ['engineering', 'oncall']],
+      ['elena', ['engineering', 'managers']],
+      ['tom', ['auditors']],
+    ]);
+    expect(demo.agent).toMatchObject({ clientId: 'nightly-report-agent', groups: ['agents'] });
+    expect(demo.targets.map((t) => [t.id, t.database, t.policy])).toEqual([
+      ['shop-db', 'shop', 'policies/shop.yaml'],
+      ['shop-reporting', 'shop', 'policies/reporting.yaml'],
+      ['shop-admin', 'shop', 'guarded'],
+    ]);
+    for (const target of demo.targets) expect(target.description).not.toBe('');
+    expect(demo.postgres.host).toBe('127.0.0.1');
+  });
+
+  it('lets the agent, signed in with client credentials, use the reporting target only', async () => {
+    const agent = await signInAgent();
+    expect(await agent.me()).toMatchObject({
+      subject: 'nightly-report-agent',
+      kind: 'agent',
+      groups: ['agents'],
+    });
+    const targets = await agent.targets();
+    expect(targets.map((t) => [t.id, t.status])).toEqual([['shop-reporting', 'standing']]);
+  });
+
+  it('gives engineers standing access to shop-db and reporting, shop-admin on request, and managers the decisions', async () => {
+    const status = async (hub: HubClient) => Object.fromEntries((await hub.targets()).map((t) => [t.id, t]));
+
+    const priya = await status(await signIn('priya'));
+    expect(priya['shop-db']).toMatchObject({ status: 'standing', canApproveStatements: false });
+    expect(priya['shop-reporting']).toMatchObject({ status: 'standing' });
+    expect(priya['shop-admin']).toMatchObject({ status: 'requestable', jit: { maxDurationSeconds: 3600 } });
+
+    const elena = await status(await signIn('elena'));
+    expect(elena['shop-db']).toMatchObject({ status: 'standing', canApproveStatements: true });
+    expect(elena['shop-admin']).toMatchObject({ canApproveAccess: true });
+
+    const tom = await signIn('tom');
+    expect(await tom.me()).toMatchObject({ subject: 'tom', auditor: true, admin: false });
+    expect(await tom.targets()).toEqual([]);
+  });
+});
+
+describe('the demo database', () => {
+  it('hands tunnels of shop-db the shop_app role: it reads and writes the shop, and is no superuser', async () => {
+    const priya = await signIn('priya');
+    const session = await priya.openSession('shop-db');
+    try {
+      expect(session.connection).toMatchObject({
+        database: 'shop',
+        user: 'shop_app',
+        tls: { sslmode: 'disable' },
+      });
+      const app = await connectAs(session.connection);
+      try {
+        const role = await app.query(
+          'SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user',
+        );
+        expect(role.rows).toEqual([{ rolsuper: false, rolcreatedb: false, rolcreaterole: false }]);
+        expect((await app.query('SELECT count(*)::int AS n FROM customers')).rows[0].n).toBeGreaterThan(0);
+        await app.query('BEGIN');
+        await app.query(
+          `INSERT INTO orders (customer_id, reference, status, total, currency) VALUES (1, 'SO-TEST', 'pending', 9.99, 'USD')`,
+        );
+        expect((await app.query(`UPDATE payments SET status = 'refunded' WHERE id = 1`)).rowCount).toBe(1);
+        await app.query('ROLLBACK');
+        // Past the guard the role still cannot change the schema: the tables belong to the superuser.
+        await expect(app.query('DROP TABLE orders')).rejects.toMatchObject({ code: '42501' });
+        await expect(app.query('CREATE TABLE scratch (id int)')).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await app.end();
+      }
+    } finally {
+      await priya.closeSession(session.sessionId);
+    }
+  });
+
+  it('hands the agent the shop_reporting role, which reads but cannot write', async () => {
+    const agent = await signInAgent();
+    const session = await agent.openSession('shop-reporting');
+    try {
+      expect(session.connection).toMatchObject({ database: 'shop', user: 'shop_reporting' });
+      const reporting = await connectAs(session.connection);
+      try {
+        expect((await reporting.query('SELECT count(*)::int AS n FROM payments')).rows[0].n).toBeGreaterThan(
+          0,
+        );
+        await expect(
+          reporting.query(`UPDATE payments SET status = 'refunded' WHERE id = 1`),
+        ).rejects.toMatchObject({
+          code: '42501',
+        });
+        await expect(
+          reporting.query(
+            `INSERT INTO orders (customer_id, reference, status, total, currency) VALUES (1, 'X', 'pending', 1, 'USD')`,
+          ),
+        ).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await reporting.end();
+      }
+    } finally {
+      await agent.closeSession(session.sessionId);
+    }
+  });
+
+  it('holds a few hundred rows per table of well-formed fake PII: Luhn-valid cards, mod-97 IBANs, detectable values', async () => {
+    const client = await superuser();
+    try {
+      const counts = await rowCounts(client);
+      for (const table of ['customers', 'orders', 'payments'])
+        expect(counts[table]).toBeGreaterThanOrEqual(200);
+
+      const customers = (await client.query('SELECT email, phone, ssn, card_number, iban FROM customers'))
+        .rows;
+      const payments = (await client.query('SELECT card_number FROM payments')).rows;
+      const cards = [...customers, ...payments].map((row) => row.card_number as string);
+      expect(cards.filter((card) => !luhnValid(card))).toEqual([]);
+      const ibans = customers.map((c) => c.iban as string | null).filter((iban) => iban !== null);
+      expect(ibans.length).toBeGreaterThan(50);
+      expect(ibans.filter((iban) => !ibanValid(iban))).toEqual([]);
+      expect(customers.filter((c) => c.ssn !== null).length).toBeGreaterThan(100);
+
+      // The policies' value detectors recognise every value, so detection shows where provenance cannot.
+      const column: Record<string, DetectorName> = {
+        email: 'email',
+        phone: 'phone',
+        ssn: 'ssn',
+        card_number: 'card',
+        iban: 'iban',
+      };
+      const missed: string[] = [];
+      for (const [name, detectorName] of Object.entries(column)) {
+        const detector = createDetector([detectorName]);
+        for (const row of customers) {
+          const value = row[name] as string | null;
+          if (value === null) continue;
+          const found = detector.scan(Buffer.from(value));
+          if (found.length !== 1 || found[0]!.start !== 0 || found[0]!.end !== Buffer.byteLength(value)) {
+            missed.push(`${name}: ${value}`);
+          }
+        }
+      }
+      expect(missed).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('the demo policies', () => {
+  const judge = (policy: ReturnType<typeof parsePolicy>, classes: string[], table: string) =>
+    judgeStatement(policy, {
+      classes: new Set(classes) as never,
+      tables: [{ name: table }],
+      writes: classes.includes('read') ? [] : [{ name: table }],
+    }).verdict;
+
+  it('parse, and say what the guide promises: PII masked, payments writes held, destructive statements blocked', async () => {
+    const shop = parsePolicy(
+      await readFile(path.join(DEMO_RESOURCES, 'policies/shop.yaml'), 'utf8'),
+      'shop.yaml',
+    );
+    const reporting = parsePolicy(
+      await readFile(path.join(DEMO_RESOURCES, 'policies/reporting.yaml'), 'utf8'),
+      'reporting.yaml',
+    );
+    const masked = (policy: typeof shop) =>
+      policy.mask.map((m) => `${m.table}.${m.column}:${m.strategy.kind}`);
+    const expectedMasks = [
+      'customers.email:email',
+      'customers.phone:partial',
+      'customers.ssn:redact',
+      'customers.card_number:partial',
+      'customers.iban:redact',
+      'payments.card_number:partial',
+    ];
+    expect(masked(shop)).toEqual(expectedMasks);
+    expect(masked(reporting)).toEqual(expectedMasks);
+    expect(shop.detect).toEqual(['card', 'email', 'ssn', 'iban', 'phone', 'secret']);
+    expect(reporting.detect).toEqual(shop.detect);
+
+    expect(shop.preset).toBe('guarded');
+    expect(judge(shop, ['read'], 'customers')).toBe('allow');
+    expect(judge(shop, ['write'], 'payments')).toBe('approve');
+    expect(judge(shop, ['write'], 'orders')).toBe('approve');
+    expect(judge(shop, ['drop'], 'orders')).toBe('block');
+    expect(reporting.preset).toBe('read-only');
+    expect(judge(reporting, ['read'], 'payments')).toBe('allow');
+    expect(judge(reporting, ['write'], 'payments')).toBe('block');
+  });
+
+  it('run as the guide says through a tunnel on shop-db: PII masked, drop blocked, a payment refund held until Elena approves', async () => {
+    const priya = await signIn('priya');
+    const session = await priya.openSession('shop-db');
+    expect(session.policy).toMatchObject({ kind: 'file', name: 'policies/shop.yaml' });
+    const policy = parsePolicy((session.policy as { yaml: string }).yaml, 'policies/shop.yaml');
+    const { host, port, user, password, database } = session.connection;
+    const upstream = parseUpstreamUrl(
+      `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=disable`,
+    );
+    const side = sharedSideConnection(upstream);
+    const tunnel = new PostgresTunnel({
+      upstream,
+      decisions: new PolicyEngine(policy, {
+        approver: new HubApprover(priya, { sessionId: session.sessionId, pollSeconds: 5 }),
+        sideConnection: side.get,
+      }),
+    });
+    const endpoint = await tunnel.listen();
+    const psql = new pg.Client({ connectionString: endpoint.url });
+    await psql.connect();
+    const direct = await superuser();
+    try {
+      const raw = (await direct.query('SELECT email, ssn, card_number FROM customers WHERE id = 1')).rows[0];
+      const shown = (await psql.query('SELECT email, ssn, card_number FROM customers WHERE id = 1')).rows[0];
+      expect(shown.email).not.toBe(raw.email);
+      expect(shown.email.endsWith(raw.email.slice(raw.email.indexOf('@')))).toBe(true);
+      expect(shown.ssn).not.toBe(raw.ssn);
+      expect(shown.card_number).not.toBe(raw.card_number);
+      expect(shown.card_number.slice(-4)).toBe(raw.card_number.slice(-4));
+
+      await expect(psql.query('DROP TABLE orders')).rejects.toMatchObject({ code: '42501' });
+
+      const refund = psql.query(`UPDATE payments SET status = 'refunded' WHERE id = 1`);
+      const elena = await signIn('elena');
+      let pending = await elena.approvals('pending');
+      for (let tries = 0; pending.length === 0 && tries < 100; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        pending = await elena.approvals('pending');
+      }
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toMatchObject({ targetId: 'shop-db', requester: { subject: 'priya' } });
+      expect(pending[0]!.sql).toMatch(/UPDATE payments/);
+      expect((await direct.query('SELECT status FROM payments WHERE id = 1')).rows[0].status).toBe(
+        'captured',
+      );
+
+      await elena.decideApproval(pending[0]!.id, { approve: true, comment: 'customer called' });
+      expect((await refund).rowCount).toBe(1);
+      expect((await direct.query('SELECT status FROM payments WHERE id = 1')).rows[0].status).toBe(
+        'refunded',
+      );
+    } finally {
+      await direct.end();
+      await psql.end();
+      await tunnel.close();
+      side.close();
+      await priya.closeSession(session.sessionId);
+    }
+  });
+});
+
+describe('the data directory', () => {
+  it('is reused by the next start: the same rows, no second seed, the same generated passwords, the hub remembers', async () => {
+    const secretsFile = path.join(dataDir, 'secrets.json');
+    expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
+    const secrets = await readFile(secretsFile, 'utf8');
+    const client = await superuser();
+    const before = await rowCounts(client);
+    await client.end();
+    const priya = await signIn('priya');
+    const request = await priya.requestAccess({
+      targetId: 'shop-admin',
+      reason: 'fix order 42',
+      durationSeconds: 1800,
+    });
+
+    await demo.close();
+    await demo.close(); // idempotent
+    await expect(fetch(demo.hubUrl)).rejects.toThrow();
+
+    demo = await startDemo({ dataDir });
+    expect(await readFile(secretsFile, 'utf8')).toBe(secrets);
+    const again = await superuser();
+    try {
+      expect(await rowCounts(again)).toEqual(before);
+      expect((await again.query('SELECT count(*)::int AS n FROM portcullis_demo.seed')).rows[0].n).toBe(1);
+    } finally {
+      await again.end();
+    }
+    // The hub's store is kept too: Priya's request is still waiting, and shop_app still logs in.
+    const priyaAgain = await signIn('priya');
+    const admin = (await priyaAgain.targets()).find((t) => t.id === 'shop-admin');
+    expect(admin).toMatchObject({ status: 'pending', pendingRequestId: request.id });
+    const session = await priyaAgain.openSession('shop-db');
+    const app = await connectAs(session.connection);
+    await app.end();
+    await priyaAgain.closeSession(session.sessionId);
+  });
+
+  it('is refused when it holds something that is not the demo’s, and only a demo directory is reset', async () => {
+    const foreign = path.join(scratch, 'foreign');
+    await mkdir(foreign);
+    await writeFile(path.join(foreign, 'notes.txt'), 'mine');
+
+    await expect(startDemo({ dataDir: foreign })).rejects.toThrow(/is not a Portcullis demo directory/);
+    await expect(resetDemoDataDir(foreign)).rejects.toThrow(DemoError);
+    expect(await readFile(path.join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
+
+    // A demo directory whose PostgreSQL is running is not reset either.
+    await expect(resetDemoDataDir(dataDir)).rejects.toThrow(/is running/);
+    await demo.close();
+    await resetDemoDataDir(dataDir);
+    await expect(stat(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
