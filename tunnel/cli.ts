@@ -4,6 +4,7 @@ import { connectCommand } from './commands/connect.ts';
 import { guardCommand } from './commands/guard.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './commands/login.ts';
 import { hubCommand } from './commands/hub.ts';
+import { demoCommand } from './commands/demo.ts';
 import { requestCommand, requestsCommand } from './commands/access.ts';
 import { approvalsCommand, approveCommand, denyCommand } from './commands/approvals.ts';
 import { exportCommand, replayCommand, sessionsCommand } from './commands/audit.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   program.addCommand(connectCommand());
   program.addCommand(guardCommand());
   program.addCommand(hubCommand());
+  program.addCommand(demoCommand());
   program.addCommand(targetsCommand());
   program.addCommand(requestCommand());
   program.addCommand(requestsCommand());
