@@ -88,6 +88,8 @@ async function scalar(connection: UpstreamConnection, sql: string): Promise<stri
 }
 
 function close(connection: UpstreamConnection): void {
+  // The server may reset a connection it is done with (TLS especially): nothing to report by then.
+  connection.socket.on('error', () => {});
   connection.socket.end(serialize.end());
 }
 
