@@ -96,6 +96,24 @@ describe('refresh and sign-out against the development IdP (2 s access tokens)',
     expect(await loadPersonSession(config, otherClient)).toBeUndefined();
   });
 
+  it('renews with the refresh token another process on the same store rotated, instead of the spent one', async () => {
+    const store = new FileTokenStore(join(dir, 'two-processes', 'tokens.json'));
+    const tokens = await signIn();
+    await store.save({ issuer: idp.issuer, clientId: idp.publicClientId, tokens });
+    // Two tunnels of one person, each having loaded the same tokens from the store.
+    const first = (await loadPersonSession(config, store))!;
+    const second = (await loadPersonSession(config, store))!;
+    const rotated = await first.renew();
+    expect(rotated.refreshToken).not.toBe(tokens.refreshToken);
+
+    const renewed = await second.renew();
+    expect(renewed.subject).toBe(priya.username);
+    expect((await store.load())?.tokens.refreshToken).toBe(renewed.refreshToken);
+    // The sign-in is still alive for both: nobody spent a rotated token.
+    await expect(first.renew()).resolves.toMatchObject({ subject: priya.username });
+    await expect(second.renew()).resolves.toMatchObject({ subject: priya.username });
+  });
+
   it('shares one refresh among concurrent callers', async () => {
     const tokens = await signIn();
     const store = new MemoryTokenStore();

@@ -12,6 +12,8 @@ import { identityOf, tokenSetFromResponse, type TokenSet } from './oidc.ts';
 import type { StoredTokens, TokenStore } from './token-store.ts';
 
 export const DEFAULT_REFRESH_AHEAD_SECONDS = 60;
+/** Tokens another process saved are taken as they are while they have at least this long left. */
+const STORED_TOKEN_MIN_LIFETIME_MS = 10_000;
 
 export interface RefreshOptions {
   /** The claim with group names. Default 'groups'. */
@@ -243,7 +245,22 @@ export function personTokenManager(
       ? {}
       : { refreshAheadSeconds: options.refreshAheadSeconds }),
     ...(options.now ? { now: options.now } : {}),
-    renew(current) {
+    async renew(held) {
+      let current = held;
+      // Another process on this account (a second tunnel) may have renewed meanwhile: its refresh token is
+      // the live one, and spending the rotated one held here would end the sign-in for both.
+      const stored = await options.store?.load().catch(() => undefined);
+      if (
+        stored &&
+        stored.issuer === issuer &&
+        stored.clientId === clientId &&
+        stored.tokens.subject === current?.subject &&
+        stored.tokens.refreshToken !== current.refreshToken
+      ) {
+        const now = options.now?.() ?? Date.now();
+        if (stored.tokens.expiresAt - now > STORED_TOKEN_MIN_LIFETIME_MS) return stored.tokens;
+        current = stored.tokens;
+      }
       if (!current) throw new IdentityError('not_signed_in', 'not signed in; sign in first');
       return refreshTokens(config, current, options);
     },
