@@ -115,6 +115,9 @@ describe('a person, signed in through the browser', () => {
       expect(approve.code, approve.stderr).toBe(0);
       const result = await update;
       expect(result.rowCount).toBe(1);
+      // The person running the tunnel sees the hold and its outcome too.
+      expect(tunnel.stderr()).toContain(`held for approval as request ${approvalId}`);
+      expect(tunnel.stderr()).toContain(`request ${approvalId} approved by Elena Garcia: refund ticket 42`);
     } finally {
       await client.end();
     }

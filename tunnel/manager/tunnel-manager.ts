@@ -21,6 +21,7 @@ import type { UpstreamConfig } from '../postgres/connection-string.ts';
 import { AdmissionRefused } from '../postgres/session.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
+import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
 import { HubApprover } from './hub-approver.ts';
 import { PortInUseError, type PortRegistry } from './port-registry.ts';
@@ -251,8 +252,11 @@ class ManagedTunnel implements OpenTunnel {
     this.strict = policy.recording === 'strict';
     const upstream = upstreamFromMaterial(opened);
     this.side = sharedSideConnection(upstream);
-    this.recording = new TunnelRecording(options.spool, opened.sessionId, (error) =>
-      this.recordingFailed(error),
+    this.recording = new TunnelRecording(
+      options.spool,
+      opened.sessionId,
+      (error) => this.recordingFailed(error),
+      (event) => this.tell(event),
     );
     const approver = new HubApprover(options.hub, {
       sessionId: opened.sessionId,
@@ -397,7 +401,24 @@ class ManagedTunnel implements OpenTunnel {
     else this.log(`recording: ${error.message}`);
   }
 
+  /** Holds are worth a line where the user is looking: someone else has to act. */
+  private tell(event: SessionEvent): void {
+    if (event.type === 'hold') {
+      this.log(
+        `held for approval as request ${event.request} (the approvers are notified): ${oneLine(event.sql)}`,
+      );
+    } else if (event.type === 'hold.resolved') {
+      const by = event.by ? ` by ${event.by}` : '';
+      this.log(`request ${event.request} ${event.outcome}${by}${event.comment ? `: ${event.comment}` : ''}`);
+    }
+  }
+
   private log(message: string): void {
     this.options.log?.(`${this.target.id}: ${message}`);
   }
+}
+
+function oneLine(sql: string, max = 80): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

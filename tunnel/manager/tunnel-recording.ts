@@ -34,6 +34,8 @@ export class TunnelRecording implements RecordingPoint {
     private readonly spool: RecordingSpool,
     readonly sessionId: string,
     private readonly onError: (error: RecordingError) => void,
+    /** Sees every connection event after it is counted (the CLI tells its user about holds). */
+    private readonly onEvent: (event: SessionEvent) => void = () => {},
   ) {}
 
   /** A client connection's event (`connectionId` is the proxy's own id for it). */
@@ -44,6 +46,7 @@ export class TunnelRecording implements RecordingPoint {
       this.connectionNumbers.set(connectionId, connection);
     }
     this.count(event);
+    this.onEvent(event);
     if (event.type === 'session.end' || event.type === 'auth.failed') {
       this.connectionNumbers.delete(connectionId);
     }
