@@ -81,9 +81,16 @@ describe('the recording of a session', () => {
     const spooled = spooledThrough(env, killed);
     expect(spooled).toBeGreaterThan(25);
 
-    // The next run of the CLI delivers what the killed one left behind.
+    // The next run of the CLI delivers what the killed one left behind, and ends its session: the
+    // recording says the process died, and the hub closes the session.
     const second = await world.connect('reports-db', env);
-    await expectExactlyOnce(killed, spooled);
+    const session = await expectExactlyOnce(killed, spooled + 1);
+    const events = await world.hub.services.audit.sessionEvents(killed, AUDITOR, { afterSeq: spooled });
+    expect(events.map((e) => e.type)).toEqual(['tunnel.abandoned']);
+    expect(events[0]!.payload).toMatchObject({ process: { pid: first.child.pid } });
+    expect(session.status).toBe('closed');
+    expect(session.closeReason).toContain('ended without closing the session');
+    expect(second.stderr()).toContain('ended 1 session(s) whose tunnel process had died');
     expect(await second.stop('SIGINT')).toBe(0);
     await expectExactlyOnce(second.ready.session, spooledThrough(env, second.ready.session));
   });

@@ -117,6 +117,18 @@ describe('RecordingSpool', () => {
     expect(spool.stats().pendingUpload).toBe(7);
   });
 
+  it("tells each session's first and last event, buffered ones included, for finding unfinished sessions", () => {
+    const spool = openSpool();
+    for (let i = 0; i < 3; i++) spool.record('a', statement(i));
+    spool.record('b', statement(7));
+    const bounds = Object.fromEntries(spool.sessionBounds().map((b) => [b.sessionId, b]));
+    expect(bounds.a).toMatchObject({
+      first: { type: 'statement', payload: { sql: 'select 0' } },
+      last: { type: 'statement', payload: { sql: 'select 2' } },
+    });
+    expect(bounds.b?.first).toEqual(bounds.b?.last);
+  });
+
   it('writes a full batch at once and the rest at the end of the event-loop turn', async () => {
     const spool = openSpool({ maxBatch: 10 });
     for (let i = 0; i < 25; i++) spool.record('a', statement(i));

@@ -113,6 +113,10 @@ async function runTunnel(
   let tunnel: OpenTunnel;
   try {
     outbox.start(); // also delivers what earlier runs left in the spool
+    const abandoned = manager.endAbandonedSessions();
+    if (abandoned.length > 0) {
+      log(`ended ${abandoned.length} session(s) whose tunnel process had died; their recordings sync now`);
+    }
     tunnel = await manager.open(targetId, port === undefined ? {} : { port });
   } catch (error) {
     signal.dispose();

@@ -11,6 +11,7 @@
  *   event stream, and a periodic `sessions/to-close` poll in case an event was missed), or when strict
  *   recording fails, the tunnel ends every client connection with the reason and closes the hub session.
  */
+import { hostname } from 'node:os';
 import type { OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
@@ -163,6 +164,36 @@ export class TunnelManager {
     return tunnel;
   }
 
+  /**
+   * Ends, in the recording and at the hub, the sessions of tunnels whose process on this machine died
+   * without closing them (killed, crashed, power lost): their events are already in the spool and sync
+   * as usual; this adds the end. Sessions of processes still alive (another tunnel) are left alone.
+   */
+  endAbandonedSessions(): string[] {
+    const { spool, hub } = this.options;
+    const ended: string[] = [];
+    for (const bounds of spool.sessionBounds()) {
+      if (bounds.first.type !== 'tunnel.open') continue;
+      if (bounds.last.type === 'tunnel.close' || bounds.last.type === 'tunnel.abandoned') continue;
+      const owner = (bounds.first.payload as { process?: { pid?: unknown; host?: unknown } }).process;
+      if (typeof owner?.pid !== 'number' || owner.host !== hostname() || isAlive(owner.pid)) continue;
+      const reason = `the tunnel process (pid ${owner.pid}) ended without closing the session`;
+      spool.record(bounds.sessionId, {
+        type: 'tunnel.abandoned',
+        reason,
+        process: { pid: owner.pid, host: owner.host },
+      });
+      // Not awaited: an unreachable hub must not hold up the new tunnel (the recording says it anyway).
+      void hub.closeSession(bounds.sessionId, reason).catch((error: Error) => {
+        if (!(error instanceof HubError && error.status === 409)) {
+          this.log(`could not close abandoned session ${bounds.sessionId} at the hub: ${error.message}`);
+        }
+      });
+      ended.push(bounds.sessionId);
+    }
+    return ended;
+  }
+
   async closeAll(reason = 'the tunnel was stopped'): Promise<void> {
     await Promise.all([...this.tunnels.values()].map((t) => t.close(reason)));
     this.stopWatching();
@@ -293,6 +324,7 @@ class ManagedTunnel implements OpenTunnel {
         listen: `${endpoint.host}:${endpoint.port}`,
         policy: this.policy,
         grantExpiresAt: this.grantExpiresAt,
+        process: { pid: process.pid, host: hostname() },
       });
     } catch (error) {
       await this.tunnel.close('recording failed');
@@ -415,6 +447,17 @@ class ManagedTunnel implements OpenTunnel {
 
   private log(message: string): void {
     this.options.log?.(`${this.target.id}: ${message}`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -40,8 +40,12 @@ export type SessionEvent =
       listen: string;
       policy: string;
       grantExpiresAt: string | null;
+      /** The process that runs the tunnel: a later run ends the session if this one died. */
+      process: { pid: number; host: string };
     }
   | ({ type: 'tunnel.close'; reason: string } & TunnelTotals)
+  /** Recorded by a later run for a tunnel whose process ended without closing it (killed, crashed). */
+  | { type: 'tunnel.abandoned'; reason: string; process: { pid: number; host: string } }
   | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
   | {
       type: 'statement';

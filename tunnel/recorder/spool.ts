@@ -106,6 +106,13 @@ export interface SpoolStats {
   lastError: string | undefined;
 }
 
+/** A session's first and last spooled event. */
+export interface SessionBounds {
+  sessionId: string;
+  first: { type: string; payload: unknown };
+  last: { type: string; payload: unknown };
+}
+
 /** A session with events waiting for the hub's acknowledgement. */
 export interface PendingSession {
   sessionId: string;
@@ -202,6 +209,16 @@ export class RecordingSpool implements RecordingPoint {
     readPending: Database.Statement<[string, number, number], EventRow>;
     countRange: Database.Statement<[string, number, number], { n: number }>;
     ack: Database.Statement<[number, number, string]>;
+    bounds: Database.Statement<
+      [],
+      {
+        session_id: string;
+        first_type: string;
+        first_payload: string;
+        last_type: string;
+        last_payload: string;
+      }
+    >;
   };
   private readonly writeBatch: (batch: readonly BufferedEvent[]) => void;
   private readonly ackTransaction: (sessionId: string, throughSeq: number) => number;
@@ -267,6 +284,13 @@ export class RecordingSpool implements RecordingPoint {
       ),
       ack: db.prepare(
         'UPDATE sessions SET acked_seq = ?, pending = max(0, pending - ?) WHERE session_id = ?',
+      ),
+      bounds: db.prepare(
+        `SELECT s.session_id, f.type AS first_type, f.payload AS first_payload,
+                l.type AS last_type, l.payload AS last_payload
+         FROM sessions s
+         JOIN events f ON f.session_id = s.session_id AND f.seq = 1
+         JOIN events l ON l.session_id = s.session_id AND l.seq = s.last_seq`,
       ),
     };
 
@@ -428,6 +452,20 @@ export class RecordingSpool implements RecordingPoint {
       ackedSeq: row.acked_seq,
       lastSeq: row.last_seq,
       pending: row.pending,
+    }));
+  }
+
+  /**
+   * Every session in the spool with its first and last event (type and payload): how a restarted app
+   * finds sessions an earlier process opened and never ended. Reads the whole sessions table.
+   */
+  sessionBounds(): SessionBounds[] {
+    this.assertOpen();
+    this.flush();
+    return this.sql.bounds.all().map((row) => ({
+      sessionId: row.session_id,
+      first: { type: row.first_type, payload: JSON.parse(row.first_payload) as unknown },
+      last: { type: row.last_type, payload: JSON.parse(row.last_payload) as unknown },
     }));
   }
 
