@@ -153,12 +153,23 @@ describe('a person, signed in through the browser', () => {
 describe('an agent with client credentials', () => {
   it('connects headless and its session reaches the hub with an intact chain', async () => {
     const env = await world.agentEnv();
-    const tunnel = await world.connect('reports-db', env);
+    const tunnel = await world.connect('reports-db', env, ['--stats', '0.2']);
     const sql = postgres(tunnel.ready.url, { max: 1 });
     try {
       const rows = await sql`select count(*)::int as n from payments`;
       expect(rows[0]!.n).toBe(2);
       await expect(sql`delete from payments`).rejects.toMatchObject({ code: '42501' });
+      // A supervisor reading stdout sees the live counts as JSON lines.
+      const stats = await until('a stats line counting the blocked delete', async () =>
+        tunnel
+          .stdout()
+          .split('\n')
+          .filter((line) => line.includes('"event":"stats"'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((line) => line.blocked === 1),
+      );
+      expect(stats).toMatchObject({ target: 'reports-db', open: 1, connections: 1, held: 0 });
+      expect(stats.statements).toBeGreaterThanOrEqual(2);
     } finally {
       await sql.end();
     }

@@ -18,6 +18,7 @@ import { UsageError } from './usage-error.ts';
 
 interface ConnectOptions {
   port?: string;
+  stats?: string;
   json?: boolean;
 }
 
@@ -71,7 +72,17 @@ function untilSignal(): { stopped: Promise<string>; dispose(): void } {
 
 async function connect(targetId: string, options: ConnectOptions): Promise<void> {
   const port = parsePort(options.port);
-  await asSignedIn(options, (account, ctx) => runTunnel(account, ctx, targetId, port));
+  const statsInterval = parseStatsInterval(options.stats);
+  await asSignedIn(options, (account, ctx) => runTunnel(account, ctx, targetId, port, statsInterval));
+}
+
+function parseStatsInterval(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 86_400) {
+    throw new UsageError(`--stats must be a number of seconds from 0.1 to 86400, got "${value}"`);
+  }
+  return seconds;
 }
 
 async function runTunnel(
@@ -79,6 +90,7 @@ async function runTunnel(
   ctx: CommandContext,
   targetId: string,
   port: number | undefined,
+  statsInterval: number | undefined,
 ): Promise<void> {
   const { out } = ctx;
   const log = (message: string): void => out.note(`portcullis connect: ${message}`);
@@ -145,13 +157,23 @@ async function runTunnel(
       ].join('\n'),
     );
   }
-  let lastLine = '';
-  const ticker = setInterval(() => {
-    const line = statsLine(tunnel.stats());
-    if (line !== lastLine && process.stderr.isTTY && !out.json) out.progress(line);
+  // A terminal gets a live line; a log or a supervisor gets the counts every --stats seconds when they
+  // changed (JSON lines with --json).
+  const live = process.stderr.isTTY === true && !out.json;
+  const everyMs = statsInterval === undefined ? (live ? 1000 : undefined) : statsInterval * 1000;
+  let lastLine = statsLine(tunnel.stats());
+  const report = (): void => {
+    const stats = tunnel.stats();
+    const line = statsLine(stats);
+    if (line === lastLine) return;
     lastLine = line;
-  }, 1000);
-  ticker.unref();
+    if (live) out.progress(line);
+    else if (out.json)
+      out.line({ event: 'stats', target: tunnel.target.id, session: tunnel.sessionId, ...stats });
+    else out.note(`portcullis connect: ${line}`);
+  };
+  const ticker = everyMs === undefined ? undefined : setInterval(report, everyMs);
+  ticker?.unref();
 
   const outcome = await Promise.race([
     signal.stopped.then((name) => ({ by: 'signal' as const, name })),
@@ -199,6 +221,10 @@ export function connectCommand(): Command {
         'Open a local guarded tunnel to a target; runs until Ctrl-C (exit 3 if the hub ends your access).',
       )
       .argument('<target>', 'the target id, as `portcullis targets` lists it')
-      .option('--port <n>', 'local port to listen on (remembered for this target)'),
+      .option('--port <n>', 'local port to listen on (remembered for this target)')
+      .option(
+        '--stats <seconds>',
+        'report the live counts this often when they change (JSON lines with --json; a terminal updates every second)',
+      ),
   ).action((target: string, options: ConnectOptions) => connect(target, options));
 }
