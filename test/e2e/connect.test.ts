@@ -147,6 +147,15 @@ describe('a person, signed in through the browser', () => {
     expect(resolved).toMatchObject({ outcome: 'approved', by: 'Elena Garcia', comment: 'refund ticket 42' });
     // Unmasked result data is never recorded.
     expect(JSON.stringify(events)).not.toContain('ada@example.com');
+
+    // The requester reads the same story back from the hub.
+    const replay = await world.cli(['replay', tunnel.ready.session], priya.env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain('tunnel open: Priya Shah (priya, person) to App database (app-db)');
+    expect(replay.stdout).toMatch(/\[1\] HELD for approval \(request \S+/);
+    expect(replay.stdout).toContain('approved by Elena Garcia ("refund ticket 42")');
+    expect(replay.stdout).toMatch(/tunnel closed \(the tunnel was stopped \(SIGINT\)\): 1 connection/);
+    expect(replay.stdout).toContain('chain: ok');
   });
 });
 

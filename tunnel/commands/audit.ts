@@ -62,8 +62,24 @@ function quoted(text: string | undefined): string {
 
 /** What one recorded event says, for people. Unknown types are shown with their payload. */
 export function describeEvent(event: Pick<RecordedEvent, 'type' | 'payload'>): string {
+  // A connected tunnel tags each client connection's events with its number.
+  const connection = (event.payload as { connection?: unknown } | null)?.connection;
+  const text = describePayload(event);
+  return typeof connection === 'number' ? `[${connection}] ${text}` : text;
+}
+
+function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>): string {
   const e = { type: event.type, ...(event.payload as object) } as SessionEvent;
   switch (e.type) {
+    case 'tunnel.open': {
+      if (!e.identity || !e.target) break;
+      const grant = e.grantExpiresAt ? `, access until ${e.grantExpiresAt}` : '';
+      return `tunnel open: ${e.identity.name} (${e.identity.subject}, ${e.identity.kind}) to ${e.target.name} (${e.target.id}) on ${e.listen}, policy ${e.policy}${grant}`;
+    }
+    case 'tunnel.close':
+      return `tunnel closed (${e.reason}): ${count(e.connections, 'connection')}, ${count(e.statements, 'statement')}, ${e.blocked} blocked, ${e.held} held, ${count(e.maskedCells, 'masked cell')}`;
+    case 'tunnel.abandoned':
+      return `tunnel abandoned: ${e.reason}`;
     case 'session.start': {
       if (!e.client || !e.upstream) break;
       const app = e.client?.applicationName ? `, ${e.client.applicationName}` : '';
