@@ -119,5 +119,6 @@ describe('the recording of a session', () => {
     const session = await expectExactlyOnce(sessionId, through);
     expect(session.statementCount).toBeGreaterThanOrEqual(50);
     expect(tunnel.stderr()).toContain('kept here and retried');
+    expect(tunnel.stderr()).toContain('the hub is reachable again');
   });
 });

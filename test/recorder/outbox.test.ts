@@ -188,7 +188,9 @@ describe('Outbox', () => {
         seen.push(info);
         statuses.push(box.status());
       },
+      onRecovered: (info) => recoveries.push(info.failures),
     });
+    const recoveries: number[] = [];
     box.start();
     fill(spool, 1, 10);
     spool.flush();
@@ -203,6 +205,7 @@ describe('Outbox', () => {
     });
     expect(statuses.every((s) => s.nextRetryAt !== undefined)).toBe(true);
     expect(box.status()).toMatchObject({ consecutiveFailures: 0, nextRetryAt: undefined, uploaded: 10 });
+    expect(recoveries).toEqual([5]);
 
     failuresLeft = 1;
     fill(spool, 1, 5, 10);
@@ -210,6 +213,7 @@ describe('Outbox', () => {
     expect(seen.at(-1)).toEqual({ sessionId: 'session-0', attempt: 1, delayMs: 6 });
     expect(verifyChain(hub.chain('session-0'))).toEqual([]);
     expect(hub.chain('session-0')).toHaveLength(15);
+    expect(recoveries).toEqual([5, 1]);
   });
 
   it('resolves flush only once the hub acknowledged, and rejects on timeout', async () => {

@@ -104,12 +104,15 @@ async function runTunnel(
     spool,
     { ingest: (sessionId, events, o) => account.hub.ingestRecording(sessionId, events, o) },
     {
-      onError: (error, info) => {
-        // One line per outage, not one per retry.
+      // One line when an outage starts and one when it ends, not one per retry.
+      onError: (error) => {
         if (syncErrors++ === 0) {
           log(`cannot sync the recording yet (${(error as Error).message}); it is kept here and retried`);
         }
-        void info;
+      },
+      onRecovered: () => {
+        syncErrors = 0;
+        log('the hub is reachable again; the recording is syncing');
       },
     },
   );

@@ -56,6 +56,8 @@ export interface OutboxOptions {
   backoff?: BackoffOptions;
   /** Every failed ingest, with the backoff it earned. */
   onError?: (error: unknown, info: { sessionId: string; attempt: number; delayMs: number }) => void;
+  /** The first acknowledged batch after failures: syncing works again. */
+  onRecovered?: (info: { failures: number }) => void;
   now?: () => number;
 }
 
@@ -272,7 +274,9 @@ export class Outbox {
     this.counts.duplicates += result.duplicates;
     this.counts.conflicts += result.conflicts;
     this.backoffs.delete(sessionId);
+    const failures = this.consecutiveFailures;
     this.consecutiveFailures = 0;
+    if (failures > 0) this.options.onRecovered?.({ failures });
     this.lastSyncAt = new Date(this.now()).toISOString();
     for (const waiter of this.waiters) {
       const target = waiter.targets.get(sessionId);
