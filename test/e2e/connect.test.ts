@@ -201,7 +201,8 @@ describe('a stable port per target', () => {
     const marcus = await world.signIn('marcus');
     const first = await world.connect('reports-db', marcus.env);
     const port = first.ready.listen.split(':')[1];
-    expect(await first.stop()).toBe(0);
+    // Closing the terminal (SIGHUP) closes the tunnel cleanly too.
+    expect(await first.stop('SIGHUP')).toBe(0);
     const again = await world.connect('reports-db', marcus.env);
     expect(again.ready.listen.split(':')[1]).toBe(port);
     const clash = await world.cli(['connect', 'reports-db'], marcus.env);

@@ -23,6 +23,7 @@ import {
   type AgentCredentials,
   type SignOutResult,
   type TokenManager,
+  type TokenStore,
 } from '../identity/index.ts';
 import { writePrivateFile } from '../identity/private-file.ts';
 import type { HomePaths } from './home.ts';
@@ -126,9 +127,16 @@ async function writeProfile(paths: HomePaths, profile: Profile): Promise<void> {
   await writePrivateFile(paths.profile, `${JSON.stringify(profile, null, 2)}\n`);
 }
 
+/** Where a person's tokens are kept: the CLI's 0600 file unless the caller brings its own (the desktop
+ * app's safeStorage-backed store). */
+function tokenStore(paths: HomePaths, store: TokenStore | undefined): TokenStore {
+  return store ?? new FileTokenStore(paths.tokens);
+}
+
 export interface PersonSignIn {
   hubUrl: string;
   paths: HomePaths;
+  store?: TokenStore;
   /** Opens (or prints) the authorization URL. */
   openBrowser: (url: string) => void | Promise<void>;
   timeoutMs?: number;
@@ -139,7 +147,7 @@ export interface PersonSignIn {
 export async function signInPerson(options: PersonSignIn): Promise<Account> {
   const { hub, identity } = await discoverHub(options.hubUrl);
   const config = await discoverIssuer({ issuer: identity.issuer, clientId: identity.clientId });
-  const store = new FileTokenStore(options.paths.tokens);
+  const store = tokenStore(options.paths, options.store);
   const tokens = await loginWithBrowser(config, {
     openBrowser: options.openBrowser,
     groupsClaim: identity.groupsClaim,
@@ -184,13 +192,14 @@ export async function signInAgent(options: {
   hubUrl: string;
   paths: HomePaths;
   env?: NodeJS.ProcessEnv;
+  store?: TokenStore;
 }): Promise<Account> {
   const credentials = requireAgentCredentials(options.env ?? process.env);
   const { hub, identity } = await discoverHub(options.hubUrl);
   const account = await agentAccount(hub, identity, credentials);
   await writeProfile(options.paths, account.profile);
   // A person's tokens from an earlier sign-in must not outlive the switch to the agent.
-  await new FileTokenStore(options.paths.tokens).clear();
+  await tokenStore(options.paths, options.store).clear();
   return account;
 }
 
@@ -198,7 +207,11 @@ export async function signInAgent(options: {
  * The account to act as: an agent named by the environment (PORTCULLIS_HUB + client credentials), else
  * the saved profile. Throws NotSignedInError saying what to run when there is none or it cannot be used.
  */
-export async function openAccount(options: { paths: HomePaths; env?: NodeJS.ProcessEnv }): Promise<Account> {
+export async function openAccount(options: {
+  paths: HomePaths;
+  env?: NodeJS.ProcessEnv;
+  store?: TokenStore;
+}): Promise<Account> {
   const env = options.env ?? process.env;
   const hubFromEnv = env[HUB_ENV];
   if (hubFromEnv && agentCredentialsFromEnv(env)) {
@@ -220,7 +233,7 @@ export async function openAccount(options: { paths: HomePaths; env?: NodeJS.Proc
     issuer: profile.identity.issuer,
     clientId: profile.identity.clientId,
   });
-  const tokens = await loadPersonSession(config, new FileTokenStore(options.paths.tokens));
+  const tokens = await loadPersonSession(config, tokenStore(options.paths, options.store));
   if (!tokens) throw new NotSignedInError(`not signed in to ${profile.hub}; ${LOGIN_HINT}`);
   return { profile, tokens, hub: authenticatedHubClient(profile.hub, tokens) };
 }
@@ -250,11 +263,11 @@ export interface SignOutOutcome {
 }
 
 /** Forgets the profile and the person's tokens (revoking the refresh token at the IdP when it can). */
-export async function signOut(paths: HomePaths): Promise<SignOutOutcome> {
+export async function signOut(paths: HomePaths, customStore?: TokenStore): Promise<SignOutOutcome> {
   const profile = await readProfile(paths).catch(() => undefined);
   let result: SignOutResult | undefined;
   if (profile?.kind === 'person') {
-    const store = new FileTokenStore(paths.tokens);
+    const store = tokenStore(paths, customStore);
     const stored = await store.load().catch(() => undefined);
     if (stored) {
       try {

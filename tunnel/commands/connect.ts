@@ -56,16 +56,13 @@ function maskKey(env: NodeJS.ProcessEnv): Buffer | undefined {
 }
 
 function untilSignal(): { stopped: Promise<string>; dispose(): void } {
+  // SIGHUP too: closing the terminal should close the session, not abandon it.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   let dispose = (): void => {};
   const stopped = new Promise<string>((resolve) => {
-    const onInt = (): void => resolve('SIGINT');
-    const onTerm = (): void => resolve('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    dispose = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    };
+    const handlers = signals.map((signal) => [signal, () => resolve(signal)] as const);
+    for (const [signal, handler] of handlers) process.once(signal, handler);
+    dispose = () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
   });
   return { stopped, dispose };
 }
