@@ -394,6 +394,19 @@ describe('in the standard world', () => {
       expect((await idleError(client)).message).toBe('your access to admin-db was revoked at the hub');
     });
 
+    it('warns, while there is time to ask again, when the grant ends within ten minutes', async () => {
+      await grantAdminDb(300);
+      const { manager: m, logs } = await manager(priya, { revocationPollMs: 600_000 });
+      const tunnel = await m.open('admin-db');
+      const warning = await until('the expiry warning', () =>
+        logs.find((line) => line.includes('your access ends in')),
+      );
+      expect(warning).toMatch(
+        /^admin-db: your access ends in [45] min \(at .*\); ask for more with `portcullis request admin-db/,
+      );
+      await tunnel.close();
+    });
+
     it('closes the tunnel on time when the grant expires, even with the hub out of reach', async () => {
       const grant = await grantAdminDb(5);
       const { manager: m, logs } = await manager(priya, { revocationPollMs: 600_000 });

@@ -58,6 +58,9 @@ export interface OpenTunnel {
 }
 
 /** The target cannot be opened now; the message says what the user can do. */
+/** How long before a grant ends the person running the tunnel is warned (as the hub's default warns). */
+const EXPIRY_WARNING_MS = 10 * 60_000;
+
 export class TargetUnavailableError extends Error {
   override name = 'TargetUnavailableError';
 }
@@ -267,6 +270,7 @@ class ManagedTunnel implements OpenTunnel {
   private readonly side: ReturnType<typeof sharedSideConnection>;
   private readonly strict: boolean;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private warnTimer: NodeJS.Timeout | undefined;
   private closing: Promise<TunnelClosed> | undefined;
 
   constructor(
@@ -335,6 +339,8 @@ class ManagedTunnel implements OpenTunnel {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
       // setTimeout holds at most ~24.8 days; longer grants are re-armed.
       this.armExpiry(delay);
+      this.warnTimer = setTimeout(() => this.warnExpiring(), Math.max(0, delay - EXPIRY_WARNING_MS));
+      this.warnTimer.unref();
     }
   }
 
@@ -363,6 +369,7 @@ class ManagedTunnel implements OpenTunnel {
 
   private async shutdown(closed: TunnelClosed): Promise<TunnelClosed> {
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.warnTimer);
     await this.tunnel.close(closed.reason);
     this.side.close();
     const stats = this.stats();
@@ -400,6 +407,16 @@ class ManagedTunnel implements OpenTunnel {
       else void this.end('grant-expired', undefined);
     }, step);
     this.expiryTimer.unref();
+  }
+
+  /** Said where the user is looking while there is still time to ask again. */
+  private warnExpiring(): void {
+    if (this.closing || !this.grantExpiresAt) return;
+    const minutes = Math.max(0, Math.round((Date.parse(this.grantExpiresAt) - Date.now()) / 60_000));
+    this.log(
+      `your access ends in ${minutes} min (at ${this.grantExpiresAt}); ` +
+        `ask for more with \`portcullis request ${this.target.id} --reason "…"\``,
+    );
   }
 
   private async admit(): Promise<void> {
