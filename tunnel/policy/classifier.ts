@@ -32,21 +32,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { FrozenSet, INTERNALS, Walk } from './walker.ts';
 
-export type StatementClass =
-  | 'read'
-  | 'write'
-  | 'ddl'
-  | 'drop'
-  | 'truncate'
-  | 'delete-without-where'
-  | 'update-without-where'
-  | 'privilege'
-  | 'server-access'
-  | 'dynamic'
-  | 'session'
-  | 'unknown';
-
-export const STATEMENT_CLASSES: readonly StatementClass[] = Object.freeze([
+export const STATEMENT_CLASSES = Object.freeze([
   'read',
   'write',
   'ddl',
@@ -60,6 +46,8 @@ export const STATEMENT_CLASSES: readonly StatementClass[] = Object.freeze([
   'session',
   'unknown',
 ] as const);
+
+export type StatementClass = (typeof STATEMENT_CLASSES)[number];
 
 /** A relation, named as PostgreSQL folds identifiers (unquoted → lower case, quoted as written). */
 export interface TableRef {

@@ -1,4 +1,4 @@
-import type { StatementClass } from './classifier.ts';
+import { STATEMENT_CLASSES, type StatementClass } from './classifier.ts';
 import type { DetectorName } from './masking/detectors.ts';
 import type { MaskStrategy } from './masking/strategies.ts';
 
@@ -55,18 +55,11 @@ function defaultsFor(preset: Preset): Map<StatementClass, Verdict> {
   const defaults = new Map<StatementClass, Verdict>();
   const set = (verdict: Verdict, classes: StatementClass[]): void =>
     classes.forEach((c) => defaults.set(c, verdict));
-  set('block', [
-    'write',
-    'ddl',
-    'drop',
-    'truncate',
-    'delete-without-where',
-    'update-without-where',
-    'privilege',
-    'server-access',
-    'dynamic',
-    'unknown',
-  ]);
+  // Everything that is not harmless is blocked unless the preset says otherwise.
+  set(
+    'block',
+    STATEMENT_CLASSES.filter((c) => !ALWAYS_ALLOWED.includes(c)),
+  );
   set('allow', ALWAYS_ALLOWED);
   // `observe` judges as `guarded` does, so the recording shows what enforcement would have done.
   if (preset !== 'read-only') set('approve', ['write']);
