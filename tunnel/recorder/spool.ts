@@ -206,7 +206,7 @@ export class RecordingSpool implements RecordingPoint {
     pendingSessions: Database.Statement<[], SessionRow>;
     pendingTotal: Database.Statement<[], { total: number | null }>;
     session: Database.Statement<[string], SessionRow>;
-    readPending: Database.Statement<[string, number, number], EventRow>;
+    readEvents: Database.Statement<[string, number, number], EventRow>;
     countRange: Database.Statement<[string, number, number], { n: number }>;
     ack: Database.Statement<[number, number, string]>;
     bounds: Database.Statement<
@@ -275,7 +275,7 @@ export class RecordingSpool implements RecordingPoint {
       session: db.prepare(
         'SELECT session_id, last_seq, last_hash, acked_seq, pending FROM sessions WHERE session_id = ?',
       ),
-      readPending: db.prepare(
+      readEvents: db.prepare(
         `SELECT seq, at, type, payload, prev_hash, hash FROM events
          WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
       ),
@@ -473,21 +473,13 @@ export class RecordingSpool implements RecordingPoint {
   readPending(sessionId: string, limit: number): RecordingEventInput[] {
     this.assertOpen();
     const session = this.sql.session.get(sessionId);
-    if (!session) return [];
-    return this.sql.readPending.all(sessionId, session.acked_seq, limit).map((row) => ({
-      seq: row.seq,
-      at: row.at,
-      type: row.type,
-      payload: JSON.parse(row.payload) as unknown,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return session ? this.readSession(sessionId, session.acked_seq, limit) : [];
   }
 
   /** Every event of a session in the spool (from `afterSeq`), acknowledged or not. */
   readSession(sessionId: string, afterSeq = 0, limit = -1): RecordingEventInput[] {
     this.assertOpen();
-    return this.sql.readPending.all(sessionId, afterSeq, limit).map((row) => ({
+    return this.sql.readEvents.all(sessionId, afterSeq, limit).map((row) => ({
       seq: row.seq,
       at: row.at,
       type: row.type,
