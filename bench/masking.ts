@@ -6,23 +6,14 @@
  */
 import { createDetector, DETECTOR_NAMES } from '../tunnel/policy/masking/detectors.ts';
 import { buildDataRow, maskDataRow, TypeOid, type RowMaskPlan } from '../tunnel/policy/masking/datarow.ts';
+import { luhnCheckDigit, mulberry32 } from '../hub/demo/fake-shop.ts';
 import { median, table } from './tools.ts';
 
 const ROWS = 1_000;
 const BATCHES = 21;
 const MIN_BATCH_MS = 40;
 
-/** A deterministic PRNG so every run masks the same rows. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const withCheckDigit = (body: string): string => body + luhnCheckDigit(body);
 
 const FIRST = ['Jane', 'John', 'María', 'Søren', 'Zoë', 'Wei', 'Amara', 'Lukas', 'Priya', 'Olivia'];
 const LAST = ['Doe', 'García', 'Kierkegaard', "O'Connor", 'Wang', 'Okafor', 'Schmidt', 'Patel', 'Smith'];
@@ -34,21 +25,8 @@ const PLAIN_NOTES = [
   'Returned item #5521, refund approved for $129.99.',
 ];
 
-function luhnComplete(body: string): string {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = Number(body[body.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
-
 function buildRows(): Buffer[] {
-  const rnd = prng(42);
+  const rnd = mulberry32(42);
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!;
   const digits = (n: number): string => Array.from({ length: n }, () => String(int(0, 9))).join('');
@@ -57,7 +35,7 @@ function buildRows(): Buffer[] {
     const first = pick(FIRST);
     const last = pick(LAST);
     const email = `${first.toLowerCase()}.${last.toLowerCase().replace(/\W/g, '')}${id}@example.com`;
-    const card = luhnComplete(`4${digits(14)}`)
+    const card = withCheckDigit(`4${digits(14)}`)
       .match(/.{4}/g)!
       .join(' ');
     const ssn = `${String(int(1, 899)).padStart(3, '0')}-${String(int(1, 99)).padStart(2, '0')}-${digits(4)}`;
@@ -66,7 +44,7 @@ function buildRows(): Buffer[] {
         ? pick([
             `Call me at +1 ${int(200, 999)} ${int(200, 999)} ${digits(4)} after 5pm.`,
             `Alternate address ${first.toLowerCase()}@example.org, please update.`,
-            `Paid with card ${luhnComplete(`5${int(1, 5)}${digits(13)}`)} over the phone.`,
+            `Paid with card ${withCheckDigit(`5${int(1, 5)}${digits(13)}`)} over the phone.`,
             `IBAN for refunds: DE89 3704 0044 0532 0130 00, thanks.`,
             `Verified identity, SSN ${ssn}.`,
           ])

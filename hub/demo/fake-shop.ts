@@ -62,18 +62,25 @@ export interface FakeShopOptions {
 const FIRST_DAY = Date.UTC(2023, 0, 1);
 const LAST_DAY = Date.UTC(2025, 5, 30);
 
-/** mulberry32: small, fast and the same everywhere, which is all a fixture needs. */
-class Dice {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+/**
+ * mulberry32: small, fast and the same everywhere, which is all a fixture needs (the masking tests and
+ * benchmarks draw their rows from it too). Numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+class Dice {
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
   }
   /** An integer in [min, max]. */
   int(min: number, max: number): number {

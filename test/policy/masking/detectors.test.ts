@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../../hub/demo/fake-shop.ts';
 import {
   createDetector,
   DETECTOR_NAMES,
@@ -209,21 +210,9 @@ describe('detectors: negatives', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Thousands of ordinary cells without PII: what most scanned cells of a real result look like. */
 function typicalCells(): string[] {
-  const rnd = prng(7_340_033);
+  const rnd = mulberry32(7_340_033);
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const hex = (n: number): string => Array.from({ length: n }, () => int(0, 15).toString(16)).join('');
   const timestamp = (): Date =>
@@ -262,7 +251,7 @@ describe('detectors: typical cells', () => {
   });
 
   it('scans a cell inside a larger buffer exactly as the cell on its own', () => {
-    const rnd = prng(42);
+    const rnd = mulberry32(42);
     const context = '0123456789 -.()+@:/_AaBbJyeksx#\n';
     const around = (): string =>
       Array.from({ length: Math.floor(rnd() * 5) }, () => context[Math.floor(rnd() * context.length)]!).join(
