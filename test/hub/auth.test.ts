@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as client from 'openid-client';
 import {
   base64url,
   createLocalJWKSet,
@@ -8,7 +7,8 @@ import {
   generateKeyPair,
   SignJWT,
 } from 'jose';
-import { DEMO_AGENT, DEMO_USERS, signInOverHttp, startDevIdp, type DevIdp } from '../../hub/dev-idp/index.ts';
+import { DEMO_AGENT, DEMO_USERS, startDevIdp, type DevIdp } from '../../hub/dev-idp/index.ts';
+import { agentToken, refreshAccessToken, signIn, type PersonTokens } from '../support/hub-tokens.ts';
 import {
   AuthError,
   createTokenVerifier,
@@ -19,65 +19,7 @@ import {
 } from '../../hub/auth/index.ts';
 
 const AUDIENCE = 'portcullis-hub';
-const insecure = { execute: [client.allowInsecureRequests] };
 const elena = DEMO_USERS.find((u) => u.groups.includes('managers'))!;
-
-interface PersonTokens {
-  accessToken: string;
-  refreshToken: string;
-  idToken: string;
-}
-
-async function signInPerson(idp: DevIdp, username: string, password: string): Promise<PersonTokens> {
-  const config = await client.discovery(
-    new URL(idp.issuer),
-    idp.publicClientId,
-    undefined,
-    client.None(),
-    insecure,
-  );
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: 'http://127.0.0.1:53682/callback',
-    scope: 'openid profile email offline_access',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-  });
-  const redirect = await signInOverHttp(url, { username, password });
-  const tokens = await client.authorizationCodeGrant(config, redirect, {
-    pkceCodeVerifier: verifier,
-    expectedState: state,
-  });
-  return {
-    accessToken: tokens.access_token,
-    refreshToken: tokens.refresh_token as string,
-    idToken: tokens.id_token as string,
-  };
-}
-
-async function refresh(idp: DevIdp, refreshToken: string): Promise<string> {
-  const config = await client.discovery(
-    new URL(idp.issuer),
-    idp.publicClientId,
-    undefined,
-    client.None(),
-    insecure,
-  );
-  return (await client.refreshTokenGrant(config, refreshToken)).access_token;
-}
-
-async function agentToken(idp: DevIdp): Promise<string> {
-  const config = await client.discovery(
-    new URL(idp.issuer),
-    DEMO_AGENT.clientId,
-    undefined,
-    client.ClientSecretBasic(DEMO_AGENT.clientSecret),
-    insecure,
-  );
-  return (await client.clientCredentialsGrant(config)).access_token;
-}
 
 async function rejection(verifier: TokenVerifier, header: string | undefined): Promise<AuthError> {
   const error = await verifier.verify(header).then(
@@ -103,7 +45,7 @@ describe('access token verification against the development IdP', () => {
       startDevIdp({ audience: AUDIENCE, accessTokenTtlSeconds: 1 }),
     ]);
     verifier = createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE });
-    person = await signInPerson(idp, elena.username, elena.password);
+    person = await signIn(idp, elena.username);
   });
   afterAll(async () => {
     await Promise.all([idp?.close(), other?.close()]);
@@ -122,14 +64,14 @@ describe('access token verification against the development IdP', () => {
   });
 
   it('accepts the access token obtained by refresh', async () => {
-    const accessToken = await refresh(idp, person.refreshToken);
+    const accessToken = await refreshAccessToken(idp, person.refreshToken);
     expect(accessToken).not.toBe(person.accessToken);
     const identity = await verifier.verify(`bearer   ${accessToken}`);
     expect(identity).toMatchObject({ subject: elena.username, kind: 'person', groups: elena.groups });
   });
 
   it("accepts an agent's client credentials token as an agent", async () => {
-    const identity = await verifier.verify(`Bearer ${await agentToken(idp)}`);
+    const identity = await verifier.verify(`Bearer ${await agentToken(idp, DEMO_AGENT)}`);
     expect(identity).toEqual({
       subject: DEMO_AGENT.clientId,
       name: DEMO_AGENT.name,
@@ -146,7 +88,7 @@ describe('access token verification against the development IdP', () => {
       clockToleranceSeconds: 0,
     });
     const lenient = createTokenVerifier({ issuer: other.issuer, audience: AUDIENCE });
-    const token = await agentToken(other);
+    const token = await agentToken(other, DEMO_AGENT);
     const { exp } = decodeJwt(token);
     expect(exp).toBeDefined();
     await expect(strict.verify(`Bearer ${token}`)).resolves.toMatchObject({ kind: 'agent' });
@@ -171,7 +113,7 @@ describe('access token verification against the development IdP', () => {
   });
 
   it('refuses a token from another issuer', async () => {
-    const foreign = await agentToken(other);
+    const foreign = await agentToken(other, DEMO_AGENT);
     expect(await rejection(verifier, `Bearer ${foreign}`)).toMatchObject({
       status: 401,
       code: 'wrong_issuer',

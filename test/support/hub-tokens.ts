@@ -26,7 +26,7 @@ export async function signIn(idp: DevIdp, username: string): Promise<PersonToken
   const state = client.randomState();
   const url = client.buildAuthorizationUrl(config, {
     redirect_uri: 'http://127.0.0.1:53682/callback',
-    scope: 'openid profile email groups',
+    scope: 'openid profile email groups offline_access',
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
@@ -41,6 +41,18 @@ export async function signIn(idp: DevIdp, username: string): Promise<PersonToken
     idToken: tokens.id_token as string,
     refreshToken: tokens.refresh_token as string,
   };
+}
+
+/** A new access token by the refresh token grant. */
+export async function refreshAccessToken(idp: DevIdp, refreshToken: string): Promise<string> {
+  const config = await client.discovery(
+    new URL(idp.issuer),
+    idp.publicClientId,
+    undefined,
+    client.None(),
+    insecure,
+  );
+  return (await client.refreshTokenGrant(config, refreshToken)).access_token;
 }
 
 /** An agent's access token by the client credentials grant. */
