@@ -1227,13 +1227,7 @@ describe('two hub instances on one PostgreSQL database', () => {
 
   beforeAll(async () => {
     postgres = await startPostgres();
-    const client = await postgres.connect();
-    try {
-      await client.query('CREATE DATABASE hub_http');
-    } finally {
-      await client.end();
-    }
-    const url = postgres.url().replace(/\/postgres$/, '/hub_http');
+    const url = await postgres.createDatabase('hub_http');
     const config = hubConfig(idp.issuer, path.join(scratch, 'pg', 'hub.yaml'));
     a = await startHub({ config, database: url, env: ENV });
     b = await startHub({ config, database: url, env: ENV });

@@ -67,14 +67,7 @@ async function freshStore(backend: Backend): Promise<string> {
   stores++;
   if (backend === 'sqlite') return path.join(scratch, `store-${stores}`, 'hub.db');
   const name = `hub_services_${stores}`;
-  const client = await postgres.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const { user, password, host, port } = postgres;
-  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${name}`;
+  return postgres.createDatabase(name);
 }
 
 function hubConfig(): HubConfig {

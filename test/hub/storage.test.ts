@@ -27,14 +27,7 @@ async function freshStore(backend: Backend): Promise<string> {
   databases++;
   if (backend === 'sqlite') return path.join(scratch, `hub-${databases}`, 'hub.db');
   const name = `hub_storage_${databases}`;
-  const client = await postgres.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const { user, password, host, port } = postgres;
-  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${name}`;
+  return postgres.createDatabase(name);
 }
 
 const TABLES = [

@@ -83,6 +83,8 @@ export interface ConnectProcess {
 
 export interface ConnectedWorld {
   pg: TestPostgres;
+  /** The superuser's URI of the shop database the targets point at (to check behind the tunnel's back). */
+  shopUrl: string;
   idp: DevIdp;
   hub: RunningHub;
   hubUrl: string;
@@ -106,12 +108,8 @@ export async function startConnectedWorld(
 ): Promise<ConnectedWorld> {
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-world-'));
   const pg = await startPostgres();
-  const admin = await pg.connect();
-  await admin.query('CREATE DATABASE shop');
-  await admin.end();
-  const shop = new (await import('pg')).default.Client({
-    connectionString: pg.url().replace(/\/postgres(\?|$)/, '/shop$1'),
-  });
+  const shopUrl = await pg.createDatabase('shop');
+  const shop = new (await import('pg')).default.Client({ connectionString: shopUrl });
   await shop.connect();
   await shop.query(SCHEMA);
   await shop.end();
@@ -142,6 +140,7 @@ export async function startConnectedWorld(
 
   const world: ConnectedWorld = {
     pg,
+    shopUrl,
     idp,
     hub,
     hubUrl: hub.url,

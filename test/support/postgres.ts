@@ -18,6 +18,8 @@ export interface TestPostgres {
   url(params?: Record<string, string>, credentials?: { user: string; password: string }): string;
   /** A connected node-postgres client straight to the server (no tunnel). */
   connect(): Promise<pg.Client>;
+  /** Creates a database and returns the superuser's libpq URI for it. */
+  createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -111,6 +113,11 @@ export async function startPostgres(options: StartOptions = {}): Promise<TestPos
   }
   const host = '127.0.0.1';
   const database = 'postgres';
+  const connect = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ host, port, user, password, database });
+    await client.connect();
+    return client;
+  };
   return {
     host,
     port,
@@ -121,10 +128,15 @@ export async function startPostgres(options: StartOptions = {}): Promise<TestPos
       const query = new URLSearchParams(params).toString();
       return `postgres://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@${host}:${port}/${database}${query ? `?${query}` : ''}`;
     },
-    async connect() {
-      const client = new pg.Client({ host, port, user, password, database });
-      await client.connect();
-      return client;
+    connect,
+    async createDatabase(name) {
+      const client = await connect();
+      try {
+        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(name)}`;
     },
     async stop() {
       await server.stop();
