@@ -17,18 +17,13 @@ import {
   type FetchLike,
   type TokenVerifier,
 } from '../../hub/auth/index.ts';
+import { rejectionOf } from '../support/rejection.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const elena = DEMO_USERS.find((u) => u.groups.includes('managers'))!;
 
-async function rejection(verifier: TokenVerifier, header: string | undefined): Promise<AuthError> {
-  const error = await verifier.verify(header).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AuthError);
-  return error as AuthError;
-}
+const rejection = (verifier: TokenVerifier, header: string | undefined): Promise<AuthError> =>
+  rejectionOf(verifier.verify(header), AuthError);
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 

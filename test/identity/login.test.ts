@@ -6,6 +6,7 @@ import { IdentityError } from '../../tunnel/identity/errors.ts';
 import { DEFAULT_SCOPE, loginWithBrowser, scopeFor } from '../../tunnel/identity/login.ts';
 import { discoverIssuer } from '../../tunnel/identity/oidc.ts';
 import { demoUser, fakeBrowser, listening } from './browser-driver.ts';
+import { rejectionOf } from '../support/rejection.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const marcus = demoUser('marcus');
@@ -14,14 +15,7 @@ function redirectUriOf(authorizationUrl: string | URL): URL {
   return new URL(new URL(authorizationUrl).searchParams.get('redirect_uri') as string);
 }
 
-async function failure(promise: Promise<unknown>): Promise<IdentityError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(IdentityError);
-  return error as IdentityError;
-}
+const failure = (promise: Promise<unknown>): Promise<IdentityError> => rejectionOf(promise, IdentityError);
 
 describe('loginWithBrowser against the development IdP', () => {
   let idp: DevIdp;

@@ -15,19 +15,13 @@ import {
 } from '../../tunnel/identity/refresh.ts';
 import { FileTokenStore, MemoryTokenStore } from '../../tunnel/identity/token-store.ts';
 import { demoUser, fakeBrowser } from './browser-driver.ts';
+import { rejectionOf } from '../support/rejection.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const priya = demoUser('priya');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function failure(promise: Promise<unknown>): Promise<IdentityError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(IdentityError);
-  return error as IdentityError;
-}
+const failure = (promise: Promise<unknown>): Promise<IdentityError> => rejectionOf(promise, IdentityError);
 
 describe('refresh and sign-out against the development IdP (2 s access tokens)', () => {
   let idp: DevIdp;

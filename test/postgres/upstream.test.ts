@@ -20,6 +20,7 @@ import {
   UpstreamError,
   type UpstreamConnection,
 } from '../../tunnel/postgres/upstream.ts';
+import { rejectionOf } from '../support/rejection.ts';
 
 interface QueryResult {
   rows: Array<Array<string | null>>;
@@ -97,14 +98,7 @@ async function connect(url: string, params: Record<string, string> = {}): Promis
   return connectUpstream(parseUpstreamUrl(url), params);
 }
 
-async function refusal(promise: Promise<unknown>): Promise<UpstreamError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpstreamError);
-  return error as UpstreamError;
-}
+const refusal = (promise: Promise<unknown>): Promise<UpstreamError> => rejectionOf(promise, UpstreamError);
 
 /** A TCP server playing a scripted, misbehaving PostgreSQL. */
 async function fakeServer(
