@@ -34,6 +34,9 @@ interface Candidate {
   row?: SessionEventsTable;
 }
 
+/** Events with which a connected tunnel ends its recording (tunnel/recorder/recording-point.ts). */
+const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned']);
+
 export class RecordingService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -48,7 +51,17 @@ export class RecordingService {
     return this.ctx.hub.db.transaction().execute(async (trx) => {
       const session = await trx
         .selectFrom('sessions')
-        .select(['id', 'subject', 'last_seq', 'last_hash', 'max_seq', 'chain_broken', 'gap_flagged'])
+        .select([
+          'id',
+          'subject',
+          'status',
+          'close_reason',
+          'last_seq',
+          'last_hash',
+          'max_seq',
+          'chain_broken',
+          'gap_flagged',
+        ])
         .where('id', '=', String(sessionId))
         .$if(this.ctx.hub.dialect === 'postgres', (qb) => qb.forUpdate())
         .executeTakeFirst();
@@ -89,6 +102,8 @@ export class RecordingService {
       const anomalies: NewAnomaly[] = [];
       const fresh = new Map<number, Candidate>();
       const counts = { statements: 0, denied: 0, held: 0 };
+      /** Why the tunnel ended, when the batch records its end. */
+      let ended: string | undefined;
       for (const event of events) {
         const known = stored.get(event.seq) ?? fresh.get(event.seq)?.hash;
         if (known !== undefined) {
@@ -122,6 +137,10 @@ export class RecordingService {
             received_at: receivedAt,
           },
         });
+        if (selfOk && TUNNEL_ENDS.has(event.type)) {
+          const reason = (event.payload as { reason?: unknown } | null)?.reason;
+          ended = typeof reason === 'string' && reason ? reason.slice(0, 500) : 'the tunnel closed';
+        }
         if (event.type === 'statement') {
           counts.statements++;
           if ((event.payload as { decision?: unknown } | null)?.decision === 'deny') counts.denied++;
@@ -225,6 +244,20 @@ export class RecordingService {
         }))
         .where('id', '=', session.id)
         .execute();
+      // The recording's own end closes the session: also when the tunnel could not tell the hub itself
+      // (stopped while the hub was down, or ended for it by a later run after its process died).
+      if (ended !== undefined && session.status !== 'closed') {
+        await trx
+          .updateTable('sessions')
+          .set({
+            status: 'closed',
+            closed_at: receivedAt,
+            close_reason: session.status === 'closing' && session.close_reason ? session.close_reason : ended,
+          })
+          .where('id', '=', session.id)
+          .where('status', '<>', 'closed')
+          .execute();
+      }
       return { ...result, stored: fresh.size, chainStatus: status, lastSeq };
     });
   }

@@ -121,4 +121,24 @@ describe('the recording of a session', () => {
     expect(tunnel.stderr()).toContain('kept here and retried');
     expect(tunnel.stderr()).toContain('the hub is reachable again');
   });
+
+  it('closes the session at the hub once the recording of a tunnel stopped during an outage syncs', async () => {
+    const { env } = await world.signIn('marcus');
+    const tunnel = await world.connect('reports-db', env);
+    await runQueries(tunnel.ready.url, 3);
+    await world.stopHub();
+    try {
+      expect(await tunnel.stop('SIGINT')).toBe(0);
+      expect(tunnel.stderr()).toContain('will sync the next time you connect');
+    } finally {
+      await world.startHub();
+    }
+    const sessionId = tunnel.ready.session;
+    expect(await world.hub.services.audit.getSession(sessionId, AUDITOR)).toMatchObject({ status: 'open' });
+
+    const next = await world.connect('reports-db', env);
+    const session = await expectExactlyOnce(sessionId, spooledThrough(env, sessionId));
+    expect(session).toMatchObject({ status: 'closed', closeReason: 'the tunnel was stopped (SIGINT)' });
+    expect(await next.stop('SIGINT')).toBe(0);
+  });
 });

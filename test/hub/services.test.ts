@@ -731,6 +731,44 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
       });
     });
 
+    it('closes the session when its recording ends the tunnel, even if the tunnel could not say so itself', async () => {
+      const session = await open();
+      const events = chain(3);
+      const end = {
+        seq: 4,
+        at: '2025-03-01T09:00:04.000Z',
+        type: 'tunnel.close',
+        payload: { reason: 'the tunnel was stopped (SIGINT)', connections: 1, statements: 2 },
+      };
+      const hash = chainHash(events[2]!.hash, end);
+      await h.services.recordings.ingest(alice, session, events);
+      expect(await h.services.audit.getSession(session, alice)).toMatchObject({ status: 'open' });
+      await h.services.recordings.ingest(alice, session, [{ ...end, prevHash: events[2]!.hash, hash }]);
+      expect(await h.services.audit.getSession(session, alice)).toMatchObject({
+        status: 'closed',
+        closeReason: 'the tunnel was stopped (SIGINT)',
+        chainStatus: 'ok',
+        lastSeq: 4,
+      });
+    });
+
+    it('does not let a tampered end close the session', async () => {
+      const session = await open();
+      const [start] = chain(1);
+      const end = {
+        seq: 2,
+        at: '2025-03-01T09:00:02.000Z',
+        type: 'tunnel.abandoned',
+        payload: { reason: 'x' },
+      };
+      const forged = { ...end, prevHash: start!.hash, hash: 'f'.repeat(64) };
+      await h.services.recordings.ingest(alice, session, [start!, forged]);
+      expect(await h.services.audit.getSession(session, alice)).toMatchObject({
+        status: 'open',
+        chainStatus: 'broken',
+      });
+    });
+
     it('stores events that arrive out of order and verifies them when the gap fills', async () => {
       const session = await open();
       const events = chain(6);
