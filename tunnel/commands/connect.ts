@@ -204,11 +204,7 @@ async function runTunnel(
   };
   if (out.json) out.line(summary);
   else out.note(`Closed: ${closed.reason}. ${statsLine(stats)}`);
-  if (
-    closed.cause === 'grant-expired' ||
-    closed.cause === 'grant-revoked' ||
-    closed.cause === 'session-revoked'
-  ) {
+  if (closed.cause === 'grant-expired' || closed.cause === 'grant-revoked') {
     throw new CommandFailure(closed.reason, 3);
   }
   if (closed.cause === 'recording-failed') throw new CommandFailure(closed.reason, 1);

@@ -13,7 +13,7 @@
  */
 import { hostname } from 'node:os';
 import type { OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
-import { HubError, type HubClient } from '../hub-client/index.ts';
+import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { parsePolicy } from '../policy/policy-file.ts';
@@ -28,8 +28,7 @@ import { HubApprover } from './hub-approver.ts';
 import { PortInUseError, type PortRegistry } from './port-registry.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
 
-export type CloseCause =
-  'stopped' | 'grant-expired' | 'grant-revoked' | 'session-revoked' | 'recording-failed';
+export type CloseCause = 'stopped' | 'grant-expired' | 'grant-revoked' | 'recording-failed';
 
 export interface TunnelClosed {
   cause: CloseCause;
@@ -112,11 +111,10 @@ export function policyFromSpec(session: OpenedSession, maskKey?: Buffer): Policy
 
 function whatToDo(target: TargetEntitlement): string {
   switch (target.status) {
-    case 'pending':
-      return `your access request ${target.pendingRequestId ?? ''} for ${target.id} is waiting for approval`.replace(
-        '  ',
-        ' ',
-      );
+    case 'pending': {
+      const request = target.pendingRequestId ? ` ${target.pendingRequestId}` : '';
+      return `your access request${request} for ${target.id} is waiting for approval`;
+    }
     case 'requestable':
       return `you have no access to ${target.id} now; ask for it with \`portcullis request ${target.id} --reason "…"\``;
     default:
@@ -187,11 +185,7 @@ export class TunnelManager {
         process: { pid: owner.pid, host: owner.host },
       });
       // Not awaited: an unreachable hub must not hold up the new tunnel (the recording says it anyway).
-      void hub.closeSession(bounds.sessionId, reason).catch((error: Error) => {
-        if (!(error instanceof HubError && error.status === 409)) {
-          this.log(`could not close abandoned session ${bounds.sessionId} at the hub: ${error.message}`);
-        }
-      });
+      void closeAtHub(hub, bounds.sessionId, reason, (message) => this.log(message));
       ended.push(bounds.sessionId);
     }
     return ended;
@@ -255,7 +249,6 @@ const REASONS: Record<Exclude<CloseCause, 'stopped'>, (t: TargetEntitlement) => 
   'grant-expired': (t) =>
     `your access to ${t.id} has expired; request it again with \`portcullis request ${t.id}\``,
   'grant-revoked': (t) => `your access to ${t.id} was revoked at the hub`,
-  'session-revoked': (t) => `the hub closed this session to ${t.id}`,
   'recording-failed': (t) => `recording failed, and ${t.id}'s policy does not allow unrecorded sessions`,
 };
 
@@ -388,13 +381,7 @@ class ManagedTunnel implements OpenTunnel {
     } catch (error) {
       this.log(`the end of session ${this.sessionId} could not be recorded: ${(error as Error).message}`);
     }
-    // A session the hub already closed (revoked, expired) answers 409; an unreachable hub learns from the
-    // recording's tunnel.close once it syncs.
-    await this.options.hub.closeSession(this.sessionId, closed.reason).catch((error: Error) => {
-      if (!(error instanceof HubError && error.status === 409)) {
-        this.log(`could not close session ${this.sessionId} at the hub: ${error.message}`);
-      }
-    });
+    await closeAtHub(this.options.hub, this.sessionId, closed.reason, (message) => this.log(message));
     this.settle(closed);
     return closed;
   }
@@ -465,6 +452,23 @@ class ManagedTunnel implements OpenTunnel {
   private log(message: string): void {
     this.options.log?.(`${this.target.id}: ${message}`);
   }
+}
+
+/**
+ * Tells the hub a session ended, now. Best effort: should the hub be unreachable, the recording's
+ * tunnel.close (or tunnel.abandoned) closes the session there once it syncs.
+ */
+async function closeAtHub(
+  hub: HubClient,
+  sessionId: string,
+  reason: string,
+  log: (message: string) => void,
+): Promise<void> {
+  await hub.closeSession(sessionId, reason).catch((error: Error) => {
+    log(
+      `could not close session ${sessionId} at the hub: ${error.message}; its recording will once it syncs`,
+    );
+  });
 }
 
 function isAlive(pid: number): boolean {
