@@ -3,7 +3,6 @@
  * guard contract's ready line (plus `target` and `session`), shows live counts while it runs, and syncs the
  * recording to the hub. It runs until interrupted, or until the hub ends the access (exit 3).
  */
-import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import type { Account } from '../account/account.ts';
 import { loadClassifier } from '../policy/classifier.ts';
@@ -12,6 +11,7 @@ import { RecordingSpool } from '../recorder/spool.ts';
 import { PortRegistry } from '../manager/port-registry.ts';
 import { TunnelManager, type OpenTunnel, type TunnelStats } from '../manager/tunnel-manager.ts';
 import { CommandFailure } from './command-failure.ts';
+import { maskKeyFromEnvironment } from './mask-key.ts';
 import { withJson, type CommandContext } from './output.ts';
 import { asSignedIn, signedInCommand } from './signed-in.ts';
 import { UsageError } from './usage-error.ts';
@@ -47,12 +47,6 @@ function parsePort(value: string | undefined): number | undefined {
     throw new UsageError(`--port must be a port number from 1 to 65535, got "${value}"`);
   }
   return port;
-}
-
-/** The `hash` mask's key: PORTCULLIS_MASK_KEY, so masked values join across runs. */
-function maskKey(env: NodeJS.ProcessEnv): Buffer | undefined {
-  const key = env.PORTCULLIS_MASK_KEY;
-  return key ? createHash('sha256').update(key).digest() : undefined;
 }
 
 function untilSignal(): { stopped: Promise<string>; dispose(): void } {
@@ -119,7 +113,7 @@ async function runTunnel(
     spool,
     ports: new PortRegistry(ctx.paths.ports),
     identity: me,
-    maskKey: maskKey(ctx.env),
+    maskKey: maskKeyFromEnvironment(ctx.env),
     log,
   });
   let tunnel: OpenTunnel;

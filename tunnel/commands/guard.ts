@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { loadClassifier } from '../policy/classifier.ts';
 import { PolicyEngine } from '../policy/engine.ts';
@@ -10,6 +9,7 @@ import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel } from '../postgres/tunnel.ts';
 import { connectUpstream } from '../postgres/upstream.ts';
+import { maskKeyFromEnvironment } from './mask-key.ts';
 import { UsageError } from './usage-error.ts';
 
 interface GuardPostgresOptions {
@@ -43,13 +43,6 @@ function policyFrom(spec: string): Policy {
     if (error instanceof PolicyFileError) throw new UsageError(`--policy: ${error.message}`);
     throw error;
   }
-}
-
-/** The key for the `hash` mask; set PORTCULLIS_MASK_KEY so masked values join across runs. */
-function maskKeyFromEnvironment(): Buffer | undefined {
-  const key = process.env.PORTCULLIS_MASK_KEY;
-  // Any passphrase becomes a full-length HMAC key.
-  return key ? createHash('sha256').update(key).digest() : undefined;
 }
 
 function upstreamFrom(options: GuardPostgresOptions): UpstreamConfig {
