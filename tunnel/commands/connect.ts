@@ -133,7 +133,7 @@ async function runTunnel(
   const { endpoint } = tunnel;
   out.line({
     event: 'ready',
-    listen: `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
+    listen: endpoint.listen,
     user: endpoint.user,
     password: endpoint.password,
     url: endpoint.url,
@@ -144,7 +144,7 @@ async function runTunnel(
     const grant = tunnel.grantExpiresAt ? `, access until ${tunnel.grantExpiresAt}` : '';
     out.note(
       [
-        `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.host}:${endpoint.port}`,
+        `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.listen}`,
         `  policy ${tunnel.policy}${grant}; recorded as session ${tunnel.sessionId}`,
         `  psql "${endpoint.url}"`,
         `  Press Ctrl-C to close it.`,

@@ -101,14 +101,14 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   process.stdout.write(
     JSON.stringify({
       event: 'ready',
-      listen: `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
+      listen: endpoint.listen,
       user: endpoint.user,
       password: endpoint.password,
       url: endpoint.url,
     }) + '\n',
   );
   log(
-    `guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.host}:${endpoint.port} with policy ${policy.name}`,
+    `guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.listen} with policy ${policy.name}`,
   );
   await stopped;
 }

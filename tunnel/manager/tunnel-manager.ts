@@ -318,7 +318,7 @@ class ManagedTunnel implements OpenTunnel {
         type: 'tunnel.open',
         identity: { subject: identity.subject, name: identity.name, kind: identity.kind },
         target: { id: this.target.id, name: this.target.name },
-        listen: `${endpoint.host}:${endpoint.port}`,
+        listen: endpoint.listen,
         policy: this.policy,
         grantExpiresAt: this.grantExpiresAt,
         process: { pid: process.pid, host: hostname() },

@@ -30,6 +30,8 @@ export interface PostgresTunnelOptions {
 export interface TunnelEndpoint {
   host: string;
   port: number;
+  /** `host:port`, an IPv6 host in brackets: what the ready line calls `listen`. */
+  listen: string;
   user: string;
   password: string;
   database: string;
@@ -102,6 +104,7 @@ export class PostgresTunnel {
     this.endpointValue = {
       host,
       port,
+      listen: `${hostInUrl}:${port}`,
       user,
       password: this.secret,
       database,
