@@ -11,7 +11,7 @@ import type { RecordedEvent } from '../../hub/api/types.ts';
 import { signInOverHttp } from '../../hub/dev-idp/index.ts';
 import { demoUser } from '../identity/browser-driver.ts';
 import { runCli } from '../support/guard-process.ts';
-import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { AUDITOR, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
 import { until } from '../support/waiting.ts';
 
 let world: ConnectedWorld;
@@ -23,9 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.close();
 });
-
-/** The hub as an auditor sees it. */
-const AUDITOR = { subject: 'tom', name: 'Tom Okafor', groups: ['auditors'], kind: 'person' as const };
 
 const sessionAtHub = (sessionId: string) => world.hub.services.audit.getSession(sessionId, AUDITOR);
 

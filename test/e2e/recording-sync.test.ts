@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionSummary } from '../../hub/api/types.ts';
-import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { AUDITOR, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
 import { until } from '../support/waiting.ts';
 
 let world: ConnectedWorld;
@@ -20,8 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.close();
 });
-
-const AUDITOR = { subject: 'tom', name: 'Tom Okafor', groups: ['auditors'], kind: 'person' as const };
 
 /** The last seq the tunnel spooled for a session, read from the spool file in the user's home. */
 function spooledThrough(env: NodeJS.ProcessEnv, sessionId: string): number {

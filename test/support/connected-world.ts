@@ -19,6 +19,9 @@ import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
 import { CLI, runCliToEnd } from './guard-process.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 
+/** Tom, of the auditors: how the tests read any session at the hub. */
+export const AUDITOR = { subject: 'tom', name: 'Tom Okafor', groups: ['auditors'], kind: 'person' as const };
+
 export const SECRETS = { APP_DB_PASSWORD: 'app-user-secret', REPORTER_DB_PASSWORD: 'reporter-secret' };
 
 /** What the policy of `app-db` does: reads pass with emails masked; writes to payments wait for a manager. */
