@@ -11,13 +11,12 @@
  * request. `--json` prints `{"kind":"statement","approval":…}` or `{"kind":"access","request":…}`.
  */
 import type { Command } from 'commander';
-import type { AccessRequest, CommandApproval, DecisionInput } from '../../hub/api/types.ts';
+import type { CommandApproval, DecisionInput } from '../../hub/api/types.ts';
 import { formatDuration } from '../../hub/config/duration.ts';
-import { HubError, type HubClient } from '../hub-client/index.ts';
+import type { HubClient } from '../hub-client/index.ts';
+import { decide, NothingToDecide, type Decided } from '../runtime/decisions.ts';
 import { relativeTime, table, withJson } from './output.ts';
-import { asSignedIn, isNotFound, oneLine, requireText, signedInCommand } from './signed-in.ts';
-
-type Decided = { kind: 'statement'; approval: CommandApproval } | { kind: 'access'; request: AccessRequest };
+import { asSignedIn, oneLine, requireText, signedInCommand } from './signed-in.ts';
 
 const HOW_TO_DECIDE =
   'Decide with `portcullis approve ID [--comment TEXT]` or `portcullis deny ID --reason TEXT`.';
@@ -55,74 +54,16 @@ export function renderApprovals(approvals: readonly CommandApproval[], mine: boo
   ].join('\n');
 }
 
-function byWhom(actor: { name: string } | null | undefined, at: string | null): string {
-  return `${actor ? ` by ${actor.name}` : ''}${at ? ` ${relativeTime(at)}` : ''}`;
-}
-
-/** Why a decision was refused, saying who decided first when someone did. */
-async function refusal(
-  hub: HubClient,
-  kind: Decided['kind'],
-  id: string,
-  verb: string,
-  error: HubError,
-): Promise<Error> {
-  const what = kind === 'statement' ? 'held statement' : 'access request';
-  if (error.status === 403) return new Error(`cannot ${verb} ${what} ${id}: ${error.message}`);
-  if (error.status !== 409) return error;
+/** Decides `id` (a held statement or an access request), with the commands that list them as the hint. */
+async function decideFromTerminal(hub: HubClient, id: string, decision: DecisionInput): Promise<Decided> {
   try {
-    if (kind === 'statement') {
-      const current = await hub.approval(id);
-      if (current.state === 'approved' || current.state === 'denied') {
-        return new Error(
-          `${what} ${id} was already ${current.state}${byWhom(current.decidedBy, current.decidedAt)}${current.comment ? ` ("${current.comment}")` : ''}`,
-        );
-      }
-      if (current.state === 'withdrawn') {
-        return new Error(
-          `${what} ${id} was withdrawn by ${current.requester.name}: they no longer wait for it`,
-        );
-      }
-      if (current.state === 'expired') {
-        return new Error(`${what} ${id} expired ${relativeTime(current.decidedAt)} before anyone decided`);
-      }
-    } else {
-      const current = await hub.accessRequest(id);
-      const decisive = current.decisions.find((d) => d.approve === (current.state === 'approved'));
-      if ((current.state === 'approved' || current.state === 'denied') && decisive) {
-        return new Error(
-          `${what} ${id} was already ${current.state}${byWhom(decisive.approver, decisive.at)}`,
-        );
-      }
-      if (current.state === 'cancelled' || current.state === 'revoked') {
-        return new Error(`${what} ${id} was already ${current.state}${byWhom(current.closedBy, null)}`);
-      }
-    }
-  } catch {
-    // Reading it back is only for a better message: the hub's own answer stands.
-  }
-  return new Error(`cannot ${verb} ${what} ${id}: ${error.message}`);
-}
-
-async function decide(hub: HubClient, id: string, decision: DecisionInput): Promise<Decided> {
-  const verb = decision.approve ? 'approve' : 'deny';
-  try {
-    return { kind: 'statement', approval: await hub.decideApproval(id, decision) };
+    return await decide(hub, id, decision);
   } catch (error) {
-    if (!(error instanceof HubError)) throw error;
-    if (!isNotFound(error)) throw await refusal(hub, 'statement', id, verb, error);
-  }
-  try {
-    return { kind: 'access', request: await hub.decideAccess(id, decision) };
-  } catch (error) {
-    if (!(error instanceof HubError)) throw error;
-    if (isNotFound(error)) {
-      throw new Error(
-        `no held statement or access request ${id}: \`portcullis approvals\` and \`portcullis requests --pending\` list what waits for your decision`,
-        { cause: error },
-      );
-    }
-    throw await refusal(hub, 'access', id, verb, error);
+    if (!(error instanceof NothingToDecide)) throw error;
+    throw new Error(
+      `${error.message}: \`portcullis approvals\` and \`portcullis requests --pending\` list what waits for your decision`,
+      { cause: error },
+    );
   }
 }
 
@@ -149,7 +90,7 @@ export function describeDecision(decided: Decided): string {
 
 async function runDecision(id: string, decision: DecisionInput, json: boolean | undefined): Promise<void> {
   await asSignedIn({ json }, async ({ hub }, { out }) => {
-    const decided = await decide(hub, id, decision);
+    const decided = await decideFromTerminal(hub, id, decision);
     out.result(decided, () => describeDecision(decided));
   });
 }

@@ -10,19 +10,17 @@
  */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import type {
-  ExportLine,
-  RecordedEvent,
-  RecordingAnomaly,
-  SessionSearch,
-  SessionSummary,
-} from '../../hub/api/types.ts';
-import type { SessionEvent } from '../recorder/recording-point.ts';
+import type { ExportLine, SessionSearch, SessionSummary } from '../../hub/api/types.ts';
+import {
+  count,
+  sessionEvents,
+  transcriptFooter,
+  transcriptHeader,
+  transcriptLine,
+} from '../runtime/transcript.ts';
 import { relativeTime, table, withJson } from './output.ts';
 import { asSignedIn, parseLimit, parseTimeOption, signedInCommand } from './signed-in.ts';
 import { UsageError } from './usage-error.ts';
-
-const EVENTS_PAGE = 1000;
 
 function chainCell(session: SessionSummary): string {
   if (session.anomalyCount === 0) return session.chainStatus;
@@ -49,115 +47,6 @@ export function renderSessions(sessions: readonly SessionSummary[]): string {
     '',
     'Replay one with `portcullis replay ID`.',
   ].join('\n');
-}
-
-/** "09:30:01.250": the time of day of an ISO-8601 UTC time (the transcript's header gives the date). */
-function clock(iso: string): string {
-  return /T(\d{2}:\d{2}:\d{2}(?:\.\d{3})?)/.exec(iso)?.[1] ?? iso;
-}
-
-function quoted(text: string | undefined): string {
-  return text ? ` ("${text}")` : '';
-}
-
-/** What one recorded event says, for people. Unknown types are shown with their payload. */
-export function describeEvent(event: Pick<RecordedEvent, 'type' | 'payload'>): string {
-  // A connected tunnel tags each client connection's events with its number.
-  const connection = (event.payload as { connection?: unknown } | null)?.connection;
-  const text = describePayload(event);
-  return typeof connection === 'number' ? `[${connection}] ${text}` : text;
-}
-
-function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>): string {
-  const e = { type: event.type, ...(event.payload as object) } as SessionEvent;
-  switch (e.type) {
-    case 'tunnel.open': {
-      if (!e.identity || !e.target) break;
-      const grant = e.grantExpiresAt ? `, access until ${e.grantExpiresAt}` : '';
-      return `tunnel open: ${e.identity.name} (${e.identity.subject}, ${e.identity.kind}) to ${e.target.name} (${e.target.id}) on ${e.listen}, policy ${e.policy}${grant}`;
-    }
-    case 'tunnel.close':
-      return `tunnel closed (${e.reason}): ${count(e.connections, 'connection')}, ${count(e.statements, 'statement')}, ${e.blocked} blocked, ${e.held} held, ${count(e.maskedCells, 'masked cell')}`;
-    case 'tunnel.abandoned':
-      return `tunnel abandoned: ${e.reason}`;
-    case 'session.start': {
-      if (!e.client || !e.upstream) break;
-      const app = e.client?.applicationName ? `, ${e.client.applicationName}` : '';
-      return `session start: ${e.client.user}@${e.client.database} from ${e.client.address}${app} → ${e.upstream.user}@${e.upstream.host}:${e.upstream.port}/${e.upstream.database}${e.upstream.tls ? ' (TLS)' : ''}`;
-    }
-    case 'statement': {
-      const classes = e.classes?.length ? ` [${e.classes.join(', ')}]` : '';
-      const verdict =
-        e.decision === 'deny'
-          ? `DENIED${e.rule ? ` by ${e.rule}` : ''}${e.reason ? ` (${e.reason})` : ''}`
-          : `allowed${e.wouldHave ? ` (would ${e.wouldHave} under enforcement${e.rule ? `: ${e.rule}` : ''})` : ''}`;
-      return `${verdict}${classes}: ${e.sql}`;
-    }
-    case 'hold':
-      return `HELD for approval (request ${e.request}${e.rule ? `, ${e.rule}` : ''}): ${e.sql}`;
-    case 'hold.resolved':
-      return `hold ${e.request} ${e.outcome}${e.by ? ` by ${e.by}` : ''}${quoted(e.comment)}`;
-    case 'result':
-      return `result ${e.command}: ${count(e.rows, 'row')}, ${count(e.maskedCells, 'masked cell')}, ${e.durationMs} ms`;
-    case 'error':
-      return `error ${e.code} (${e.severity}): ${e.message}`;
-    case 'auth.failed':
-      return `local sign-in refused from ${e.client?.address}: ${e.reason}`;
-    case 'cancel':
-      return `cancel request ${e.forwarded ? 'forwarded to the server' : 'not forwarded'}`;
-    case 'session.end':
-      return `session end (${e.reason}): ${count(e.statements, 'statement')}, ${e.bytesFromClient} bytes in, ${e.bytesToClient} bytes out`;
-  }
-  return `${event.type}: ${JSON.stringify(event.payload)}`;
-}
-
-function chainMark(event: RecordedEvent): string {
-  if (event.chainOk === false) return '  [TAMPERED OR MISLINKED]';
-  if (event.chainOk === null) return '  [unverified: an earlier event is missing]';
-  return '';
-}
-
-export function transcriptLine(event: RecordedEvent): string {
-  return `${clock(event.at)}  #${event.seq}  ${describeEvent(event)}${chainMark(event)}`;
-}
-
-export function transcriptHeader(session: SessionSummary): string {
-  const closed = session.closedAt
-    ? `closed ${session.closedAt}${session.closeReason ? ` (${session.closeReason})` : ''}`
-    : session.status;
-  return `Session ${session.id} on ${session.targetId} by ${session.displayName} (${session.subject})\nopened ${session.openedAt}, ${closed}; times are UTC\n`;
-}
-
-export function transcriptFooter(session: SessionSummary, anomalies: readonly RecordingAnomaly[]): string {
-  const lines = [''];
-  switch (session.chainStatus) {
-    case 'ok':
-      lines.push(
-        session.lastSeq === 0
-          ? 'chain: ok, nothing recorded yet'
-          : `chain: ok, events 1–${session.lastSeq} verified`,
-      );
-      break;
-    case 'incomplete':
-      lines.push(
-        `chain: incomplete, events 1–${session.lastSeq} verified; events up to #${session.maxSeq} received, some in between missing`,
-      );
-      break;
-    default:
-      lines.push(
-        'chain: BROKEN, the recording was altered or lost events: the marked events and the anomalies below say where',
-      );
-  }
-  lines.push(
-    `${count(session.statementCount, 'statement')}, ${session.deniedCount} denied, ${session.heldCount} held`,
-  );
-  if (anomalies.length > 0) {
-    lines.push(`anomalies:`);
-    for (const a of anomalies) {
-      lines.push(`  ${a.seq === null ? '-' : `#${a.seq}`}  ${a.kind}  ${JSON.stringify(a.detail)}`);
-    }
-  }
-  return lines.join('\n');
 }
 
 /**
@@ -216,18 +105,8 @@ export function replayCommand(): Command {
         try {
           const session = await hub.session(sessionId);
           if (!out.json) await stdout.write(`${transcriptHeader(session)}\n`);
-          let afterSeq = 0;
-          for (;;) {
-            const page = await hub.sessionEvents(
-              sessionId,
-              { afterSeq, limit: EVENTS_PAGE },
-              { signal: stdout.signal },
-            );
-            for (const event of page) {
-              await stdout.write(`${out.json ? JSON.stringify(event) : transcriptLine(event)}\n`);
-              afterSeq = event.seq;
-            }
-            if (page.length < EVENTS_PAGE) break;
+          for await (const event of sessionEvents(hub, sessionId, { signal: stdout.signal })) {
+            await stdout.write(`${out.json ? JSON.stringify(event) : transcriptLine(event)}\n`);
           }
           if (out.json) return;
           const anomalies = session.anomalyCount > 0 ? await hub.sessionAnomalies(sessionId) : [];
@@ -239,10 +118,6 @@ export function replayCommand(): Command {
         }
       }),
     );
-}
-
-function count(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function tally(counts: Record<ExportLine['kind'], number>): string {

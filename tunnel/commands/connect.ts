@@ -5,11 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { Account } from '../account/account.ts';
-import { loadClassifier } from '../policy/classifier.ts';
-import { Outbox } from '../recorder/outbox.ts';
-import { RecordingSpool } from '../recorder/spool.ts';
-import { PortRegistry } from '../manager/port-registry.ts';
-import { TunnelManager, type OpenTunnel, type TunnelStats } from '../manager/tunnel-manager.ts';
+import type { OpenTunnel, TunnelStats } from '../manager/tunnel-manager.ts';
+import { startEngine, type Engine } from '../runtime/engine.ts';
 import { CommandFailure } from './command-failure.ts';
 import { maskKeyFromEnvironment } from './mask-key.ts';
 import { withJson, type CommandContext } from './output.ts';
@@ -86,48 +83,28 @@ async function runTunnel(
   const { out } = ctx;
   const log = (message: string): void => out.note(`portcullis connect: ${message}`);
   const me = await account.hub.me();
-  await loadClassifier();
   // Handlers go in before the ready line: a supervisor may stop us the moment it reads it.
   const signal = untilSignal();
-  const spool = new RecordingSpool(ctx.paths.spool, { log: (message) => log(`recording: ${message}`) });
-  let syncErrors = 0;
-  const outbox = new Outbox(
-    spool,
-    { ingest: (sessionId, events, o) => account.hub.ingestRecording(sessionId, events, o) },
-    {
-      // One line when an outage starts and one when it ends, not one per retry.
-      onError: (error) => {
-        if (syncErrors++ === 0) {
-          log(`cannot sync the recording yet (${(error as Error).message}); it is kept here and retried`);
-        }
-      },
-      onRecovered: () => {
-        syncErrors = 0;
-        log('the hub is reachable again; the recording is syncing');
-      },
-    },
-  );
-  const manager = new TunnelManager({
-    hub: account.hub,
-    tokens: account.tokens,
-    spool,
-    ports: new PortRegistry(ctx.paths.ports),
-    identity: me,
-    maskKey: maskKeyFromEnvironment(ctx.env),
-    log,
-  });
+  let engine: Engine;
   let tunnel: OpenTunnel;
   try {
-    outbox.start(); // also delivers what earlier runs left in the spool
-    const abandoned = manager.endAbandonedSessions();
-    if (abandoned.length > 0) {
-      log(`ended ${abandoned.length} session(s) whose tunnel process had died; their recordings sync now`);
-    }
-    tunnel = await manager.open(targetId, port === undefined ? {} : { port });
+    engine = await startEngine({
+      hub: account.hub,
+      tokens: account.tokens,
+      identity: me,
+      paths: ctx.paths,
+      maskKey: maskKeyFromEnvironment(ctx.env),
+      log,
+    });
   } catch (error) {
     signal.dispose();
-    await outbox.stop();
-    await spool.close().catch(() => undefined);
+    throw error;
+  }
+  try {
+    tunnel = await engine.open(targetId, port === undefined ? {} : { port });
+  } catch (error) {
+    signal.dispose();
+    await engine.stop({ flushTimeoutMs: 0 });
     throw error;
   }
   const { endpoint } = tunnel;
@@ -179,16 +156,7 @@ async function runTunnel(
   const closed =
     outcome.by === 'signal' ? await tunnel.close(`the tunnel was stopped (${outcome.name})`) : outcome.closed;
   const stats = tunnel.stats();
-  await manager.closeAll();
-  try {
-    await outbox.flush({ timeoutMs: 5000 });
-  } catch {
-    log(
-      `${outbox.status().pending} recorded event(s) are kept locally and will sync the next time you connect`,
-    );
-  }
-  await outbox.stop();
-  await spool.close().catch((error: Error) => log(error.message));
+  await engine.stop();
   const summary = {
     event: 'closed',
     target: tunnel.target.id,
