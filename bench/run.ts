@@ -3,6 +3,7 @@
  * same run, as ratios, because these machines are shared and absolute numbers drift.
  */
 import { benchClassifier } from './classifier.ts';
+import { benchCliStartup } from './cli-startup.ts';
 import { benchHeldStatement } from './held-statement.ts';
 import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
@@ -20,6 +21,7 @@ const suites: Record<string, () => Promise<void>> = {
   'hub-events': benchHubEvents,
   recorder: benchRecorder,
   'held-statement': benchHeldStatement,
+  'cli-startup': benchCliStartup,
 };
 
 const only = process.argv.slice(2);

@@ -11,6 +11,7 @@
  * hub's store (grants, approvals, recordings) are reused; hub.yaml and the policies are rewritten from
  * resources/demo at every start.
  */
+import { existsSync } from 'node:fs';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -31,8 +32,19 @@ export const DEMO_AUDIENCE = 'portcullis-hub';
 /** Everything the demo serves listens here only. */
 const LOOPBACK = '127.0.0.1';
 
-/** resources/demo: the hub.yaml template, the policies and the shop's schema. */
-export const DEMO_RESOURCES = fileURLToPath(new URL('../../resources/demo/', import.meta.url));
+/**
+ * resources/demo: the hub.yaml template, the policies and the shop's schema. Found by walking up from this
+ * module, so it is the same folder whether the demo runs from the sources or from the compiled CLI.
+ */
+export const DEMO_RESOURCES = findResources(path.dirname(fileURLToPath(import.meta.url)));
+
+function findResources(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'resources', 'demo');
+    if (existsSync(path.join(candidate, 'hub.yaml'))) return candidate + path.sep;
+    if (path.dirname(dir) === dir) throw new Error(`resources/demo not found above ${from}`);
+  }
+}
 
 /** The environment variables hub.yaml names for the database passwords; the hub gets them from startDemo. */
 const PASSWORD_ENV = {

@@ -122,13 +122,13 @@ describe('portcullis demo', () => {
       const hub = ready.hub as string;
       expect(await createHubClient({ url: hub }).identity()).toMatchObject({ issuer: ready.issuer });
       const guide = demo.stderr();
-      expect(guide).toContain(`npx portcullis login --hub ${hub}`);
-      expect(guide).toContain('npx portcullis connect shop-db');
+      expect(guide).toContain(`portcullis login --hub ${hub}`);
+      expect(guide).toContain('portcullis connect shop-db');
       expect(guide).toContain('psql "<url from connect>"');
       expect(guide).toContain("update payments set status = 'refunded' where id = 1;");
       expect(guide).toContain('drop table orders;');
       expect(guide).toContain('PORTCULLIS_HOME=~/.config/portcullis-elena');
-      expect(guide).toContain('npx portcullis approve ID');
+      expect(guide).toContain('portcullis approve ID');
       expect(guide).toContain(`PORTCULLIS_HUB=${hub} PORTCULLIS_CLIENT_ID=nightly-report-agent`);
       expect(guide).toMatch(/desktop window comes with the desktop app/);
 

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { runCliToEnd, startGuard } from '../support/guard-process.ts';
+import { CLI, runCliToEnd, startGuard } from '../support/guard-process.ts';
 import { RawClient } from '../support/raw-client.ts';
 
 let server: TestPostgres;
@@ -51,7 +54,6 @@ describe('portcullis guard postgres', () => {
   it('enforces a policy file: blocks, masks, and names a bad file by line and field', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-policy-'));
     const policy = path.join(dir, 'policy.yaml');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(
       policy,
       'extends: read-only\nmask:\n  - {column: people.email, strategy: email}\ndetect: [card]\n',
@@ -84,9 +86,51 @@ describe('portcullis guard postgres', () => {
     expect(await guard.stop('SIGINT')).toBe(0);
   });
 
+  it('takes the upstream from a file or stdin, and warns when the password is on the command line', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-upstream-'));
+    const file = path.join(dir, 'upstream');
+    await writeFile(file, `\n${server.url()}\n`, { mode: 0o600 });
+    const fromFile = await startGuard(['--upstream-file', file]);
+    expect(fromFile.stderr()).not.toMatch(/warning/);
+    const client = new pg.Client({ connectionString: fromFile.ready.url });
+    await client.connect();
+    expect((await client.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
+    await client.end();
+    expect(await fromFile.stop()).toBe(0);
+
+    const child = spawn(process.execPath, [CLI, 'guard', 'postgres', '--upstream-file', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end(server.url());
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    expect(JSON.parse(line)).toMatchObject({ event: 'ready' });
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
+
+    const onCommandLine = await startGuard(['--upstream', server.url()]);
+    expect(onCommandLine.stderr()).toContain(
+      'warning: the password in --upstream is visible to every local user (ps, /proc)',
+    );
+    // Once parsed, the command line `ps` shows no longer carries it.
+    const cmdline = readFileSync(`/proc/${onCommandLine.child.pid}/cmdline`, 'utf8');
+    expect(cmdline).not.toContain(server.password);
+    expect(await onCommandLine.stop()).toBe(0);
+
+    const both = await runCliToEnd([
+      'guard',
+      'postgres',
+      '--upstream',
+      server.url(),
+      '--upstream-file',
+      file,
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/not both/);
+  });
+
   it('refuses bad arguments with a one-line error and a non-zero exit', async () => {
     const cases: [string[], RegExp][] = [
-      [['guard', 'postgres'], /--upstream .* is required/],
+      [['guard', 'postgres'], /the upstream is required: PORTCULLIS_UPSTREAM=/],
       [['guard', 'postgres', '--upstream', 'mysql://x@y/z'], /--upstream/],
       [['guard', 'postgres', '--upstream', server.url(), '--listen', '0.0.0.0:5432'], /loopback/],
       [

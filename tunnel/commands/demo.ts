@@ -106,10 +106,12 @@ function guide(demo: RunningDemo): string {
     '',
     indent(targets, 2),
     '',
+    '`portcullis` not found? Run `npm link` in the checkout once (or put `npx` in front of each command).',
+    '',
     `1. As ${engineer.name} (${engineer.groups.join(', ')}), in another terminal:`,
     commented(7, [
-      [`npx portcullis login --hub ${hub}`, `sign in as ${engineer.username} / ${engineer.password}`],
-      ['npx portcullis connect shop-db', 'prints a postgres:// URL'],
+      [`portcullis login --hub ${hub}`, `sign in as ${engineer.username} / ${engineer.password}`],
+      ['portcullis connect shop-db', 'prints a postgres:// URL'],
       ['psql "<url from connect>"', ''],
     ]),
     commented(
@@ -125,20 +127,20 @@ function guide(demo: RunningDemo): string {
     `2. As ${manager.name} (${manager.groups.join(', ')}), in a third terminal, with a home of her own:`,
     commented(7, [
       [`export PORTCULLIS_HOME=~/.config/portcullis-${manager.username}`, ''],
-      [`npx portcullis login --hub ${hub}`, `sign in as ${manager.username} / ${manager.password}`],
-      ['npx portcullis approvals', 'the held update, with its id'],
-      ['npx portcullis approve ID', 'and it runs in the first terminal'],
+      [`portcullis login --hub ${hub}`, `sign in as ${manager.username} / ${manager.password}`],
+      ['portcullis approvals', 'the held update, with its id'],
+      ['portcullis approve ID', 'and it runs in the first terminal'],
     ]),
     '',
     `3. Just in time: nobody holds shop-admin. ${engineer.name} asks, ${manager.name} decides:`,
     commented(7, [
-      ['npx portcullis request shop-admin --reason "fix order 42" --duration 30m', `as ${engineer.username}`],
-      ['npx portcullis requests --pending', `as ${manager.username}; then npx portcullis approve ID`],
+      ['portcullis request shop-admin --reason "fix order 42" --duration 30m', `as ${engineer.username}`],
+      ['portcullis requests --pending', `as ${manager.username}; then portcullis approve ID`],
     ]),
     '',
     '4. As the nightly report agent (client credentials, read-only):',
     `       PORTCULLIS_HUB=${hub} PORTCULLIS_CLIENT_ID=${demo.agent.clientId} \\`,
-    `       PORTCULLIS_CLIENT_SECRET=${demo.agent.clientSecret} npx portcullis connect shop-reporting`,
+    `       PORTCULLIS_CLIENT_SECRET=${demo.agent.clientSecret} portcullis connect shop-reporting`,
     '',
   ].join('\n');
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadClassifier } from '../policy/classifier.ts';
 import { PolicyEngine } from '../policy/engine.ts';
@@ -14,6 +15,7 @@ import { UsageError } from './usage-error.ts';
 
 interface GuardPostgresOptions {
   upstream?: string;
+  upstreamFile?: string;
   listen: string;
   policy: string;
   record?: string;
@@ -45,16 +47,57 @@ function policyFrom(spec: string): Policy {
   }
 }
 
-function upstreamFrom(options: GuardPostgresOptions): UpstreamConfig {
-  const url = options.upstream ?? process.env.PORTCULLIS_UPSTREAM;
-  if (!url)
-    throw new UsageError('--upstream postgres://USER:PASS@HOST:PORT/DB is required (or PORTCULLIS_UPSTREAM)');
+const UPSTREAM_REQUIRED =
+  'the upstream is required: PORTCULLIS_UPSTREAM=postgres://USER:PASS@HOST:PORT/DB in the environment, ' +
+  '--upstream-file FILE (- for stdin), or --upstream URL';
+
+/** The upstream URI from --upstream-file (a file, or - for stdin), the environment, or --upstream. */
+function upstreamUrl(options: GuardPostgresOptions): { url: string; from: string } {
+  if (options.upstream !== undefined && options.upstreamFile !== undefined) {
+    throw new UsageError('give the upstream once: --upstream or --upstream-file, not both');
+  }
+  if (options.upstreamFile !== undefined) {
+    const file = options.upstreamFile === '-' ? 0 : options.upstreamFile;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `--upstream-file: cannot read ${options.upstreamFile}: ${(error as Error).message}`,
+      );
+    }
+    const url = text
+      .split(/\r?\n/)
+      .find((line) => line.trim() !== '')
+      ?.trim();
+    if (!url) throw new UsageError(`--upstream-file: ${options.upstreamFile} holds no connection URI`);
+    return { url, from: '--upstream-file' };
+  }
+  if (options.upstream !== undefined) return { url: options.upstream, from: '--upstream' };
+  const fromEnvironment = process.env.PORTCULLIS_UPSTREAM;
+  if (fromEnvironment) return { url: fromEnvironment, from: 'PORTCULLIS_UPSTREAM' };
+  throw new UsageError(UPSTREAM_REQUIRED);
+}
+
+function upstreamFrom(options: GuardPostgresOptions): { upstream: UpstreamConfig; passwordInArgs: boolean } {
+  const { url, from } = upstreamUrl(options);
   try {
-    return parseUpstreamUrl(url);
+    const upstream = parseUpstreamUrl(url);
+    return { upstream, passwordInArgs: from === '--upstream' && upstream.password !== undefined };
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(`--upstream: ${error.message}`);
+    if (error instanceof ConfigError) throw new UsageError(`${from}: ${error.message}`);
     throw error;
   }
+}
+
+/** Said once the guard is sure to run, so that a refused start stays one line. */
+function warnOfPasswordInArgs(): void {
+  log(
+    'warning: the password in --upstream is visible to every local user (ps, /proc) while this runs; ' +
+      'set PORTCULLIS_UPSTREAM or use --upstream-file instead',
+  );
+  // Shortens the window in which `ps` shows it: the command line is rewritten once parsed.
+  process.title = 'portcullis guard postgres';
 }
 
 function log(message: string): void {
@@ -62,7 +105,7 @@ function log(message: string): void {
 }
 
 async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
-  const upstream = upstreamFrom(options);
+  const { upstream, passwordInArgs } = upstreamFrom(options);
   const listen = parseListen(options.listen);
   const policy = policyFrom(options.policy);
   await loadClassifier();
@@ -78,6 +121,7 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
   const probe = await connectUpstream(upstream, { application_name: 'portcullis-guard-check' });
   probe.socket.destroy();
+  if (passwordInArgs) warnOfPasswordInArgs();
 
   const recorder = options.record ? await JsonLinesRecorder.open(options.record) : undefined;
   const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, maxMessageSize, log });
@@ -118,7 +162,11 @@ export function guardCommand(): Command {
   guard
     .command('postgres')
     .description('Guard a PostgreSQL server: clients connect to a local port with a per-tunnel secret.')
-    .option('--upstream <url>', 'libpq URI of the server, with its real credentials and sslmode')
+    .option(
+      '--upstream <url>',
+      'libpq URI of the server with its credentials (visible in ps: prefer PORTCULLIS_UPSTREAM or --upstream-file)',
+    )
+    .option('--upstream-file <file>', 'read the libpq URI from FILE (- for stdin)')
     .option('--listen <host:port>', 'loopback address to listen on (port 0 picks one)', '127.0.0.1:0')
     .option('--policy <preset|file>', 'read-only, guarded, observe, or a policy YAML file', 'guarded')
     .option('--record <file>', 'append every session event to FILE as JSON lines')
