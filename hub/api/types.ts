@@ -194,10 +194,17 @@ export interface AccessRequestInput {
   duration?: string;
 }
 
+/** Where an approver decided: the desktop app's window, a native notification's action, the CLI. */
+export type DecisionChannel = 'app' | 'notification' | 'cli';
+
+export const DECISION_CHANNELS: readonly DecisionChannel[] = ['app', 'notification', 'cli'];
+
 /** An approver's decision on an access request or a held statement. */
 export interface DecisionInput {
   approve: boolean;
   comment?: string | null;
+  /** Recorded with the decision; unknown when the client does not say. */
+  via?: DecisionChannel | null;
 }
 
 export type AccessRequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'revoked' | 'cancelled';
@@ -207,6 +214,7 @@ export interface AccessDecision {
   approve: boolean;
   comment: string | null;
   at: string;
+  via: DecisionChannel | null;
 }
 
 export interface AccessRequest {
@@ -231,6 +239,19 @@ export interface AccessRequest {
 // ---------------------------------------------------------------------------------------------------
 // Held statements
 
+/**
+ * What a held statement will touch, for the approver: the relations it names and the planner's estimate
+ * of the rows it affects (the tunnel's EXPLAIN, without ANALYZE, on its side connection).
+ */
+export interface HoldContext {
+  /** Every relation the statement names, as written (schema-qualified when it was). */
+  tables: string[];
+  /** The relations it writes to. */
+  writes: string[];
+  /** Rows the statement writes (or, for a read, returns), as planned; null when it could not be estimated. */
+  estimatedRows: number | null;
+}
+
 /** What the tunnel sends when its policy holds a statement. */
 export interface HoldInput {
   sessionId: string;
@@ -239,6 +260,7 @@ export interface HoldInput {
   rule: string;
   /** Shorter than the hub's hold_timeout when the policy says so; capped at max_hold_timeout. */
   timeoutSeconds?: number;
+  context?: HoldContext;
 }
 
 export type CommandApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
@@ -257,6 +279,10 @@ export interface CommandApproval {
   decidedAt: string | null;
   decidedBy: Actor | null;
   comment: string | null;
+  /** Where the approver decided, when their client said. */
+  decidedVia: DecisionChannel | null;
+  /** What the statement touches, when the tunnel could tell. */
+  context: HoldContext | null;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
   return {
     getMigrations: async (): Promise<Record<string, Migration>> => ({
       '0001_initial': { up: (db) => initial(db, dialect) },
+      '0002_decision_context': { up: (db) => decisionContext(db) },
     }),
   };
 }
@@ -179,4 +180,11 @@ async function initial(db: AnyDb, dialect: HubDialect): Promise<void> {
     .on('event_recipients')
     .columns(['recipient', 'event_id'])
     .execute();
+}
+
+/** What a held statement touches (tables, estimated rows), and where each decision was taken. */
+async function decisionContext(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('command_approvals').addColumn('context', 'text').execute();
+  await db.schema.alterTable('command_approvals').addColumn('decided_via', 'text').execute();
+  await db.schema.alterTable('access_decisions').addColumn('via', 'text').execute();
 }

@@ -92,6 +92,7 @@ export interface AccessDecisionsTable {
   approve: number;
   comment: string | null;
   at: string;
+  via: string | null;
 }
 
 export interface CommandApprovalsTable {
@@ -111,6 +112,9 @@ export interface CommandApprovalsTable {
   decided_by_subject: string | null;
   decided_by_name: string | null;
   comment: string | null;
+  /** JSON HoldContext, or null. */
+  context: string | null;
+  decided_via: string | null;
 }
 
 /** The live event log (SSE); the id is the stream position. */

@@ -110,7 +110,11 @@ export const accessRequestListQuery = {
 export const decisionBody = {
   type: 'object',
   required: ['approve'],
-  properties: { approve: { type: 'boolean' }, comment: optionalText(2000) },
+  properties: {
+    approve: { type: 'boolean' },
+    comment: optionalText(2000),
+    via: { anyOf: [{ type: 'string', enum: ['app', 'notification', 'cli'] }, { type: 'null' }] },
+  },
   additionalProperties: false,
 } as const;
 
@@ -129,6 +133,16 @@ export const holdBody = {
     classes: { type: 'array', maxItems: 64, items: text(64) },
     rule: text(500),
     timeoutSeconds: { type: 'integer', minimum: 1 },
+    context: {
+      type: 'object',
+      required: ['tables', 'writes', 'estimatedRows'],
+      properties: {
+        tables: { type: 'array', maxItems: 64, items: text(200) },
+        writes: { type: 'array', maxItems: 64, items: text(200) },
+        estimatedRows: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'null' }] },
+      },
+      additionalProperties: false,
+    },
   },
   additionalProperties: false,
 } as const;

@@ -10,7 +10,7 @@ import { addSeconds, iso } from './clock.ts';
 import { findTarget, isAuditor, memberOf, type Db, type ServiceContext } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
-import { clampLimit, readComment } from './input.ts';
+import { clampLimit, readComment, readDecisionChannel, readHoldContext } from './input.ts';
 import { commandApproval, type CommandApprovalRow } from './rows.ts';
 
 const MAX_SQL = 100_000;
@@ -32,6 +32,7 @@ export class CommandApprovalService {
     if (typeof input.rule !== 'string' || input.rule.length > 500) {
       throw new ValidationError('rule', 'must name the rule (at most 500 characters)');
     }
+    const context = readHoldContext(input.context);
     const config = this.ctx.config();
     let timeout = config.approvals.holdTimeoutSeconds;
     if (input.timeoutSeconds !== undefined) {
@@ -73,6 +74,8 @@ export class CommandApprovalService {
       decided_by_subject: null,
       decided_by_name: null,
       comment: null,
+      context: context === null ? null : JSON.stringify(context),
+      decided_via: null,
     };
     await this.ctx.hub.db.transaction().execute(async (trx) => {
       await trx.insertInto('command_approvals').values(row).execute();
@@ -131,6 +134,7 @@ export class CommandApprovalService {
   async decide(identity: Identity, approvalId: string, input: DecisionInput): Promise<CommandApproval> {
     if (typeof input.approve !== 'boolean') throw new ValidationError('approve', 'must be true or false');
     const comment = readComment(input.comment);
+    const via = readDecisionChannel(input.via);
     const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
       const target = findTarget(this.ctx.config(), row.target_id);
@@ -154,6 +158,7 @@ export class CommandApprovalService {
         decided_by_subject: identity.subject,
         decided_by_name: identity.name,
         comment,
+        decided_via: via,
       });
     });
     this.ctx.events.poke();

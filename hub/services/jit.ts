@@ -21,7 +21,7 @@ import {
 } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
-import { clampLimit, readComment } from './input.ts';
+import { clampLimit, readComment, readDecisionChannel } from './input.ts';
 import { accessRequest, type AccessRequestRow } from './rows.ts';
 
 export interface SweepResult {
@@ -153,6 +153,7 @@ export class AccessRequestService {
   async decide(identity: Identity, requestId: string, input: DecisionInput): Promise<AccessRequest> {
     if (typeof input.approve !== 'boolean') throw new ValidationError('approve', 'must be true or false');
     const comment = readComment(input.comment);
+    const via = readDecisionChannel(input.via);
     const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, requestId, { lock: true });
       const target = findTarget(this.ctx.config(), row.target_id);
@@ -186,6 +187,7 @@ export class AccessRequestService {
           approve: input.approve ? 1 : 0,
           comment,
           at: iso(now),
+          via,
         })
         .execute();
 

@@ -1,13 +1,16 @@
 /** From stored rows to the API's shapes. */
 import type { Selectable } from 'kysely';
-import type {
-  AccessDecision,
-  AccessRequest,
-  AnomalyKind,
-  CommandApproval,
-  RecordedEvent,
-  RecordingAnomaly,
-  SessionSummary,
+import {
+  DECISION_CHANNELS,
+  type AccessDecision,
+  type AccessRequest,
+  type AnomalyKind,
+  type CommandApproval,
+  type DecisionChannel,
+  type HoldContext,
+  type RecordedEvent,
+  type RecordingAnomaly,
+  type SessionSummary,
 } from '../api/types.ts';
 import type {
   AccessDecisionsTable,
@@ -52,6 +55,7 @@ export function accessDecision(row: AccessDecisionRow): AccessDecision {
     approve: Number(row.approve) === 1,
     comment: row.comment,
     at: row.at,
+    via: decisionChannel(row.via),
   };
 }
 
@@ -95,7 +99,13 @@ export function commandApproval(row: CommandApprovalRow): CommandApproval {
         ? null
         : { subject: row.decided_by_subject, name: row.decided_by_name ?? '' },
     comment: row.comment,
+    decidedVia: decisionChannel(row.decided_via),
+    context: row.context === null ? null : (JSON.parse(row.context) as HoldContext),
   };
+}
+
+function decisionChannel(value: string | null): DecisionChannel | null {
+  return DECISION_CHANNELS.find((c) => c === value) ?? null;
 }
 
 export function recordedEvent(row: Selectable<SessionEventsTable>): RecordedEvent {

@@ -977,6 +977,39 @@ describe('the hub HTTP API on SQLite', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
+  it('keeps what a held statement touches and where each decision was taken, and refuses malformed ones', async () => {
+    const priya = as(hub, 'engineer');
+    const elena = as(hub, 'manager');
+    const sessionId = await freshSession();
+    const context = {
+      tables: ['public.payments', 'customers'],
+      writes: ['public.payments'],
+      estimatedRows: 1203,
+    };
+    const created = await priya.holdStatement({ ...hold(sessionId, 'update payments set x = 1'), context });
+    expect(created).toMatchObject({ context, decidedVia: null });
+    expect((await elena.approvals('pending')).find((a) => a.id === created.id)?.context).toEqual(context);
+    const decided = await elena.decideApproval(created.id, {
+      approve: false,
+      comment: 'no',
+      via: 'notification',
+    });
+    expect(decided).toMatchObject({ state: 'denied', decidedVia: 'notification', context });
+    expect(await priya.approval(created.id)).toMatchObject({ decidedVia: 'notification' });
+
+    const bare = await priya.holdStatement(hold(sessionId));
+    expect(bare.context).toBeNull();
+    expect((await elena.decideApproval(bare.id, { approve: true })).decidedVia).toBeNull();
+
+    await expect(
+      priya.holdStatement({ ...hold(sessionId), context: { ...context, estimatedRows: -1 } }),
+    ).rejects.toMatchObject({ status: 400, field: 'context.estimatedRows' });
+    const third = await priya.holdStatement(hold(sessionId));
+    await expect(
+      elena.decideApproval(third.id, { approve: true, via: 'carrier-pigeon' as never }),
+    ).rejects.toMatchObject({ status: 400 });
+  });
+
   it('resumes the event stream after Last-Event-ID with only the later events, and sends heartbeats', async () => {
     const priya = as(hub, 'engineer');
     const elena = as(hub, 'manager');

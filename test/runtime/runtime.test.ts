@@ -114,12 +114,22 @@ describe('deciding and replaying', () => {
       const update = client.query(`update payments set status = 'refunded' where id = 2`);
       const id = await until('the hold', () => /request (\S+)/.exec(notices.join('\n'))?.[1]);
 
+      // With the hold came what it touches: the table, and the planner's estimate of the rows.
+      expect((await elena.account.hub.approval(id)).context).toEqual({
+        tables: ['payments'],
+        writes: ['payments'],
+        estimatedRows: 1,
+      });
+
       // Marcus is not an approver of app-db.
       const refused = await rejectionOf(decide(marcus.account.hub, id, { approve: true }), DecisionRefused);
       expect(refused.status).toBe(403);
 
-      const decided = await decide(elena.account.hub, id, { approve: true, comment: 'ticket 7' });
-      expect(decided).toMatchObject({ kind: 'statement', approval: { id, state: 'approved' } });
+      const decided = await decide(elena.account.hub, id, { approve: true, comment: 'ticket 7', via: 'app' });
+      expect(decided).toMatchObject({
+        kind: 'statement',
+        approval: { id, state: 'approved', decidedVia: 'app' },
+      });
       expect((await update).rowCount).toBe(1);
 
       const again = await rejectionOf(

@@ -134,7 +134,7 @@ export function approveCommand(): Command {
     .option('--comment <text>', 'a note the requester sees')
     .addHelpText('after', DECISION_HELP)
     .action((id: string, options: { comment?: string; json?: boolean }) =>
-      runDecision(id, { approve: true, comment: options.comment ?? null }, options.json),
+      runDecision(id, { approve: true, comment: options.comment ?? null, via: 'cli' }, options.json),
     );
 }
 
@@ -149,6 +149,6 @@ export function denyCommand(): Command {
         options.reason,
         'deny needs --reason TEXT: the requester sees why, e.g. --reason "use the replica"',
       );
-      return runDecision(id, { approve: false, comment: reason }, options.json);
+      return runDecision(id, { approve: false, comment: reason, via: 'cli' }, options.json);
     });
 }

@@ -472,6 +472,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
           classes: [...input.classes],
           rule: input.rule,
           timeoutSeconds: input.timeoutSeconds,
+          context: input.context,
         },
         signal: o.signal,
       }),

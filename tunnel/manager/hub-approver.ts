@@ -4,9 +4,16 @@
  * approver decides. A hub that cannot be reached while waiting is retried with backoff; the engine's hold
  * timeout bounds the whole wait, and a statement that stops waiting is withdrawn at the hub.
  */
-import type { CommandApproval } from '../../hub/api/types.ts';
+import type { CommandApproval, HoldContext } from '../../hub/api/types.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
-import type { ApprovalOutcome, ApprovalRequest, ApprovalTicket, Approver } from '../policy/approver.ts';
+import type {
+  ApprovalOutcome,
+  ApprovalRequest,
+  ApprovalTicket,
+  Approver,
+  HeldStatementScope,
+} from '../policy/approver.ts';
+import { tableName } from '../policy/held-statement-scope.ts';
 import { backoffDelay } from '../recorder/outbox.ts';
 
 export interface HubApproverOptions {
@@ -17,6 +24,8 @@ export interface HubApproverOptions {
   /** One long-poll's length. Default 60 s. */
   pollSeconds?: number;
   log?: (message: string) => void;
+  /** The planner's estimate of the rows a held statement writes (estimateRows on the side connection). */
+  estimateRows?: (sql: string, scope: HeldStatementScope) => Promise<number | null>;
 }
 
 /** What an approval that is no longer pending means for the held statement. */
@@ -50,12 +59,14 @@ export class HubApprover implements Approver {
   ) {}
 
   async requestApproval(request: ApprovalRequest): Promise<ApprovalTicket> {
+    const context = request.scope ? await this.context(request.sql, request.scope) : undefined;
     const approval = await this.hub.holdStatement({
       sessionId: this.options.sessionId,
       sql: request.sql,
       classes: request.classes,
       rule: request.rule,
       ...(this.options.timeoutSeconds ? { timeoutSeconds: this.options.timeoutSeconds } : {}),
+      ...(context ? { context } : {}),
     });
     const stop = new AbortController();
     return {
@@ -70,6 +81,16 @@ export class HubApprover implements Approver {
           }
         });
       },
+    };
+  }
+
+  /** What the approver is shown besides the SQL: the tables, and the rows the planner expects. */
+  private async context(sql: string, scope: HeldStatementScope): Promise<HoldContext> {
+    const estimate = this.options.estimateRows;
+    return {
+      tables: scope.tables.map(tableName),
+      writes: scope.writes.map(tableName),
+      estimatedRows: estimate ? await estimate(sql, scope).catch(() => null) : null,
     };
   }
 

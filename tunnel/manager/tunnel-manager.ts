@@ -16,6 +16,7 @@ import type { OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
 import { PolicyEngine } from '../policy/engine.ts';
+import { estimateRows } from '../policy/held-statement-scope.ts';
 import { parsePolicy } from '../policy/policy-file.ts';
 import { presetPolicy, type Policy } from '../policy/policy.ts';
 import type { UpstreamConfig } from '../postgres/connection-string.ts';
@@ -290,6 +291,7 @@ class ManagedTunnel implements OpenTunnel {
       sessionId: opened.sessionId,
       timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
       log: (message) => this.log(message),
+      estimateRows: async (sql, scope) => estimateRows(await this.side.get(), sql, scope),
     });
     const decisions = new PolicyEngine(policy, { approver, sideConnection: this.side.get });
     this.tunnel = new PostgresTunnel({

@@ -8,6 +8,21 @@ export interface ApprovalRequest {
   sql: string;
   classes: readonly string[];
   rule: string;
+  /** What the statement touches, for the approver (see HeldStatementScope). */
+  scope?: HeldStatementScope;
+}
+
+/** The relations a held statement names and writes, and whether its rows may be estimated. */
+export interface HeldStatementScope {
+  tables: readonly { schema?: string; name: string }[];
+  writes: readonly { schema?: string; name: string }[];
+  /**
+   * One statement of only plain reads and writes: planning it (EXPLAIN, never ANALYZE) on the tunnel's
+   * side connection runs nothing the classifier has not seen.
+   */
+  estimable: boolean;
+  /** The Execute's parameters in text, so the plan is the one that will run; 'binary' when not text. */
+  parameters?: readonly (string | null)[] | 'binary';
 }
 
 export interface ApprovalOutcome {

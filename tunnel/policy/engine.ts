@@ -1,4 +1,4 @@
-import type { Approver, ApprovalOutcome, ApprovalTicket } from './approver.ts';
+import type { Approver, ApprovalOutcome, ApprovalTicket, HeldStatementScope } from './approver.ts';
 import {
   classify as defaultClassify,
   createClassifier,
@@ -16,6 +16,7 @@ import type {
   MaybePromise,
   StatementContext,
 } from './decision-point.ts';
+import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
 import { judgeStatement, stricter, type Judgement, type Policy } from './policy.ts';
@@ -213,7 +214,7 @@ class GuardedSession implements SessionPolicy {
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
-        const decision = this.judge(classifications, route.sql);
+        const decision = this.judge(classifications, route.sql, false, textParameters(route));
         const describing = this.describing.get(route.statement);
         if (!describing) return decision;
         this.describing.delete(route.statement);
@@ -273,10 +274,12 @@ class GuardedSession implements SessionPolicy {
     classifications: readonly Classification[],
     sql: string,
     preflight = false,
+    parameters?: HeldStatementScope['parameters'],
   ): Decision | Promise<Decision> {
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>();
     const reasons: string[] = [];
+    const scope = new ScopeCollector(parameters);
     const seen = new Set<Classification>();
     const pending = [...classifications];
     while (pending.length > 0) {
@@ -286,6 +289,7 @@ class GuardedSession implements SessionPolicy {
       if (classification.failure) return this.failClosed(classification);
       classification.classes.forEach((c) => classes.add(c));
       reasons.push(...classification.reasons);
+      scope.add(classification);
       for (const statement of classification.statements) {
         judgement = stricter(judgement, judgeStatement(this.policy, statement));
       }
@@ -319,7 +323,7 @@ class GuardedSession implements SessionPolicy {
     // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
     const copyRefusal = /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
     if (copyRefusal) return deny('masking', copyRefusal, [...classes]);
-    const decision = this.enforce(judgement, message, sql, [...classes]);
+    const decision = this.enforce(judgement, message, sql, [...classes], scope.scope());
     // PREPARE is remembered once it may run, so that a later EXECUTE is judged by what it prepared.
     const remember = (): void => {
       for (const classification of classifications) {
@@ -343,6 +347,7 @@ class GuardedSession implements SessionPolicy {
     message: string,
     sql: string,
     classes: readonly string[],
+    scope?: HeldStatementScope,
   ): Decision | Promise<Decision> {
     if (judgement.verdict === 'allow') return { action: 'allow', rule: judgement.rule, classes };
     if (this.observing) {
@@ -361,7 +366,7 @@ class GuardedSession implements SessionPolicy {
         classes,
       );
     }
-    return this.holdForApproval(this.approver, judgement, sql, classes);
+    return this.holdForApproval(this.approver, judgement, sql, classes, scope);
   }
 
   private async holdForApproval(
@@ -369,6 +374,7 @@ class GuardedSession implements SessionPolicy {
     judgement: Judgement,
     sql: string,
     classes: readonly string[],
+    scope: HeldStatementScope | undefined,
   ): Promise<Decision> {
     let ticket: ApprovalTicket;
     try {
@@ -377,6 +383,7 @@ class GuardedSession implements SessionPolicy {
         sql,
         classes,
         rule: judgement.rule,
+        ...(scope ? { scope } : {}),
       });
     } catch (error) {
       return deny(judgement.rule, `approval could not be requested: ${(error as Error).message}`, classes);
