@@ -19,6 +19,8 @@ export class RawClient {
   private waiter: (() => void) | undefined;
   closed = false;
   bytesReceived = 0;
+  /** The BackendKeyData the server handed out at login, for CancelRequest. */
+  backendKey: { processId: number; secretKey: Buffer } | undefined;
 
   /** Frames what arrives and queues each message for `next()`. */
   private readonly onData = (chunk: Buffer): void => {
@@ -57,8 +59,37 @@ export class RawClient {
     const cont = await client.expectAuth(11);
     client.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(cont)));
     scram.verifyServerFinal(await client.expectAuth(12));
-    await client.until('Z');
+    const key = (await client.until('Z')).find((m) => m.type === 'K');
+    if (key) {
+      client.backendKey = {
+        processId: key.bytes.readInt32BE(5),
+        secretKey: Buffer.from(key.bytes.subarray(9)),
+      };
+    }
     return client;
+  }
+
+  /**
+   * Sends a CancelRequest on a connection of its own, as libpq's PQcancel does, and returns once the
+   * server has closed that connection (it closes it after signalling the backend).
+   */
+  static async cancel(
+    port: number,
+    key: { processId: number; secretKey: Buffer },
+    host = '127.0.0.1',
+  ): Promise<void> {
+    const socket = connect(port, host);
+    const request = Buffer.alloc(12 + key.secretKey.length);
+    request.writeInt32BE(request.length, 0);
+    request.writeInt32BE(80877102, 4);
+    request.writeInt32BE(key.processId, 8);
+    key.secretKey.copy(request, 12);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('connect', () => socket.write(request));
+      socket.on('data', () => {});
+      socket.once('close', () => resolve());
+    });
   }
 
   private async expectAuth(code: number): Promise<string> {

@@ -18,6 +18,17 @@ export class FramingError extends Error {
   }
 }
 
+/**
+ * A startup packet whose length no client could mean (a Terminate or an HTTP request where the startup
+ * packet belongs): PostgreSQL answers it with silence and a close, not an ErrorResponse.
+ */
+export class InvalidStartupPacket extends FramingError {
+  constructor(message: string) {
+    super(message, '08P01');
+    this.name = 'InvalidStartupPacket';
+  }
+}
+
 /** Receives each complete message: its type byte (or UNTAGGED / TLS_RECORD) and its whole bytes, header included. */
 export type FrameHandler = (type: number, frame: Buffer) => void;
 
@@ -83,9 +94,9 @@ export class MessageFramer {
           if (remaining < 4) break;
           type = UNTAGGED;
           total = data.readUInt32BE(offset);
-          if (total < 8) throw new FramingError(`invalid startup packet length ${total}`, '08P01');
+          if (total < 8) throw new InvalidStartupPacket(`invalid startup packet length ${total}`);
           if (total > Math.min(MAX_STARTUP_PACKET_LENGTH, maxMessageSize)) {
-            throw new FramingError(`startup packet of ${total} bytes is too large`, '08P01');
+            throw new InvalidStartupPacket(`startup packet of ${total} bytes is too large`);
           }
         }
       } else {

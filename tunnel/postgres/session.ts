@@ -12,7 +12,7 @@ import type {
 import type { ClientInfo, RecordingPoint } from '../recorder/recording-point.ts';
 import { readNoticeFields, readRowDescription } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
-import { FramingError, MessageFramer } from './framer.ts';
+import { FramingError, InvalidStartupPacket, MessageFramer } from './framer.ts';
 import {
   ProtocolViolation,
   readBind,
@@ -49,15 +49,21 @@ export interface SessionOptions {
   maxMessageSize: number;
   /** How long a client may take to authenticate; 60 s unless said otherwise. */
   authenticationTimeoutMs?: number;
-  /** The key this session hands its client in BackendKeyData, registered for cancel mapping. */
-  clientKey: BackendKey;
+  /**
+   * The secret key to hand the client beside the server's real pid in BackendKeyData; the tunnel
+   * remembers it, so that a CancelRequest naming both finds this session.
+   */
+  issueCancelKey(processId: number): Buffer;
   /**
    * Asked once the client has authenticated, before the upstream is opened: rejecting (with an
    * AdmissionRefused, say) ends the connection with that message — e.g. the user's sign-in or grant ended.
    */
   admit?: (client: ClientInfo) => Promise<void>;
-  /** A CancelRequest arrived on a new local connection. */
-  onCancelRequest(processId: number, secretKey: Buffer): void;
+  /**
+   * A CancelRequest arrived on a new local connection; settles once it has been dealt with (forwarded
+   * to the server and processed there, or found to name no session).
+   */
+  onCancelRequest(processId: number, secretKey: Buffer): Promise<void>;
   log(message: string): void;
 }
 
@@ -145,6 +151,8 @@ export class PostgresSession {
   /** Client frames waiting while a decision is pending or the upstream is being opened. */
   private inbox: { type: number; frame: Buffer }[] = [];
   private deciding = false;
+  /** CancelRequests on their way to the server: the client's later messages wait for them. */
+  private cancelsInFlight = 0;
   /** After a denial in the extended protocol, frames are discarded until Sync, as the server would. */
   private discardUntilSync = false;
   /** Denials injected upstream: the marked server error is replaced by the tunnel's own. */
@@ -169,6 +177,10 @@ export class PostgresSession {
   private terminating = false;
   /** The client sent Terminate: the upstream closing next is the expected end, not an error. */
   private clientTerminated = false;
+  /** The server sent its own FATAL: its closing the connection next needs no word from the tunnel. */
+  private serverEnded = false;
+  /** The server closed while its stream was held for a masking plan; handled once the hold is over. */
+  private upstreamClosedWhileHeld = false;
   private markClosed: () => void = () => {};
   /** Settles once both connections are gone and the session's end is recorded. */
   readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
@@ -206,18 +218,27 @@ export class PostgresSession {
     return this.options.sessionId;
   }
 
-  /** The upstream key and transport, for forwarding a CancelRequest naming this session's client key. */
-  get upstreamCancelTarget(): { key: BackendKey; tls: boolean } | undefined {
-    return this.upstream ? { key: this.upstream.backendKey, tls: this.upstream.tls } : undefined;
-  }
-
-  /** The client asked, on a separate connection, to cancel what this session is running. */
-  /** Returns whether the request should go on to the server (it ends a hold instead, when one is pending). */
-  noteCancelRequest(): boolean {
+  /**
+   * The client asked, on a connection of its own, to cancel what this session runs. A pending hold
+   * ends as cancelled; otherwise `forward` sends the request to the server with the upstream key, and
+   * this session's later client messages wait until the server has processed it, so that a cancel
+   * meant for one statement can never reach the next one. Settles once that is done.
+   */
+  async cancel(forward: (key: BackendKey, tls: boolean) => Promise<void>): Promise<void> {
     const endedHold = this.policy.cancelHold?.() ?? false;
-    const forwarded = !endedHold && this.upstream !== undefined;
+    const upstream = this.upstream;
+    const forwarded = !endedHold && upstream !== undefined && this.phase === 'proxy';
     this.options.recorder.record(this.id, { type: 'cancel', forwarded });
-    return forwarded;
+    if (!forwarded) return;
+    this.cancelsInFlight++;
+    try {
+      await forward(upstream.backendKey, upstream.tls);
+    } catch (error) {
+      this.options.log(`session ${this.id}: cancel request could not be forwarded: ${(error as Error).message}`);
+    } finally {
+      this.cancelsInFlight--;
+      this.drain();
+    }
   }
 
   /** Ends the session from outside (tunnel shutdown, revocation), telling the client why. */
@@ -247,6 +268,13 @@ export class PostgresSession {
   }
 
   private failClient(error: unknown): void {
+    if (error instanceof InvalidStartupPacket) {
+      // PostgreSQL closes without a word on a startup packet it cannot read; so does the tunnel.
+      this.endReason = error.message;
+      this.phase = 'closed';
+      this.client.destroy();
+      return;
+    }
     if (error instanceof FramingError || error instanceof ProtocolViolation) {
       this.terminate(error.message, error.code);
       return;
@@ -262,10 +290,15 @@ export class PostgresSession {
         if (step.expectTagged) this.clientFramer.expectTagged();
         return;
       case 'cancel':
-        this.options.onCancelRequest(step.processId, step.secretKey);
         this.endReason = 'cancel request';
         this.phase = 'closed';
-        this.client.end();
+        this.client.pause();
+        // libpq and pgjdbc wait for this connection to close before they go on, as the server closes
+        // it only once the backend has been signalled: so it stays open until the forward is done.
+        void this.options
+          .onCancelRequest(step.processId, step.secretKey)
+          .catch(() => {})
+          .finally(() => this.client.end());
         return;
       case 'drop':
         this.endReason = step.reason;
@@ -349,23 +382,19 @@ export class PostgresSession {
         authMechanism: upstream.authMechanism,
       },
     });
-    // Replay the server's startup messages, handing the client the tunnel's own cancel key.
-    const { processId, secretKey } = this.options.clientKey;
+    // Replay the server's startup messages: its real pid, with a secret key of the tunnel's own.
+    const { processId } = upstream.backendKey;
     const replay = upstream.startupMessages.map((message) =>
-      message[0] === Backend.backendKeyData ? backendKeyData(processId, secretKey) : message,
+      message[0] === Backend.backendKeyData
+        ? backendKeyData(processId, this.options.issueCancelKey(processId))
+        : message,
     );
     this.send(Buffer.concat(replay));
     for (const [name, value] of upstream.parameters) this.policy.onParameterStatus?.(name, value);
     upstream.socket.setNoDelay(true);
     upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     upstream.socket.on('error', (error) => this.close(`upstream error: ${error.message}`));
-    upstream.socket.on('close', () => {
-      if (this.phase === 'closed') return;
-      // The client said goodbye and the server hung up in turn: nothing to tell anyone.
-      if (this.clientTerminated) this.close(this.endReason);
-      // The server's own FATAL, if it sent one, has already been passed on; this covers a dropped link.
-      else this.terminate('the upstream server closed the connection', '08006');
-    });
+    upstream.socket.on('close', () => this.onUpstreamClosed());
     upstream.socket.resume();
     if (upstream.leftover.length > 0) this.onUpstreamData(upstream.leftover);
     this.phase = 'proxy';
@@ -373,23 +402,43 @@ export class PostgresSession {
     this.drain();
   }
 
+  private onUpstreamClosed(): void {
+    if (this.phase === 'closed') return;
+    if (this.heldChunks) {
+      // What the server sent last (its FATAL, perhaps) is still waiting behind a masking plan.
+      this.upstreamClosedWhileHeld = true;
+      return;
+    }
+    // The client said goodbye and the server hung up in turn: nothing to tell anyone.
+    if (this.clientTerminated) this.close(this.endReason);
+    // The server said why in its own FATAL, already passed on: a second one would be an error too many.
+    else if (this.serverEnded) this.finish('the server ended the session');
+    else this.terminate('the upstream server closed the connection', '08006');
+  }
+
   // ---- client → upstream -------------------------------------------------------------------------
 
+  /** A decision or a cancel request is under way: the client's next messages wait behind it. */
+  private get waiting(): boolean {
+    return this.deciding || this.cancelsInFlight > 0;
+  }
+
   private enqueue(type: number, frame: Buffer): void {
-    if (this.phase !== 'proxy' || this.deciding || this.inbox.length > 0) {
-      // Frames keep their order behind a pending decision or an upstream still opening.
+    if (this.phase !== 'proxy' || this.waiting || this.inbox.length > 0) {
+      // Frames keep their order behind a pending decision, a cancel, or an upstream still opening.
       this.inbox.push({ type, frame });
+      if (this.cancelsInFlight > 0) this.client.pause();
       return;
     }
     this.handleClientFrame(type, frame);
   }
 
   private drain(): void {
-    while (this.phase === 'proxy' && !this.deciding && this.inbox.length > 0) {
+    while (this.phase === 'proxy' && !this.waiting && this.inbox.length > 0) {
       const next = this.inbox.shift()!;
       this.handleClientFrame(next.type, next.frame);
     }
-    if (this.phase === 'proxy' && !this.deciding && this.inbox.length === 0) this.client.resume();
+    if (this.phase === 'proxy' && !this.waiting && this.inbox.length === 0) this.client.resume();
   }
 
   private handleClientFrame(type: number, frame: Buffer): void {
@@ -634,7 +683,7 @@ export class PostgresSession {
     if (!upstream.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       upstream.once('drain', () => {
-        if (!this.deciding && this.phase === 'proxy') this.client.resume();
+        if (!this.waiting && this.phase === 'proxy') this.client.resume();
       });
     }
   };
@@ -697,7 +746,9 @@ export class PostgresSession {
         for (const held of frames) this.onBackendFrame(held.type, held.frame);
         this.toClient.flush(this.send);
         for (const chunk of chunks) this.onUpstreamData(chunk);
-        if (!this.heldChunks) this.upstream?.socket.resume();
+        if (this.heldChunks) return;
+        this.upstream?.socket.resume();
+        if (this.upstreamClosedWhileHeld) this.onUpstreamClosed();
       })
       .catch((error: unknown) => this.failClient(error));
   }
@@ -822,6 +873,8 @@ export class PostgresSession {
   private onUpstreamError(frame: Buffer): Buffer | undefined {
     const fields = readNoticeFields(frame);
     const message = fields.get('M') ?? '';
+    const severity = fields.get('V') ?? fields.get('S');
+    if (severity === 'FATAL' || severity === 'PANIC') this.serverEnded = true;
     for (const [marker, denial] of this.denials) {
       if (message.includes(marker)) {
         this.denials.delete(marker);
@@ -839,6 +892,13 @@ export class PostgresSession {
   }
 
   // ---- end ---------------------------------------------------------------------------------------
+
+  /** Closes the client's connection once what was sent to it has gone out, adding nothing. */
+  private finish(reason: string): void {
+    this.terminating = true;
+    this.endReason = reason;
+    this.client.end(() => this.client.destroy());
+  }
 
   /** Drops both connections at once (shutdown after the grace period). */
   destroy(): void {

@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
+import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
 import { createScramVerifier } from './scram.ts';
@@ -54,8 +55,8 @@ export interface TunnelTraffic {
 export class PostgresTunnel {
   private server: Server | undefined;
   private readonly sessions = new Set<PostgresSession>();
-  /** Client-facing cancel keys (pid → session); the secret half is compared in constant time. */
-  private readonly cancelKeys = new Map<number, { secret: Buffer; session: PostgresSession }>();
+  /** The cancel keys handed to clients: the server's pid with a secret of the tunnel's own. */
+  private readonly cancelKeys = new CancelKeys<PostgresSession>();
   private readonly secret: string;
   private readonly verifier;
   private endpointValue: TunnelEndpoint | undefined;
@@ -130,8 +131,7 @@ export class PostgresTunnel {
   }
 
   private accept(socket: Socket): void {
-    const processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
-    const secretKey = randomBytes(4);
+    let keyedAs: number | undefined;
     const session: PostgresSession = new PostgresSession(socket, {
       sessionId: randomUUID(),
       upstream: this.options.upstream,
@@ -140,37 +140,32 @@ export class PostgresTunnel {
       recorder: this.options.recorder ?? recordNothing,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
-      clientKey: { processId, secretKey },
+      issueCancelKey: (processId) => {
+        keyedAs = processId;
+        return this.cancelKeys.issue(processId, session);
+      },
       ...(this.options.admit ? { admit: this.options.admit } : {}),
       onCancelRequest: (pid, key) => this.cancel(pid, key),
       log: (message) => this.log(message),
     });
     this.sessions.add(session);
-    this.cancelKeys.set(processId, { secret: secretKey, session });
     socket.once('close', () => {
       if (this.sessions.delete(session)) {
         this.ended.bytesFromClient += session.stats.bytesFromClient;
         this.ended.bytesToClient += session.stats.bytesToClient;
       }
-      this.cancelKeys.delete(processId);
+      if (keyedAs !== undefined) this.cancelKeys.release(keyedAs, session);
     });
   }
 
-  private cancel(processId: number, secretKey: Buffer): void {
-    const entry = this.cancelKeys.get(processId);
-    const matches =
-      entry !== undefined &&
-      entry.secret.length === secretKey.length &&
-      timingSafeEqual(entry.secret, secretKey);
-    const target = matches ? entry.session.upstreamCancelTarget : undefined;
-    if (!target) {
+  /** Settles once the request has reached the server and been processed there, or was ignored. */
+  private async cancel(processId: number, secretKey: Buffer): Promise<void> {
+    const session = this.cancelKeys.find(processId, secretKey);
+    if (!session) {
       this.log('ignored a cancel request with an unknown key');
       return;
     }
-    if (!entry!.session.noteCancelRequest()) return;
-    sendCancel(this.options.upstream, target.key, target.tls).catch((error: Error) =>
-      this.log(`cancel request could not be forwarded: ${error.message}`),
-    );
+    await session.cancel((key, tls) => sendCancel(this.options.upstream, key, tls));
   }
 
   private log(message: string): void {
