@@ -234,7 +234,9 @@ export class PostgresSession {
     try {
       await forward(upstream.backendKey, upstream.tls);
     } catch (error) {
-      this.options.log(`session ${this.id}: cancel request could not be forwarded: ${(error as Error).message}`);
+      this.options.log(
+        `session ${this.id}: cancel request could not be forwarded: ${(error as Error).message}`,
+      );
     } finally {
       this.cancelsInFlight--;
       this.drain();
