@@ -9,6 +9,7 @@ import { PostgresTunnel } from '../../tunnel/postgres/tunnel.ts';
 import { createAuthority } from '../support/certs.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { until } from '../support/waiting.ts';
 
 let server: TestPostgres;
 let caFile: string;
@@ -46,8 +47,20 @@ describe('a tunnel to an upstream that requires verified TLS', () => {
 
     const sql = postgres(endpoint.url, { max: 1 });
     const sleeping = sql`SELECT pg_sleep(30)`;
-    setTimeout(() => void sleeping.cancel(), 300);
-    await expect(sleeping).rejects.toThrow(/canceling statement due to user request/);
+    const settled = sleeping.catch((error: Error) => error);
+    // Cancelled once it runs at the server (on a loaded machine the connection alone may take a while).
+    const observer = await server.connect();
+    await until('pg_sleep to run', async () => {
+      const { rows } = await observer.query(
+        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'",
+      );
+      return rows.length > 0 ? true : undefined;
+    });
+    await observer.end();
+    void sleeping.cancel();
+    expect(await settled).toMatchObject({
+      message: expect.stringMatching(/canceling statement due to user request/),
+    });
     await sql.end();
     await tunnel.close();
   });
