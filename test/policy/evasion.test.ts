@@ -330,9 +330,12 @@ async function openShared(guard: Guard): Promise<void> {
 type Outcome = { kind: 'ok' } | { kind: 'denied' | 'error'; code?: string; message: string };
 
 function outcomeOf(error: unknown): Outcome {
-  const e = error as { code?: string; message?: string };
+  const e = error as { code?: string; message?: string; detail?: string };
   const message = e.message ?? String(error);
-  const denied = (e.code === '42501' || e.code === '57014') && /^Portcullis denied/.test(message);
+  // SQL the parser cannot read is refused unsent, answered as the server's syntax error would be.
+  const denied =
+    ((e.code === '42501' || e.code === '57014') && /^Portcullis denied/.test(message)) ||
+    (e.code === '42601' && /^Portcullis did not send this statement/.test(e.detail ?? ''));
   return { kind: denied ? 'denied' : 'error', ...(e.code ? { code: e.code } : {}), message };
 }
 

@@ -29,7 +29,7 @@
  * - Tables are relations (tables, views, sequences, ...) as written; `writes` holds the targets of
  *   DML and the relations DDL creates, alters or drops. CTE names are not tables.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import { FrozenSet, INTERNALS, Walk } from './walker.ts';
 
 export const STATEMENT_CLASSES = Object.freeze([
@@ -71,6 +71,11 @@ export interface Classification {
   reasons: readonly string[];
   /** Set when classification failed closed. The statement must be denied with this message. */
   failure?: string;
+  /**
+   * Set (with `failure`) when the text does not parse: PostgreSQL's own message and the 1-based
+   * character position it reports, so the caller can answer with the 42601 the server would give.
+   */
+  syntaxError?: { message: string; position: number };
   /** PREPARE name AS <stmt> in this text: the class of what was prepared, so a later EXECUTE name is judged by it. */
   prepared: readonly { name: string; classification: Classification }[];
   /**
@@ -225,7 +230,12 @@ function classifyText(sql: string, options: ConstructorParameters<typeof Walk>[1
   try {
     tree = parseSync(sql);
   } catch (error) {
-    return failed(walk, `could not parse: ${error instanceof Error ? error.message : String(error)}`);
+    const classification = failed(
+      walk,
+      `could not parse: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    const syntaxError = syntaxErrorOf(error);
+    return syntaxError ? Object.freeze({ ...classification, syntaxError }) : classification;
   }
   try {
     return walk.run(tree);
@@ -233,6 +243,14 @@ function classifyText(sql: string, options: ConstructorParameters<typeof Walk>[1
     // A stack overflow on an absurdly nested text, or anything else unforeseen: fail closed.
     return failed(walk, `could not classify: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** The parser's message and position, as the server's ErrorResponse gives them (P is 1-based). */
+function syntaxErrorOf(error: unknown): Classification['syntaxError'] {
+  if (!hasSqlDetails(error)) return undefined;
+  const { message, cursorPosition } = error.sqlDetails!;
+  if (typeof cursorPosition !== 'number' || !message) return undefined;
+  return { message, position: cursorPosition + 1 };
 }
 
 function failed(walk: Walk, message: string): Classification {

@@ -57,6 +57,11 @@ export type Decision =
       message: string;
       /** SQLSTATE; 42501 (insufficient privilege) unless said otherwise, 57014 for a cancelled hold. */
       code?: string;
+      /**
+       * The statement did not parse: the client is answered as the server would answer it (`message`
+       * verbatim, SQLSTATE 42601, this 1-based character position), not with a denial.
+       */
+      syntaxError?: { position: number };
     });
 
 /** What a session offers its policy: a way to speak to the client and to the recording. */

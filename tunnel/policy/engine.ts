@@ -192,7 +192,8 @@ class GuardedSession implements SessionPolicy {
       case 'parse': {
         const classification = classify(route.sql);
         this.addStatement(route.statement, classification, context.startsBatch);
-        if (classification.failure) return this.failClosed(classification);
+        const failed = classification.failure ? this.failClosed(classification) : undefined;
+        if (failed?.action === 'deny') return failed;
         // Learn the result's shape now, on the side connection, so its rows stream masked at Execute.
         if (this.masking?.active) {
           this.describing.set(
@@ -266,8 +267,18 @@ class GuardedSession implements SessionPolicy {
     this.hold?.finish({ approved: false, reason: 'cancelled' });
   }
 
+  /**
+   * What cannot be classified is denied. A text that does not parse is answered as the server would
+   * answer it (42601 at its position); under `observe` it goes to the server, which says so itself.
+   */
   private failClosed(classification: Classification): Decision {
-    return deny('fail-closed', classification.failure!, [...classification.classes]);
+    const classes = [...classification.classes];
+    const syntax = classification.syntaxError;
+    if (syntax && this.observing) return { action: 'allow', rule: 'observe', classes, wouldHave: 'deny' };
+    if (syntax) {
+      return { action: 'deny', rule: 'fail-closed', message: syntax.message, classes, syntaxError: syntax };
+    }
+    return deny('fail-closed', classification.failure!, classes);
   }
 
   private judge(

@@ -78,6 +78,8 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  /** 1-based character position in the statement text the error refers to. */
+  position?: number;
 }
 
 function tagged(type: number, payload: Buffer): Buffer {
@@ -110,6 +112,7 @@ function noticeFields(fields: ErrorFields): Buffer {
     cstring(fields.message),
   ];
   if (fields.detail) parts.push(Buffer.from('D'), cstring(fields.detail));
+  if (fields.position !== undefined) parts.push(Buffer.from('P'), cstring(String(fields.position)));
   if (fields.hint) parts.push(Buffer.from('H'), cstring(fields.hint));
   parts.push(Buffer.from([0]));
   return Buffer.concat(parts);

@@ -640,11 +640,21 @@ export class PostgresSession {
     protocol: 'simple' | 'extended' | 'function-call',
   ): void {
     const marker = `portcullis_denied_${randomBytes(8).toString('hex')}`;
-    const replacement = errorResponse({
-      severity: 'ERROR',
-      code: decision.code ?? '42501',
-      message: `Portcullis denied this statement (rule: ${decision.rule}): ${decision.message}`,
-    });
+    const replacement = errorResponse(
+      decision.syntaxError
+        ? {
+            severity: 'ERROR',
+            code: '42601',
+            message: decision.message,
+            position: decision.syntaxError.position,
+            detail: `Portcullis did not send this statement to the server: it does not parse (rule: ${decision.rule}).`,
+          }
+        : {
+            severity: 'ERROR',
+            code: decision.code ?? '42501',
+            message: `Portcullis denied this statement (rule: ${decision.rule}): ${decision.message}`,
+          },
+    );
     this.denials.set(marker, { replacement, dueBy: this.syncPointsSent + 1 });
     const failing = `SELECT '${marker}'::pg_catalog.regclass`;
     if (protocol !== 'extended') {
