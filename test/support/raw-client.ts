@@ -39,8 +39,13 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static async open(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect(port, host);
+  /** `allowHalfOpen`: keep sending after the server has closed its side, as a hostile client would. */
+  static async open(
+    port: number,
+    host = '127.0.0.1',
+    options: { allowHalfOpen?: boolean } = {},
+  ): Promise<RawClient> {
+    const socket = connect({ port, host, allowHalfOpen: options.allowHalfOpen ?? false });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

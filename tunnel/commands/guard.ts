@@ -8,7 +8,8 @@ import { JsonLinesRecorder } from '../recorder/jsonl-recorder.ts';
 import { ConfigError, parseUpstreamUrl, type UpstreamConfig } from '../postgres/connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
-import { PostgresTunnel } from '../postgres/tunnel.ts';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_UNAUTHENTICATED, PostgresTunnel } from '../postgres/tunnel.ts';
+import { DEFAULT_MAX_STATEMENT_SIZE } from '../policy/statement-size.ts';
 import { connectUpstream } from '../postgres/upstream.ts';
 import { maskKeyFromEnvironment } from './mask-key.ts';
 import { UsageError } from './usage-error.ts';
@@ -20,6 +21,31 @@ interface GuardPostgresOptions {
   policy: string;
   record?: string;
   maxMessageSize: string;
+  maxStatementSize: string;
+  maxConnections: string;
+  maxUnauthenticated: string;
+  authenticationTimeout: string;
+}
+
+/** A whole number ≥ `min` from an option, or a usage error naming it. */
+function wholeNumber(flag: string, value: string, min: number, unit: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < min) {
+    throw new UsageError(`${flag} must be a whole number of ${unit} ≥ ${min}, got "${value}"`);
+  }
+  return number;
+}
+
+/** What the tunnel will take on: message and statement sizes, connections, time to sign in. */
+function limitsFrom(options: GuardPostgresOptions) {
+  return {
+    maxMessageSize: wholeNumber('--max-message-size', options.maxMessageSize, 1024, 'bytes'),
+    maxStatementSize: wholeNumber('--max-statement-size', options.maxStatementSize, 1024, 'bytes'),
+    maxConnections: wholeNumber('--max-connections', options.maxConnections, 1, 'connections'),
+    maxUnauthenticated: wholeNumber('--max-unauthenticated', options.maxUnauthenticated, 1, 'connections'),
+    authenticationTimeoutMs:
+      wholeNumber('--authentication-timeout', options.authenticationTimeout, 1, 'seconds') * 1000,
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -110,13 +136,8 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   const policy = policyFrom(options.policy);
   await loadClassifier();
   const side = sharedSideConnection(upstream);
+  const limits = limitsFrom(options);
   const decisions = new PolicyEngine(policy, { sideConnection: side.get });
-  const maxMessageSize = Number(options.maxMessageSize);
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1024) {
-    throw new UsageError(
-      `--max-message-size must be a whole number of bytes ≥ 1024, got "${options.maxMessageSize}"`,
-    );
-  }
 
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
   const probe = await connectUpstream(upstream, { application_name: 'portcullis-guard-check' });
@@ -124,7 +145,7 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   if (passwordInArgs) warnOfPasswordInArgs();
 
   const recorder = options.record ? await JsonLinesRecorder.open(options.record) : undefined;
-  const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, maxMessageSize, log });
+  const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, ...limits, log });
   const endpoint = await tunnel.listen();
   // Signal handlers go in before the ready line: a supervisor may stop us the moment it reads it.
   const stopped = new Promise<void>((resolve) => {
@@ -175,6 +196,23 @@ export function guardCommand(): Command {
         String(DEFAULT_MAX_MESSAGE_SIZE),
       ),
     )
+    .addOption(
+      new Option(
+        '--max-statement-size <bytes>',
+        'largest statement inspected; larger ones are denied',
+      ).default(String(DEFAULT_MAX_STATEMENT_SIZE)),
+    )
+    .addOption(
+      new Option('--max-connections <n>', 'client connections at once').default(
+        String(DEFAULT_MAX_CONNECTIONS),
+      ),
+    )
+    .addOption(
+      new Option('--max-unauthenticated <n>', 'connections still signing in, at once').default(
+        String(DEFAULT_MAX_UNAUTHENTICATED),
+      ),
+    )
+    .option('--authentication-timeout <seconds>', 'time a client has to sign in', '60')
     .action((options: GuardPostgresOptions) => guardPostgres(options));
   return guard;
 }

@@ -46,9 +46,19 @@ export class MessageFramer {
   /** Bytes needed before the pending message is whole; 0 while its header is still incomplete. */
   private needed = 0;
   private startup: boolean;
+  private maxMessageSize: number;
 
-  constructor(private readonly options: { maxMessageSize?: number; startup?: boolean } = {}) {
+  constructor(options: { maxMessageSize?: number; startup?: boolean } = {}) {
     this.startup = options.startup ?? false;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  }
+
+  /**
+   * Changes the largest message accepted from now on: a session keeps it at a few kilobytes until the
+   * client has authenticated, so nothing an unauthenticated client sends costs more than that.
+   */
+  limitMessageSize(maxMessageSize: number): void {
+    this.maxMessageSize = maxMessageSize;
   }
 
   get inStartupPhase(): boolean {
@@ -78,7 +88,7 @@ export class MessageFramer {
     }
 
     let offset = 0;
-    const maxMessageSize = this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    const maxMessageSize = this.maxMessageSize;
     while (offset < data.length) {
       const remaining = data.length - offset;
       let type: number;
@@ -95,7 +105,7 @@ export class MessageFramer {
           type = UNTAGGED;
           total = data.readUInt32BE(offset);
           if (total < 8) throw new InvalidStartupPacket(`invalid startup packet length ${total}`);
-          if (total > Math.min(MAX_STARTUP_PACKET_LENGTH, maxMessageSize)) {
+          if (total > MAX_STARTUP_PACKET_LENGTH) {
             throw new InvalidStartupPacket(`startup packet of ${total} bytes is too large`);
           }
         }

@@ -16,6 +16,12 @@ export const StartupCode = {
 /** PostgreSQL rejects startup packets larger than this (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET_LENGTH = 10_000;
 
+/**
+ * The largest message accepted from a client that has not authenticated yet (SASL initial response and
+ * final message). SCRAM's are a few hundred bytes, with channel binding too.
+ */
+export const MAX_AUTHENTICATION_MESSAGE_LENGTH = 8192;
+
 /** One-byte message type codes. */
 export const Frontend = {
   query: 0x51, // Q

@@ -21,12 +21,13 @@ import {
   readQuery,
   readTarget,
 } from './frontend-messages.ts';
-import { LocalHandshake } from './local-auth.ts';
+import { LocalHandshake, type HandshakeStep } from './local-auth.ts';
 import {
   Backend,
   backendKeyData,
   errorResponse,
   Frontend,
+  MAX_AUTHENTICATION_MESSAGE_LENGTH,
   noticeResponse,
   type TransactionStatus,
 } from './protocol.ts';
@@ -49,6 +50,11 @@ export interface SessionOptions {
   maxMessageSize: number;
   /** How long a client may take to authenticate; 60 s unless said otherwise. */
   authenticationTimeoutMs?: number;
+  /**
+   * The tunnel is full: read the startup packet (a CancelRequest is still served, as PostgreSQL does),
+   * then refuse the connection with this FATAL instead of authenticating it.
+   */
+  refuseAfterStartup?: { code: string; message: string };
   /**
    * The secret key to hand the client beside the server's real pid in BackendKeyData; the tunnel
    * remembers it, so that a CancelRequest naming both finds this session.
@@ -116,6 +122,9 @@ interface InFlight {
   copyOut?: boolean;
 }
 
+/** How long a dismissed client gets to read its FATAL before its socket is destroyed regardless. */
+const DISMISS_DEADLINE_MS = 2000;
+
 const EXTENDED = new Set<number>([
   Frontend.parse,
   Frontend.bind,
@@ -181,6 +190,10 @@ export class PostgresSession {
   private serverEnded = false;
   /** The server closed while its stream was held for a masking plan; handled once the hold is over. */
   private upstreamClosedWhileHeld = false;
+  /** The client was let go (refused, timed out, terminated): what it sends now is dropped unread. */
+  private dismissed = false;
+  private authenticated = false;
+  private dismissTimer: NodeJS.Timeout | undefined;
   private markClosed: () => void = () => {};
   /** Settles once both connections are gone and the session's end is recorded. */
   readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
@@ -189,7 +202,11 @@ export class PostgresSession {
     private readonly client: Socket,
     private readonly options: SessionOptions,
   ) {
-    this.clientFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize, startup: true });
+    // Until the client has authenticated, no message of it may cost more than a few kilobytes.
+    this.clientFramer = new MessageFramer({
+      maxMessageSize: Math.min(options.maxMessageSize, MAX_AUTHENTICATION_MESSAGE_LENGTH),
+      startup: true,
+    });
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
     this.handshake = new LocalHandshake(options.verifier);
     this.policy = options.decisions.openSession({
@@ -206,7 +223,10 @@ export class PostgresSession {
     }, options.authenticationTimeoutMs ?? 60_000);
     authTimer.unref();
     this.closed.then(
-      () => clearTimeout(authTimer),
+      () => {
+        clearTimeout(authTimer);
+        clearTimeout(this.dismissTimer);
+      },
       () => {},
     );
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
@@ -216,6 +236,11 @@ export class PostgresSession {
 
   get id(): string {
     return this.options.sessionId;
+  }
+
+  /** Not signed in (still signing in, or refused): what the tunnel's cap on such connections counts. */
+  get unauthenticated(): boolean {
+    return !this.authenticated;
   }
 
   /**
@@ -248,13 +273,34 @@ export class PostgresSession {
     if (this.phase === 'closed' || this.terminating) return;
     this.terminating = true;
     this.endReason = message;
-    this.client.end(errorResponse({ severity: 'FATAL', code, message }));
+    this.dismiss(errorResponse({ severity: 'FATAL', code, message }));
     const upstream = this.upstream?.socket;
     if (upstream && !upstream.destroyed && !upstream.writableEnded) upstream.end(serialize.end());
   }
 
+  /**
+   * Lets the client go: sends `farewell` (a FATAL) and drops whatever the client sends from now on;
+   * the socket is destroyed once the farewell is flushed, or after a short deadline if the client does
+   * not read it, so a client that keeps its end open holds neither memory nor a descriptor.
+   */
+  private dismiss(farewell?: Buffer): void {
+    if (this.dismissed) return;
+    this.dismissed = true;
+    this.inbox = [];
+    this.client.resume();
+    const destroy = (): void => {
+      this.client.destroy();
+    };
+    this.client.once('finish', destroy);
+    this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
+    this.dismissTimer.unref();
+    if (farewell) this.client.end(farewell);
+    else this.client.end();
+  }
+
   private onClientData(chunk: Buffer): void {
     this.stats.bytesFromClient += chunk.length;
+    if (this.dismissed) return;
     this.batchingUpstream = true;
     try {
       this.clientFramer.push(chunk, (type, frame) => {
@@ -285,7 +331,7 @@ export class PostgresSession {
   }
 
   private onHandshakeFrame(type: number, frame: Buffer): void {
-    const step = this.handshake.step(type, frame);
+    const step = this.capacityCheck(this.handshake.step(type, frame));
     switch (step.kind) {
       case 'reply':
         this.client.write(step.bytes);
@@ -300,7 +346,7 @@ export class PostgresSession {
         void this.options
           .onCancelRequest(step.processId, step.secretKey)
           .catch(() => {})
-          .finally(() => this.client.end());
+          .finally(() => this.dismiss());
         return;
       case 'drop':
         this.endReason = step.reason;
@@ -318,15 +364,28 @@ export class PostgresSession {
         });
         this.endReason = `refused: ${step.reason}`;
         this.phase = 'closed';
-        this.client.end(errorResponse({ severity: 'FATAL', code: step.code, message: step.message }));
+        this.dismiss(errorResponse({ severity: 'FATAL', code: step.code, message: step.message }));
         return;
       case 'authenticated':
+        this.authenticated = true;
         this.client.write(step.bytes);
+        this.clientFramer.limitMessageSize(this.options.maxMessageSize);
         this.phase = 'connecting';
         this.client.pause();
         void this.openUpstream(step.parameters);
         return;
     }
+  }
+
+  /**
+   * A tunnel that is full answers a startup packet with its FATAL instead of authenticating; a cancel
+   * request, an encryption request or a stray TLS hello takes its usual way.
+   */
+  private capacityCheck(step: HandshakeStep): HandshakeStep {
+    const full = this.options.refuseAfterStartup;
+    if (!full || step.kind === 'cancel' || step.kind === 'drop') return step;
+    if (step.kind === 'reply' && !step.expectTagged) return step;
+    return { kind: 'refuse', code: full.code, message: full.message, reason: 'too many connections' };
   }
 
   private async openUpstream(parameters: Map<string, string>): Promise<void> {
@@ -349,9 +408,7 @@ export class PostgresSession {
         this.options.recorder.record(this.id, { type: 'auth.failed', client, reason: message });
         this.endReason = `refused: ${message}`;
         this.phase = 'closed';
-        // Paused since authentication: resumed so that the client's end is seen and the socket closes.
-        this.client.resume();
-        this.client.end(errorResponse({ severity: 'FATAL', code: refused?.code ?? '28000', message }));
+        this.dismiss(errorResponse({ severity: 'FATAL', code: refused?.code ?? '28000', message }));
         return;
       }
       if (this.phase === 'closed') return;
@@ -909,7 +966,7 @@ export class PostgresSession {
   private finish(reason: string): void {
     this.terminating = true;
     this.endReason = reason;
-    this.client.end(() => this.client.destroy());
+    this.dismiss();
   }
 
   /** Drops both connections at once (shutdown after the grace period). */

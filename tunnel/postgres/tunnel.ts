@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
+import { DEFAULT_MAX_STATEMENT_SIZE, limitStatementSize } from '../policy/statement-size.ts';
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
 import { createScramVerifier } from './scram.ts';
+import { errorResponse } from './protocol.ts';
 import { PostgresSession, type SessionOptions } from './session.ts';
 import { sendCancel } from './upstream.ts';
 
@@ -16,10 +18,18 @@ export interface PostgresTunnelOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   decisions?: DecisionPoint;
+  /** The largest statement the decision point is asked about (default 1 MiB); larger ones are denied. */
+  maxStatementSize?: number;
   recorder?: RecordingPoint;
   maxMessageSize?: number;
   /** How long a client may take to authenticate (default 60 s). */
   authenticationTimeoutMs?: number;
+  /** Client connections at once, signed in or not (default 200); more are refused with FATAL 53300. */
+  maxConnections?: number;
+  /** Connections not signed in yet, at once (default 64); more are refused with FATAL 53300 unread. */
+  maxUnauthenticated?: number;
+  /** How long shutdown waits for clients to leave after telling them, before dropping them (default 2 s). */
+  shutdownGraceMs?: number;
   /** The per-tunnel secret; generated when not given. */
   secret?: string;
   /** Asked for every authenticated client before its upstream connection opens; see SessionOptions.admit. */
@@ -48,6 +58,9 @@ export interface TunnelTraffic {
   bytesToClient: number;
 }
 
+export const DEFAULT_MAX_CONNECTIONS = 200;
+export const DEFAULT_MAX_UNAUTHENTICATED = 64;
+
 /**
  * A local guarded tunnel to one Postgres target: a loopback listener whose clients authenticate with the
  * tunnel's own secret and are proxied, statement by statement, to the upstream with its real credentials.
@@ -62,10 +75,16 @@ export class PostgresTunnel {
   private endpointValue: TunnelEndpoint | undefined;
   /** Bytes of connections that have ended (live ones are read from their sessions). */
   private readonly ended = { bytesFromClient: 0, bytesToClient: 0 };
+  private readonly capacity: CapacityLog;
+  private readonly decisions: DecisionPoint;
 
   constructor(private readonly options: PostgresTunnelOptions) {
     this.secret = options.secret ?? randomBytes(24).toString('base64url');
     this.verifier = createScramVerifier(this.secret);
+    this.capacity = new CapacityLog((message) => this.log(message));
+    this.decisions = options.decisions
+      ? limitStatementSize(options.decisions, options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE)
+      : allowEverything;
   }
 
   get endpoint(): TunnelEndpoint {
@@ -115,28 +134,63 @@ export class PostgresTunnel {
   }
 
   /**
-   * Stops listening and ends every session, telling each client why; waits (up to `graceMs`) for the
-   * sessions to wind down so that their last events are recorded before the recorder closes.
+   * Stops accepting at once, then ends every session, telling each client why (FATAL 57P01); waits (up
+   * to `graceMs`) for the sessions to wind down so that their last events are recorded, drops whatever
+   * is left, and closes the recorder.
    */
-  async close(reason = 'the tunnel is shutting down', graceMs = 5000): Promise<void> {
+  async close(
+    reason = 'the tunnel is shutting down',
+    graceMs = this.options.shutdownGraceMs ?? 2000,
+  ): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
     const sessions = [...this.sessions];
     for (const session of sessions) session.terminate(reason);
     const grace = setTimeout(() => sessions.forEach((s) => s.destroy()), graceMs);
     await Promise.all(sessions.map((s) => s.closed));
     clearTimeout(grace);
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopped;
     await this.options.recorder?.close?.();
   }
 
   private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy();
+      return;
+    }
+    const maxUnauthenticated = this.options.maxUnauthenticated ?? DEFAULT_MAX_UNAUTHENTICATED;
+    const unauthenticated = [...this.sessions].filter((s) => s.unauthenticated).length;
+    if (unauthenticated >= maxUnauthenticated) {
+      this.capacity.refused(`${unauthenticated} connections are signing in (limit ${maxUnauthenticated})`);
+      refuseUnread(
+        socket,
+        `too many connections are signing in to this tunnel at once (limit ${maxUnauthenticated}); try again shortly`,
+      );
+      return;
+    }
+    const maxConnections = this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const full = this.sessions.size >= maxConnections;
+    if (full) this.capacity.refused(`${maxConnections} clients are connected (the limit)`);
+    else this.capacity.accepted();
+    this.startSession(
+      socket,
+      full
+        ? {
+            code: TOO_MANY_CONNECTIONS,
+            message: `too many clients already: this tunnel serves at most ${maxConnections}`,
+          }
+        : undefined,
+    );
+  }
+
+  private startSession(socket: Socket, refuseAfterStartup: SessionOptions['refuseAfterStartup']): void {
     let keyedAs: number | undefined;
     const session: PostgresSession = new PostgresSession(socket, {
       sessionId: randomUUID(),
       upstream: this.options.upstream,
       verifier: this.verifier,
-      decisions: this.options.decisions ?? allowEverything,
+      decisions: this.decisions,
       recorder: this.options.recorder ?? recordNothing,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
@@ -144,6 +198,7 @@ export class PostgresTunnel {
         keyedAs = processId;
         return this.cancelKeys.issue(processId, session);
       },
+      ...(refuseAfterStartup ? { refuseAfterStartup } : {}),
       ...(this.options.admit ? { admit: this.options.admit } : {}),
       onCancelRequest: (pid, key) => this.cancel(pid, key),
       log: (message) => this.log(message),
@@ -170,5 +225,43 @@ export class PostgresTunnel {
 
   private log(message: string): void {
     this.options.log?.(message);
+  }
+}
+
+/** SQLSTATE too_many_connections, as PostgreSQL answers past max_connections. */
+const TOO_MANY_CONNECTIONS = '53300';
+const REFUSAL_DEADLINE_MS = 2000;
+
+/** Answers a connection the tunnel will not read at all with a FATAL, and lets it go. */
+function refuseUnread(socket: Socket, message: string): void {
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  const destroy = (): void => {
+    socket.destroy();
+  };
+  socket.once('finish', destroy);
+  setTimeout(destroy, REFUSAL_DEADLINE_MS).unref();
+  socket.end(errorResponse({ severity: 'FATAL', code: TOO_MANY_CONNECTIONS, message }));
+}
+
+/** Says once when the tunnel starts refusing connections for capacity, and once when it accepts again. */
+class CapacityLog {
+  private refusing = false;
+  private count = 0;
+
+  constructor(private readonly log: (message: string) => void) {}
+
+  refused(why: string): void {
+    this.count++;
+    if (this.refusing) return;
+    this.refusing = true;
+    this.log(`refusing new connections: ${why}`);
+  }
+
+  accepted(): void {
+    if (!this.refusing) return;
+    this.refusing = false;
+    this.log(`accepting connections again (${this.count} refused meanwhile)`);
+    this.count = 0;
   }
 }
