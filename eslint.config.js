@@ -54,6 +54,26 @@ export default tseslint.config(
     },
   },
   {
+    // Electron-only code stays in small adapters (main/electron/), the composition root and the preload;
+    // the services, the IPC handlers and the security policy are plain Node, tested without Electron.
+    files: ['main/**', 'preload/**'],
+    ignores: ['main/electron/**', 'main/index.ts', 'preload/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'electron',
+              message: 'Only main/electron/ (and main/index.ts, preload/index.ts) import electron.',
+            },
+          ],
+          patterns: [{ group: ['**/electron/**'], message: 'Services receive Electron adapters as ports.' }],
+        },
+      ],
+    },
+  },
+  {
     // The renderer is sandboxed: it reaches the world only through the preload API.
     files: ['renderer/**'],
     languageOptions: { globals: { ...globals.browser } },

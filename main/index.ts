@@ -1,25 +1,33 @@
 /**
- * Electron main process: glue only. One hardened window, the app:// protocol that serves the built
- * renderer, and the IPC handlers. The policy itself lives in security.ts (pure, tested in plain Node).
+ * Electron main process: the composition root. It wires the Electron adapters (main/electron/) into the
+ * main-process services (main/services/, plain Node) and the IPC handlers, and follows the app's
+ * lifecycle: one instance, the window closing to the tray, Quit closing every tunnel cleanly first.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, ipcMain, protocol, session, shell } from 'electron';
-import type { WebContents } from 'electron';
-import { registerIpcHandlers } from './ipc.ts';
+import { app, session, shell } from 'electron';
+import type { BrowserWindow, WebContents } from 'electron';
+import { homePathsIn, portcullisHome, HOME_ENV } from '../tunnel/account/home.ts';
+import { maskKeyFromEnvironment } from '../tunnel/commands/mask-key.ts';
+import { handleLinks, registerAppScheme, serveRenderer } from './electron/app-protocol.ts';
+import { registerIpc, windowSender } from './electron/ipc.ts';
+import { ElectronNotifier } from './electron/notifications.ts';
+import { electronStores } from './electron/preferences-store.ts';
+import { safeStorageEncryption } from './electron/safe-storage.ts';
+import { electronClipboard, onWake, saveDialogs, systemBrowser, systemSettings } from './electron/system.ts';
+import { ElectronTray } from './electron/tray.ts';
+import { bringForward, createMainWindow } from './electron/window.ts';
+import { handlers } from './ipc/handlers.ts';
 import {
-  appScheme,
   contentSecurityPolicy,
-  contentTypeFor,
   externalUrlToOpen,
   isAllowedNavigation,
   isAppOrigin,
   packagedAppUrl,
-  resolveAppAsset,
   toPlatform,
   withContentSecurityPolicy,
 } from './security.ts';
+import { DesktopServices } from './services/desktop-services.ts';
 
 // Bundled layout: out/main/index.js beside out/preload/index.cjs and out/renderer/.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,30 +40,42 @@ const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_
 const dev = devServerUrl !== undefined;
 const appUrl = dev ? new URL('/', devServerUrl).href : packagedAppUrl;
 const csp = contentSecurityPolicy(dev);
+/** The hub a first sign-in offers: `npm start` points it at the embedded demo. */
+const defaultHubUrl = process.env.PORTCULLIS_APP_HUB ?? 'http://127.0.0.1:8470';
 
 // Everything below until `whenReady` must run before the ready event: no top-level await above it.
 app.enableSandbox();
-// standard + secure gives app://portcullis a real origin (so 'self' and same-origin checks work) and a
-// secure context. No corsEnabled, no bypassCSP, no fetch API: other origins cannot read it.
-protocol.registerSchemesAsPrivileged([{ scheme: appScheme, privileges: { standard: true, secure: true } }]);
+registerAppScheme();
 
 let mainWindow: BrowserWindow | null = null;
+let services: DesktopServices | undefined;
+let quitting = false;
+let quitDone = false;
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', () => {
-    if (!mainWindow) return;
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
-  });
+  app.on('second-instance', () => mainWindow && bringForward(mainWindow));
   app.on('web-contents-created', (_event, contents) => harden(contents));
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
   app.on('activate', () => {
-    if (app.isReady() && BrowserWindow.getAllWindows().length === 0) createWindow();
+    if (!app.isReady()) return;
+    if (mainWindow) bringForward(mainWindow);
+    else openWindow();
   });
+  app.on('before-quit', (event) => {
+    // Quit waits for every tunnel to close cleanly (tunnel.close recorded, the spool flushed).
+    quitting = true;
+    if (quitDone || !services) return;
+    event.preventDefault();
+    void services.quit().finally(() => {
+      quitDone = true;
+      app.quit();
+    });
+  });
+  handleLinks((link) => void services?.openLink(link));
   app.whenReady().then(start, (error: unknown) => {
     console.error('Portcullis failed to start:', error);
     app.exit(1);
@@ -73,33 +93,59 @@ function start(): void {
     }
     callback({ responseHeaders: withContentSecurityPolicy(details.responseHeaders, csp) });
   });
+  if (!dev) serveRenderer(rendererRoot, csp);
 
-  if (!dev) {
-    protocol.handle(appScheme, async (request) => {
-      const file = resolveAppAsset(rendererRoot, request.url);
-      if (!file) return new Response('Not found', { status: 404 });
-      try {
-        const body = await readFile(file);
-        return new Response(new Uint8Array(body), {
-          headers: {
-            'Content-Type': contentTypeFor(file),
-            'Content-Security-Policy': csp,
-            'X-Content-Type-Options': 'nosniff',
-          },
-        });
-      } catch {
-        return new Response('Not found', { status: 404 });
-      }
-    });
-  }
-
-  registerIpcHandlers(ipcMain, {
+  const stores = electronStores();
+  const home = process.env[HOME_ENV] ? portcullisHome() : homePathsIn(app.getPath('userData'));
+  const maskKey = maskKeyFromEnvironment();
+  const tray = new ElectronTray(iconPath, (action) => services?.handleTrayAction(action));
+  services = new DesktopServices(
+    {
+      sender: windowSender(() => mainWindow),
+      notifier: new ElectronNotifier(process.platform === 'linux' ? iconPath : undefined),
+      tray,
+      clipboard: electronClipboard,
+      browser: systemBrowser,
+      dialogs: saveDialogs(() => mainWindow),
+      app: { show: () => (mainWindow ? bringForward(mainWindow) : openWindow()), quit: () => app.quit() },
+      preferences: stores.preferences,
+      system: systemSettings,
+      encryption: safeStorageEncryption,
+    },
+    {
+      home,
+      defaultHubUrl,
+      ...(maskKey ? { maskKey } : {}),
+      log: (line) => console.log(`portcullis: ${line}`),
+    },
+  );
+  const running = services;
+  registerIpc(
+    handlers(running, { version: app.getVersion(), platform: toPlatform(process.platform) }),
     appUrl,
-    version: () => app.getVersion(),
-    platform: () => toPlatform(process.platform),
-  });
+  );
+  onWake(() => void running.wake());
+  openWindow();
+  running
+    .start()
+    .catch((error: unknown) => console.error('Portcullis could not restore the sign-in:', error));
+}
 
-  createWindow();
+function openWindow(): void {
+  const window = createMainWindow({
+    url: appUrl,
+    preload: preloadPath,
+    icon: iconPath,
+    bounds: electronStores().bounds,
+    closeToTray: () => services?.preferences.current().closeToTray ?? true,
+    quitting: () => quitting,
+    onVisibility: (visible) => services?.windowVisible(visible),
+  });
+  mainWindow = window;
+  window.on('closed', () => {
+    if (mainWindow === window) mainWindow = null;
+    services?.windowVisible(false);
+  });
 }
 
 /** Applied to every web contents the app ever creates. */
@@ -113,36 +159,4 @@ function harden(contents: WebContents): void {
     if (external) void shell.openExternal(external);
     return { action: 'deny' };
   });
-}
-
-function createWindow(): void {
-  const window = new BrowserWindow({
-    title: 'Portcullis',
-    width: 1100,
-    height: 720,
-    minWidth: 720,
-    minHeight: 480,
-    show: false,
-    ...(process.platform === 'linux' ? { icon: iconPath } : {}),
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInSubFrames: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
-  });
-  mainWindow = window;
-  window.once('ready-to-show', () => window.show());
-  window.on('closed', () => {
-    if (mainWindow === window) mainWindow = null;
-  });
-  window
-    .loadURL(appUrl)
-    .catch((error: unknown) => console.error(`Portcullis could not load ${appUrl}:`, error));
 }

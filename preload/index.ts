@@ -1,20 +1,20 @@
 /**
- * The sandboxed preload: exposes `window.portcullis` (PortcullisApi) and nothing else. No logic: every
- * method is one `ipcRenderer.invoke` on a channel of the contract in api.ts; main validates and answers.
+ * The sandboxed preload: exposes `window.portcullis` (PortcullisApi) and nothing else. Every method is one
+ * `ipcRenderer.invoke` on a channel of the contract in api.ts, every listener one push channel; main
+ * validates and answers.
  */
-import { contextBridge, ipcRenderer } from 'electron';
-import type { IpcArgs, IpcChannel, IpcResult, PortcullisApi } from './api.ts';
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { apiKey } from './api.ts';
+import { createPortcullisApi } from './client.ts';
 
-function invoke<C extends IpcChannel>(channel: C, ...args: IpcArgs<C>): Promise<IpcResult<C>> {
-  return ipcRenderer.invoke(channel, ...args) as Promise<IpcResult<C>>;
-}
-
-const api: PortcullisApi = {
-  app: {
-    version: () => invoke('app:version'),
-    platform: () => invoke('app:platform'),
+const api = createPortcullisApi({
+  invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args),
+  listen(channel, listener) {
+    // The renderer never sees the event object (it carries the sender).
+    const handler = (_event: IpcRendererEvent, message: unknown): void => listener(message);
+    ipcRenderer.on(channel, handler);
+    return () => ipcRenderer.off(channel, handler);
   },
-};
+});
 
 contextBridge.exposeInMainWorld(apiKey, api);

@@ -7,7 +7,7 @@ function useAppVersion(): Version {
   useEffect(() => {
     let current = true;
     window.portcullis.app.version().then(
-      (v) => current && setVersion({ state: 'known', version: v }),
+      (v) => current && setVersion(v.ok ? { state: 'known', version: v.value } : { state: 'unavailable' }),
       () => current && setVersion({ state: 'unavailable' }),
     );
     return () => {

@@ -13,7 +13,7 @@ import vm from 'node:vm';
 import { build } from 'electron-vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortcullisApi } from '../../preload/api.ts';
-import { apiKey } from '../../preload/api.ts';
+import { apiKey, ipcChannels } from '../../preload/api.ts';
 import { contentSecurityPolicy } from '../../main/security.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
@@ -60,13 +60,17 @@ describe('the electron-vite bundle', () => {
     const code = await readFile(path.join(out, 'preload', 'index.cjs'), 'utf8');
     const exposed: [string, unknown][] = [];
     const invoked: unknown[][] = [];
+    const listening = new Map<string, (event: unknown, message: unknown) => void>();
     const electron = {
       contextBridge: { exposeInMainWorld: (key: string, value: unknown) => exposed.push([key, value]) },
       ipcRenderer: {
         invoke: (...args: unknown[]) => {
           invoked.push(args);
-          return Promise.resolve(`answer to ${String(args[0])}`);
+          return Promise.resolve({ ok: true, value: `answer to ${String(args[0])}` });
         },
+        on: (channel: string, handler: (event: unknown, message: unknown) => void) =>
+          listening.set(channel, handler),
+        off: (channel: string) => listening.delete(channel),
       },
     };
     const sandboxRequire = (id: string): unknown => {
@@ -78,11 +82,29 @@ describe('the electron-vite bundle', () => {
 
     expect(exposed.map(([key]) => key)).toEqual([apiKey]);
     const api = exposed[0]![1] as PortcullisApi;
-    expect(Object.keys(api)).toEqual(['app']);
-    expect(Object.keys(api.app).sort()).toEqual(['platform', 'version']);
-    await expect(api.app.version()).resolves.toBe('answer to app:version');
-    await expect(api.app.platform()).resolves.toBe('answer to app:platform');
-    expect(invoked).toEqual([['app:version'], ['app:platform']]);
+    const methods = Object.entries(api).flatMap(([group, calls]) =>
+      Object.keys(calls as object).map((name) => `${group}.${name}`),
+    );
+    // One method per channel, plus the two push listeners.
+    expect(methods).toHaveLength(ipcChannels.length + 2);
+    await expect(api.app.version()).resolves.toEqual({ ok: true, value: 'answer to app:version' });
+    await expect(api.tunnels.connect('shop-db', 15432)).resolves.toMatchObject({ ok: true });
+    await expect(api.approvals.decide({ kind: 'statement', id: 'a', approve: true })).resolves.toMatchObject({
+      ok: true,
+    });
+    expect(invoked).toEqual([
+      ['app:version'],
+      ['tunnels:connect', 'shop-db', 15432],
+      ['approvals:decide', { kind: 'statement', id: 'a', approve: true }],
+    ]);
+
+    // Pushes reach the listener without the event object, and stop when unsubscribed.
+    const received: unknown[] = [];
+    const stop = api.app.onState((push) => received.push(push));
+    listening.get('push:state')!({ sender: 'secret' }, { kind: 'patch', patch: {} });
+    expect(received).toEqual([{ kind: 'patch', patch: {} }]);
+    stop();
+    expect(listening.has('push:state')).toBe(false);
   });
 
   it('makes main an ES module that leaves only electron, node and runtime dependencies external', async () => {

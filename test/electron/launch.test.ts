@@ -78,11 +78,9 @@ describe.skipIf('skip' in electron)('the desktop app in Electron', () => {
       process: 'undefined',
       module: 'undefined',
       Buffer: 'undefined',
-      api: ['app'],
+      api: ['app', 'account', 'targets', 'tunnels', 'approvals', 'sessions', 'settings'],
     });
-    expect(['darwin', 'linux', 'win32', 'other']).toContain(
-      await page.evaluate('window.portcullis.app.platform()'),
-    );
+    expect(await page.evaluate('window.portcullis.app.platform()')).toMatchObject({ ok: true });
   });
 
   it('refuses to navigate away or to open windows', async () => {

@@ -51,10 +51,10 @@ function fakePreload(version: string | null): string {
   const versionCall =
     version === null
       ? `Promise.reject(new Error('main is gone'))`
-      : `Promise.resolve(${JSON.stringify(version)})`;
+      : `Promise.resolve({ ok: true, value: ${JSON.stringify(version)} })`;
   return `
     window.portcullis = Object.freeze({
-      app: Object.freeze({ version: () => ${versionCall}, platform: () => Promise.resolve('linux') }),
+      app: Object.freeze({ version: () => ${versionCall}, platform: () => Promise.resolve({ ok: true, value: 'linux' }) }),
     });
     window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => {

@@ -22,7 +22,11 @@ export interface HomePaths {
 
 export function portcullisHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
   const override = env[HOME_ENV];
-  const directory = override ? path.resolve(override) : configDirectory({ env });
+  return homePathsIn(override ? path.resolve(override) : configDirectory({ env }));
+}
+
+/** The state files inside `directory` (the desktop app keeps its own, in its user-data directory). */
+export function homePathsIn(directory: string): HomePaths {
   return {
     directory,
     profile: path.join(directory, 'profile.json'),

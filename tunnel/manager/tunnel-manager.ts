@@ -80,6 +80,15 @@ export interface TunnelManagerOptions {
   revocationPollMs?: number;
   /** Loopback address of the tunnels. Default 127.0.0.1. */
   host?: string;
+  /** Sees each client connection's event of every tunnel (the desktop app follows holds this way). */
+  onEvent?: (tunnel: OpenTunnel, event: SessionEvent) => void;
+}
+
+export interface OpenOptions {
+  /** The local port (remembered for the target from now on). */
+  port?: number;
+  /** The local secret clients authenticate with; a fresh random one when absent. */
+  secret?: string;
 }
 
 export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
@@ -134,7 +143,7 @@ export class TunnelManager {
     return [...this.tunnels.values()];
   }
 
-  async open(targetId: string, options: { port?: number } = {}): Promise<OpenTunnel> {
+  async open(targetId: string, options: OpenOptions = {}): Promise<OpenTunnel> {
     const { hub } = this.options;
     const target = (await hub.targets()).find((t) => t.id === targetId);
     if (!target) {
@@ -149,7 +158,7 @@ export class TunnelManager {
     const opened = await hub.openSession(targetId);
     let tunnel: ManagedTunnel;
     try {
-      tunnel = new ManagedTunnel(target, opened, port, this.options);
+      tunnel = new ManagedTunnel(target, opened, port, this.options, options.secret);
       await tunnel.start();
     } catch (error) {
       const reason = `the tunnel could not open: ${(error as Error).message}`;
@@ -272,6 +281,7 @@ class ManagedTunnel implements OpenTunnel {
     private readonly opened: OpenedSession,
     private readonly port: number,
     private readonly options: TunnelManagerOptions,
+    secret: string | undefined,
   ) {
     this.sessionId = opened.sessionId;
     this.policy = opened.policy.name;
@@ -298,6 +308,7 @@ class ManagedTunnel implements OpenTunnel {
       upstream,
       host: options.host ?? '127.0.0.1',
       port,
+      ...(secret ? { secret } : {}),
       decisions,
       recorder: this.recording,
       admit: () => this.admit(),
@@ -441,6 +452,7 @@ class ManagedTunnel implements OpenTunnel {
 
   /** Holds are worth a line where the user is looking: someone else has to act. */
   private tell(event: SessionEvent): void {
+    this.options.onEvent?.(this, event);
     if (event.type === 'hold') {
       this.log(
         `held for approval as request ${event.request} (the approvers are notified): ${oneLine(event.sql)}`,

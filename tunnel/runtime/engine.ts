@@ -12,7 +12,12 @@
 import type { HubClient } from '../hub-client/index.ts';
 import type { TokenManager } from '../identity/index.ts';
 import { PortRegistry } from '../manager/port-registry.ts';
-import { TunnelManager, type OpenTunnel } from '../manager/tunnel-manager.ts';
+import {
+  TunnelManager,
+  type OpenOptions,
+  type OpenTunnel,
+  type TunnelManagerOptions,
+} from '../manager/tunnel-manager.ts';
 import { loadClassifier } from '../policy/classifier.ts';
 import { Outbox, type OutboxStatus } from '../recorder/outbox.ts';
 import { RecordingSpool } from '../recorder/spool.ts';
@@ -33,6 +38,8 @@ export interface EngineOptions {
   revocationPollMs?: number;
   /** Told when syncing fails for the first time in a row, and when it works again. */
   onSync?: (state: 'failing' | 'recovered', error?: Error) => void;
+  /** Sees each client connection's event of every tunnel (holds and their outcome, say). */
+  onTunnelEvent?: TunnelManagerOptions['onEvent'];
 }
 
 export interface EngineStopped {
@@ -44,8 +51,10 @@ export interface Engine {
   readonly manager: TunnelManager;
   /** Sessions of dead tunnel processes that this start ended. */
   readonly abandoned: readonly string[];
-  open(targetId: string, options?: { port?: number }): Promise<OpenTunnel>;
+  open(targetId: string, options?: OpenOptions): Promise<OpenTunnel>;
   syncStatus(): OutboxStatus;
+  /** Delivers what is spooled now, without waiting out a backoff (after sleep or a network change). */
+  syncNow(timeoutMs?: number): Promise<boolean>;
   /**
    * Closes every tunnel with `reason` (recorded as tunnel.close), gives the outbox up to `flushTimeoutMs`
    * (default 5 s; 0: no wait) to deliver what is spooled, and closes the spool. Idempotent.
@@ -72,6 +81,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     identity: options.identity,
     ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),
+    ...(options.onTunnelEvent ? { onEvent: options.onTunnelEvent } : {}),
     log,
   });
   let abandoned: string[];
@@ -109,6 +119,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     abandoned,
     open: (targetId, openOptions = {}) => manager.open(targetId, openOptions),
     syncStatus: () => outbox.status(),
+    syncNow: (timeoutMs = 30_000) =>
+      stopping
+        ? Promise.resolve(false)
+        : outbox.flush({ timeoutMs }).then(
+            () => true,
+            () => false,
+          ),
     stop(stopOptions = {}) {
       stopping ??= stop(stopOptions.reason, stopOptions.flushTimeoutMs ?? DEFAULT_FLUSH_MS);
       return stopping;
