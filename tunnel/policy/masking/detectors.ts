@@ -35,22 +35,33 @@
  * Not detected: values spelled with escapes (`jane\u0040example.com` in JSON), bare national phone
  * numbers without separators, lower-case IBANs, names and addresses.
  *
+ * Boundaries: a value is found whatever it touches — other numbers through any separator (`,` `;` `|`
+ * tab `/` `:` space `-` `.`, as in CSV lines, records, arrays and JSON arrays), letters, quotes,
+ * brackets — as long as it stays the value it is: every candidate span inside a run of digit groups is
+ * judged, but a digit glued to a number makes a longer number, which is judged as a whole.
+ *
  * Decisions (keep false positives low):
  * - card: 13–19 digits, bare or in groups separated by one consistent space or dash (first group of 4,
  *   others of 3–6), with a plausible issuer prefix/length (Visa, Mastercard incl. 2-series, Amex,
- *   Discover, Diners, JCB, UnionPay, Maestro, Mir) and a valid Luhn checksum; not glued to letters,
- *   decimals or longer digit runs.
+ *   Discover, Diners, JCB, UnionPay, Maestro, Mir) and a valid Luhn checksum; not inside a longer digit
+ *   run, nor the fraction digits right after `<digit>.` (a float prints 16 of them).
  * - email: local part of [A-Za-z0-9._%+-] (and non-ASCII bytes), an ASCII domain of ≥ 2 labels whose
  *   last label is alphabetic (or xn--); asset names like `icon@2x.png` are not emails.
  * - ssn: `ddd-dd-dddd` with a valid area/group/serial (no 000/666/9xx area, no 00 group, no 0000
- *   serial). Bare nine digits (or `ddd dd dddd`) only right after a keyword (`SSN`, `social security
- *   number`, `ss#`): bare nine-digit numbers alone are too common (order numbers, ZIP+4, ids).
- * - iban: uppercase, country code with its registered length, optional single spaces, mod-97 = 1.
+ *   serial), not inside a longer digit run. Bare nine digits (or `ddd dd dddd`) only right after a
+ *   keyword (`SSN`, `social security number`, `ss#`, not glued to a word before it): bare nine-digit
+ *   numbers alone are too common (order numbers, ZIP+4, ids).
+ * - iban: uppercase, country code with its registered length (which ends it, whatever follows),
+ *   optional single spaces, mod-97 = 1.
  * - phone: `+` international numbers with 8–15 digits (separators ' ', '.', '-', and `(…)` allowed);
  *   NANP `(415) 555-0100` / `415-555-0100` / `415.555.0100` / `415 555 0100` (area and exchange 2–9,
  *   consistent separator, optional leading `1`); and trunk-prefixed national numbers starting with 0
  *   (`020 7946 0958`, `06 12 34 56 78`, `030 12345678`, `(030) 1234 5678`) with 10–11 digits
- *   (11–17 for a `00` international prefix) and one consistent separator. Never bare digits.
+ *   (11–17 for a `00` international prefix) and one consistent separator. Never bare digits. A `+`
+ *   number runs to the last whole group within 15 digits (more groups are other numbers). NANP and
+ *   national numbers are not glued to a letter or digit (hex ids, UUIDs), nor the tail of a token
+ *   grouped by their own separator (`…e9-0015-1000-8000`, `12 020 7946 0958`); a national number
+ *   (the weakest shape) not right after `<digit>` and `.`, `-`, `/` or `:` (dates, times, amounts).
  * - secret: JWTs (`eyJ….….`), PEM private keys (to the matching END line, or the end of the cell if
  *   cut), AWS access key ids (AKIA/ASIA/ABIA/ACCA…) and `aws_secret_access_key = …`, GitHub
  *   (`ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`, `github_pat_`), Slack (`xox?-`), Stripe (`sk_`/`rk_` live and
@@ -549,7 +560,7 @@ let groupsPhoneAt = -1;
 function phoneMayStart(b: Buffer, cellStart: number, at: number): boolean {
   if (at === cellStart) return true;
   const c = b[at - 1]!;
-  return c === 0x28 || !(isWordChar(c) || c === 0x2e || c === 0x2b || c === 0x2d || c === 0x2f);
+  return !isWordChar(c) && c !== 0x2b;
 }
 
 /**
@@ -579,7 +590,6 @@ function groupFlags(
   cardStarts = 0;
   let runStart = lo; // first digit of the current phone run
   let runDigits = 0;
-  let runSimple = true; // every group of the phone run so far is joined by a single ' ', '.' or '-'
   let left = total; // digits from the current group on
   let i = lo;
   while (i < hi) {
@@ -595,11 +605,9 @@ function groupFlags(
     const sep = gap === 1 ? b[gs - 1]! : -1;
     if (gap <= 2) {
       runDigits += len;
-      if (!isPhoneSep(sep)) runSimple = false;
     } else {
       runStart = gs;
       runDigits = len;
-      runSimple = true;
     }
     if (runDigits > maxRun) maxRun = runDigits;
 
@@ -617,24 +625,17 @@ function groupFlags(
       }
     }
 
-    // NANP: an exchange of 3 digits starting with 2–9, one separator, 4 digits. In a run whose groups
-    // are all joined by one ' ', '.' or '-', a match can only start at the run's first group (or a '('
-    // before it): any later start follows a digit and a separator, which phoneStartOk refuses.
-    // National: a trunk group starting with 0, never right after a digit and one such separator.
+    // NANP: an exchange of 3 digits starting with 2–9, one separator, 4 digits (a match may start at
+    // any group of the run). National: a trunk group starting with 0, not right after a '+'.
     if (
       phones &&
       phoneAt === -1 &&
-      ((len === 4 &&
-        runDigits >= 10 &&
-        isPhoneSep(sep) &&
-        prevLen === 3 &&
-        b[prevEnd - 3]! >= 0x32 &&
-        (!runSimple || phoneMayStart(b, cellStart, runStart))) ||
+      ((len === 4 && runDigits >= 10 && isPhoneSep(sep) && prevLen === 3 && b[prevEnd - 3]! >= 0x32) ||
         (left >= 10 &&
           len >= 2 &&
           len <= 5 &&
           b[gs] === 0x30 &&
-          (gap <= 2 ? !isPhoneSep(sep) : phoneMayStart(b, cellStart, gs)) &&
+          phoneMayStart(b, cellStart, gs) &&
           nationalDigits(b, i, hi, len) >= 10))
     ) {
       phoneAt = runStart;
@@ -686,8 +687,7 @@ function nationalDigits(b: Buffer, p: number, hi: number, trunk: number): number
 }
 
 /**
- * The first registered country code followed by two digits, not glued to a letter or digit before it,
- * in a run of ≥ 15 IBAN bytes (every IBAN is one) in `b[lo, hi)`, or -1: such runs hold a byte at
+ * The first registered country code followed by two digits in a run of ≥ 15 IBAN bytes (every IBAN is one) in `b[lo, hi)`, or -1: such runs hold a byte at
  * lo + 14, lo + 29, …, so only the runs around those bytes are looked at. scanIbans() can start there:
  * what it would look at before (two uppercase letters and two digits without a registered country or
  * glued to a letter or digit, or in a shorter run) finds nothing and never skips past this position.
@@ -710,8 +710,7 @@ function ibanCandidate(b: Buffer, lo: number, hi: number): number {
         isUpper(c2) &&
         isDigit(b[at + 2]!) &&
         isDigit(b[at + 3]!) &&
-        IBAN_LENGTH_BY_CODE[(c1 - 0x41) * 26 + c2 - 0x41] !== 0 &&
-        (at === lo || !isAlnum(b[at - 1]!))
+        IBAN_LENGTH_BY_CODE[(c1 - 0x41) * 26 + c2 - 0x41] !== 0
       ) {
         return at;
       }
@@ -920,32 +919,18 @@ function scanCards(b: Buffer, lo: number, hi: number, from: number, out: Detecti
     const groups = groupCount;
     let runDigits = 0;
     for (let k = 0; k < groups; k++) runDigits += groupEnds[k]! - groupStarts[k]!;
-    if (runDigits >= 13) scanCardRun(b, lo, hi, i, p, groups, out);
+    if (runDigits >= 13) scanCardRun(b, lo, i, groups, out);
     i = p;
   }
 }
 
-function scanCardRun(
-  b: Buffer,
-  lo: number,
-  hi: number,
-  i: number,
-  p: number,
-  groups: number,
-  out: Detection[],
-): void {
-  const before = i > lo ? b[i - 1]! : -1;
-  const runStartOk = !(
-    isWordChar(before) ||
-    ((before === 0x2e || before === 0x2c) && i - 2 >= lo && isDigit(b[i - 2]!))
-  );
-  const after = p < hi ? b[p]! : -1;
-  const runEndOk = !(
-    isWordChar(after) ||
-    ((after === 0x2e || after === 0x2c) && p + 1 < hi && isDigit(b[p + 1]!))
-  );
-  for (let g = 0; g < groups; g++) {
-    if (g === 0 && !runStartOk) continue;
+/** Cards in the run of `groups` digit groups that starts at `i`. */
+function scanCardRun(b: Buffer, lo: number, i: number, groups: number, out: Detection[]): void {
+  // Whatever the run touches (another number through any separator, letters, quotes), each of its
+  // groups may start a card — but the digits right after `<digit>.` are a decimal fraction (floats
+  // such as 0.4539148803436467 print 16 digits there, and a tenth of them pass Luhn).
+  const fraction = i - 2 >= lo && b[i - 1] === 0x2e && isDigit(b[i - 2]!);
+  for (let g = fraction ? 1 : 0; g < groups; g++) {
     const d1 = b[groupStarts[g]!]!;
     if (d1 < 0x32 || d1 > 0x36) continue; // no issuer starts with 0, 1, 7, 8 or 9 (see plausibleCard)
     // Longest candidate first: extend while the digit count can still be ≤ 19.
@@ -958,7 +943,6 @@ function scanCardRun(
     for (let h = last; h >= g; h--) {
       if (h < last) total -= groupEnds[h + 1]! - groupStarts[h + 1]!;
       if (total < 13) break;
-      if (h === groups - 1 && !runEndOk) continue;
       if (!cardShape(g, h)) continue;
       if (!plausibleCard(b, groupStarts[g]!, total) || !luhnGroups(b, g, h)) continue;
       out.push({ detector: 'card', start: groupStarts[g]! - lo, end: groupEnds[h]! - lo });
@@ -1056,7 +1040,16 @@ function domainEnd(b: Buffer, i: number, hi: number): number {
     while (pos < hi && isDomainChar(b[pos]!)) pos++;
     if (pos === labelStart) break;
     labels++;
-    if (labels >= 2 && validTld(b, labelStart, pos)) end = pos;
+    if (labels >= 2) {
+      if (validTld(b, labelStart, pos)) end = pos;
+      else {
+        // `jane@example.com7`, `jane@example.com-1`: the address ends where the letters of its
+        // last label do, the rest is what it touches.
+        let letters = labelStart;
+        while (letters < pos && isLetter(b[letters]!)) letters++;
+        if (letters < pos && validTld(b, labelStart, letters)) end = letters;
+      }
+    }
     if (pos + 1 < hi && b[pos] === 0x2e && isDomainChar(b[pos + 1]!)) {
       pos++;
       continue;
@@ -1119,8 +1112,8 @@ function validSsn(b: Buffer, start: number, end: number): boolean {
 }
 
 /**
- * The first `ddd-dd-dddd` at or after `from` (the boundary after it checked: not followed by a word
- * character or by '-'/'.' and a digit), or -1.
+ * The first `ddd-dd-dddd` at or after `from` that no digit follows (that would be a longer number), or
+ * -1.
  */
 function findDashedSsn(b: Buffer, from: number, hi: number): number {
   for (let at = from; at + 11 <= hi; at++) {
@@ -1138,11 +1131,7 @@ function findDashedSsn(b: Buffer, from: number, hi: number): number {
     ) {
       continue;
     }
-    if (at + 11 < hi) {
-      const c = b[at + 11]!;
-      if (isWordChar(c)) continue;
-      if ((c === 0x2d || c === 0x2e) && at + 12 < hi && isDigit(b[at + 12]!)) continue;
-    }
+    if (at + 11 < hi && isDigit(b[at + 11]!)) continue; // a longer number
     return at;
   }
   return -1;
@@ -1151,8 +1140,7 @@ function findDashedSsn(b: Buffer, from: number, hi: number): number {
 /** `ddd-dd-dddd` SSNs in `b[lo, hi)`, from `from` on. */
 function scanDashedSsns(b: Buffer, lo: number, hi: number, from: number, out: Detection[]): void {
   for (let at = findDashedSsn(b, from, hi); at !== -1;) {
-    const before = at > lo ? b[at - 1]! : -1;
-    if (isWordChar(before) || before === 0x2d || before === 0x2e) {
+    if (at > lo && isDigit(b[at - 1]!)) {
       at = findDashedSsn(b, at + 1, hi);
       continue;
     }
@@ -1179,7 +1167,7 @@ function ssnKeywordHint(b: Buffer, lo: number, hi: number): number {
 function scanKeyedSsns(s: string, b: Buffer, lo: number, from: number, out: Detection[]): void {
   SSN_KEYED.lastIndex = from;
   for (let m = SSN_KEYED.exec(s); m; m = SSN_KEYED.exec(s)) {
-    if (m.index > 0 && isAlnum(s.charCodeAt(m.index - 1))) {
+    if (m.index > 0 && isLetter(s.charCodeAt(m.index - 1))) {
       SSN_KEYED.lastIndex = m.index + 1;
       continue;
     }
@@ -1240,10 +1228,6 @@ function findIbanStart(b: Buffer, from: number, hi: number): number {
 /** IBANs in `b[lo, hi)`, from the candidate `from` on (see ibanCandidate). */
 function scanIbans(b: Buffer, lo: number, hi: number, from: number, out: Detection[]): void {
   for (let at = findIbanStart(b, from, hi); at !== -1; at = findIbanStart(b, from, hi)) {
-    if (at > lo && isAlnum(b[at - 1]!)) {
-      from = at + 1;
-      continue;
-    }
     from = at + 4;
     const length = IBAN_LENGTH_BY_CODE[(b[at]! - 0x41) * 26 + b[at + 1]! - 0x41]!;
     if (length === 0) continue;
@@ -1258,7 +1242,8 @@ function scanIbans(b: Buffer, lo: number, hi: number, from: number, out: Detecti
         p++;
       } else break;
     }
-    if (count !== length || (p < hi && isAlnum(b[p]!))) continue;
+    // Its registered length ends it, whatever it touches (another number, letters).
+    if (count !== length) continue;
     if (!ibanChecksumOk(length)) continue;
     out.push({ detector: 'iban', start: at - lo, end: p - lo });
     from = p;
@@ -1267,18 +1252,32 @@ function scanIbans(b: Buffer, lo: number, hi: number, from: number, out: Detecti
 
 // ---- phone --------------------------------------------------------------------------------------
 
-// Boundaries before a match are checked in code: not glued to a token, and not the tail of a longer
-// run of digit groups ("3704 0044 0532 0130").
-const NANP =
-  /(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?[2-9]\d{2}[ .-]|[2-9]\d{2}([ .-])[2-9]\d{2}\1)\d{4}(?![A-Za-z0-9_]|[.\-/:]\d)/g;
+// A number may touch anything but a digit (that would make it a longer number): other numbers through
+// any separator, letters, quotes. The boundary before a match is checked in code (phoneStartOk).
+const NANP = /(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?[2-9]\d{2}[ .-]|[2-9]\d{2}([ .-])[2-9]\d{2}\1)\d{4}(?!\d)/g;
 const NATIONAL =
-  /(?:\(0\d{1,4}\)[ .-]?\d{2,8}(?:([ .-])\d{2,4}(?:\1\d{2,4}){0,2})?|0\d{1,4}([ .-])\d{2,8}(?:\2\d{2,4}){0,3})(?![A-Za-z0-9_]|[.\-/:]\d)/g;
+  /(?:\(0\d{1,4}\)[ .-]?\d{2,8}(?:([ .-])\d{2,4}(?:\1\d{2,4}){0,2})?|0\d{1,4}([ .-])\d{2,8}(?:\2\d{2,4}){0,3})(?!\d)/g;
 
-function phoneStartOk(s: string, at: number): boolean {
+/**
+ * Not glued to a letter or digit (a longer number, or digits inside a hex token such as a UUID) nor
+ * to '+' (what follows '+' is an international number), and not the tail of a token grouped by the
+ * number's own separator (`…e9-0015-1000-8000` in a UUID, `12 020 7946 0958`): a number touches other
+ * values through a different separator (`12,415-555-0100`, `12 415-555-0100`), or words through a
+ * space (`call 020 7946 0958`). A `national` number (a trunk group, no checksum: the weakest shape)
+ * right after a digit and '.', '-', '/' or ':' is the tail of a date, time, amount or version
+ * (`2024-03-05 12345678`, `972.05 00000006`), not a number of its own.
+ */
+function phoneStartOk(s: string, at: number, national: boolean): boolean {
   if (at === 0) return true;
   const c = s.charCodeAt(at - 1);
-  if (isWordChar(c) || c === 0x2e || c === 0x2b || c === 0x2d || c === 0x2f) return false;
-  return !(c === 0x20 && at > 1 && isDigit(s.charCodeAt(at - 2)));
+  if (isWordChar(c) || c === 0x2b) return false;
+  if (at < 2) return true;
+  const before = s.charCodeAt(at - 2);
+  if (national && isDigit(before) && (c === 0x2e || c === 0x2d || c === 0x2f || c === 0x3a)) return false;
+  if (c === 0x20 ? !isDigit(before) : !isAlnum(before)) return true;
+  let p = at;
+  while (p < s.length && isDigit(s.charCodeAt(p))) p++;
+  return p === at || s.charCodeAt(p) !== c;
 }
 
 function countDigits(s: string): number {
@@ -1291,12 +1290,16 @@ function countDigits(s: string): number {
 function scanInternationalPhones(b: Buffer, lo: number, hi: number, out: Detection[]): void {
   for (let plus = findByte(b, 0x2b, lo, hi); plus !== -1; plus = findByte(b, 0x2b, plus + 1, hi)) {
     const before = plus > lo ? b[plus - 1]! : -1;
-    if (isWordChar(before) || before === 0x2b) continue;
+    if (isDigit(before) || before === 0x2b) continue; // `1+1415…` is arithmetic, `++` not a number
     let p = plus + 1;
     const first = p < hi ? b[p]! : -1;
     if (!isDigit(first) || first === 0x30) continue;
     let digits = 0;
     let lastDigitEnd = -1;
+    // The end of the last whole group while the number had at most 15 digits: a number followed by
+    // more digit groups (`+44 20 7946 0958 1234 5678`) ends there.
+    let fitEnd = -1;
+    let fitDigits = 0;
     let prevSep = false;
     let openParen = false;
     while (p < hi) {
@@ -1308,6 +1311,10 @@ function scanInternationalPhones(b: Buffer, lo: number, hi: number, out: Detecti
       } else if (c === 0x20 || c === 0x2e || c === 0x2d) {
         if (prevSep) break;
         prevSep = true;
+        if (digits <= 15) {
+          fitEnd = lastDigitEnd;
+          fitDigits = digits;
+        }
       } else if (c === 0x28 && !openParen && p + 1 < hi && isDigit(b[p + 1]!)) {
         openParen = true;
         prevSep = false;
@@ -1318,9 +1325,11 @@ function scanInternationalPhones(b: Buffer, lo: number, hi: number, out: Detecti
       } else break;
       p++;
     }
-    if (lastDigitEnd === -1 || digits < 8 || digits > 15) continue;
-    const after = lastDigitEnd < hi ? b[lastDigitEnd]! : -1;
-    if (isWordChar(after)) continue;
+    if (digits > 15) {
+      lastDigitEnd = fitEnd;
+      digits = fitDigits;
+    }
+    if (lastDigitEnd === -1 || digits < 8) continue;
     out.push({ detector: 'phone', start: plus - lo, end: lastDigitEnd - lo });
   }
 }
@@ -1329,7 +1338,7 @@ function scanInternationalPhones(b: Buffer, lo: number, hi: number, out: Detecti
 function scanGroupedPhones(s: string, out: Detection[], from: number): void {
   NANP.lastIndex = from;
   for (let m = NANP.exec(s); m; m = NANP.exec(s)) {
-    if (!phoneStartOk(s, m.index)) {
+    if (!phoneStartOk(s, m.index, false)) {
       NANP.lastIndex = m.index + 1;
       continue;
     }
@@ -1338,7 +1347,7 @@ function scanGroupedPhones(s: string, out: Detection[], from: number): void {
 
   NATIONAL.lastIndex = from;
   for (let m = NATIONAL.exec(s); m; m = NATIONAL.exec(s)) {
-    if (!phoneStartOk(s, m.index)) {
+    if (!phoneStartOk(s, m.index, true)) {
       NATIONAL.lastIndex = m.index + 1;
       continue;
     }
@@ -1359,17 +1368,17 @@ const SECRET = new RegExp(
   [
     /eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,16384}(?:\.[A-Za-z0-9_-]{0,8192})?/.source,
     /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/.source,
-    /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])/.source,
-    /(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,255}/.source,
-    /(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,255}/.source,
-    /(?<![A-Za-z0-9_])xox[abposr]-[A-Za-z0-9-]{10,255}/.source,
-    /(?<![A-Za-z0-9_])[sr]k_(?:live|test)_[A-Za-z0-9]{16,255}/.source,
-    /(?<![A-Za-z0-9_])AIza[0-9A-Za-z_-]{35}/.source,
-    /(?<![A-Za-z0-9_-])(sk-[A-Za-z0-9_-]{32,255})/.source,
-    /(?<![A-Za-z0-9_])(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey)["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/
+    /(?<![A-Za-z])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])/.source,
+    /(?<![A-Za-z_])gh[pousr]_[A-Za-z0-9]{36,255}/.source,
+    /(?<![A-Za-z_])github_pat_[A-Za-z0-9_]{22,255}/.source,
+    /(?<![A-Za-z_])xox[abposr]-[A-Za-z0-9-]{10,255}/.source,
+    /(?<![A-Za-z_])[sr]k_(?:live|test)_[A-Za-z0-9]{16,255}/.source,
+    /(?<![A-Za-z_])AIza[0-9A-Za-z_-]{35}/.source,
+    /(?<![A-Za-z_])(sk-[A-Za-z0-9_-]{32,255})/.source,
+    /(?<![A-Za-z_])(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey)["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/
       .source,
-    /(?<![A-Za-z0-9_])(?:Bearer|bearer|BEARER) +([A-Za-z0-9._~+/-]{20,4096}=*)/.source,
-    /(?<![A-Za-z0-9_])(?:Basic|basic|BASIC) +([A-Za-z0-9+/]{12,1024}={0,2})(?![A-Za-z0-9+/=])/.source,
+    /(?<![A-Za-z_])(?:Bearer|bearer|BEARER) +([A-Za-z0-9._~+/-]{20,4096}=*)/.source,
+    /(?<![A-Za-z_])(?:Basic|basic|BASIC) +([A-Za-z0-9+/]{12,1024}={0,2})(?![A-Za-z0-9+/=])/.source,
   ].join('|'),
   'dg',
 );
