@@ -5,7 +5,8 @@
  * time added over (a) and the ratio to (a).
  */
 import { createDetector, DETECTOR_NAMES } from '../tunnel/policy/masking/detectors.ts';
-import { buildDataRow, maskDataRow, TypeOid, type RowMaskPlan } from '../tunnel/policy/masking/datarow.ts';
+import { TypeOid } from '../tunnel/policy/masking/cell-values.ts';
+import { buildDataRow, maskDataRow, type RowMaskPlan } from '../tunnel/policy/masking/datarow.ts';
 import { luhnCheckDigit, mulberry32 } from '../hub/demo/fake-shop.ts';
 import { median, table } from './tools.ts';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createDetector, DETECTOR_NAMES } from '../../../tunnel/policy/masking/detectors.ts';
+import { TypeOid } from '../../../tunnel/policy/masking/cell-values.ts';
+import { maskCopyRow } from '../../../tunnel/policy/masking/copy-rows.ts';
 import {
   buildDataRow,
   MalformedRowError,
-  maskCopyRow,
   maskDataRow,
-  TypeOid,
   type RowMaskPlan,
 } from '../../../tunnel/policy/masking/datarow.ts';
 import type { MaskStrategy } from '../../../tunnel/policy/masking/strategies.ts';

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createDetector, DETECTOR_NAMES } from '../../../tunnel/policy/masking/detectors.ts';
-import { detectCell, TypeOid } from '../../../tunnel/policy/masking/datarow.ts';
+import { detectCell, TypeOid } from '../../../tunnel/policy/masking/cell-values.ts';
 import {
   anySample,
   forbiddenForms,
