@@ -10,6 +10,16 @@ export interface RelationInfo {
   columns: ReadonlyMap<number, string>;
 }
 
+/** What a type is made of, as far as masking its values field by field goes. */
+export type TypeShape =
+  | { kind: 'scalar' }
+  /** A composite type (a table's row type or CREATE TYPE … AS): its relation and fields in order. */
+  | { kind: 'composite'; relationOid: number; fields: readonly { name: string; typeOid: number }[] }
+  /** An array type; `delimiter` is the element type's typdelim. */
+  | { kind: 'array'; elementType: number; delimiter: number }
+  /** A domain: values are written as its base type's. */
+  | { kind: 'domain'; baseType: number };
+
 export interface Catalog {
   relation(oid: number): Promise<RelationInfo | undefined>;
   /** Resolves a name as the server would (search_path for an unqualified one). */
@@ -18,6 +28,8 @@ export interface Catalog {
   viewDefinition(oid: number): Promise<string | undefined>;
   /** pg_type.typcategory: 'S' for string types (text, varchar, citext, domains over them…). */
   typeCategory(oid: number): Promise<string | undefined>;
+  /** What a (user-defined) type is made of; undefined when no such type exists. */
+  typeShape(oid: number): Promise<TypeShape | undefined>;
 }
 
 export interface QueryRunner {
@@ -30,6 +42,7 @@ export class CachedCatalog implements Catalog {
   private readonly names = new Map<string, Promise<RelationInfo | undefined>>();
   private readonly views = new Map<number, Promise<string | undefined>>();
   private readonly types = new Map<number, Promise<string | undefined>>();
+  private readonly shapes = new Map<number, Promise<TypeShape | undefined>>();
 
   constructor(private readonly runner: () => Promise<QueryRunner>) {}
 
@@ -81,6 +94,42 @@ export class CachedCatalog implements Catalog {
       this.types.set(oid, cached);
     }
     return cached;
+  }
+
+  typeShape(oid: number): Promise<TypeShape | undefined> {
+    let cached = this.shapes.get(oid);
+    if (!cached) {
+      cached = this.loadTypeShape(oid);
+      this.shapes.set(oid, cached);
+    }
+    return cached;
+  }
+
+  private async loadTypeShape(oid: number): Promise<TypeShape | undefined> {
+    const runner = await this.runner();
+    const rows = await runner.query(
+      `SELECT t.typtype, t.typcategory, t.typelem, e.typdelim, t.typbasetype, t.typrelid, a.attname, a.atttypid
+         FROM pg_catalog.pg_type t
+         LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem
+         LEFT JOIN pg_catalog.pg_attribute a
+           ON t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE t.oid = $1::oid
+        ORDER BY a.attnum`,
+      [String(oid)],
+    );
+    const first = rows[0];
+    if (!first) return undefined;
+    const [typtype, category, elem, delimiter, base, relation] = first;
+    if (typtype === 'd') return { kind: 'domain', baseType: Number(base) };
+    if (typtype === 'c') {
+      const fields = rows.filter((r) => r[6] !== null).map((r) => ({ name: r[6]!, typeOid: Number(r[7]) }));
+      return { kind: 'composite', relationOid: Number(relation), fields };
+    }
+    // int2vector and oidvector are category A too, but written space-separated: not array literals.
+    if (category === 'A' && elem !== '0' && oid !== 22 && oid !== 30) {
+      return { kind: 'array', elementType: Number(elem), delimiter: (delimiter ?? ',').charCodeAt(0) };
+    }
+    return { kind: 'scalar' };
   }
 
   private async loadRelation(oid: number): Promise<RelationInfo | undefined> {

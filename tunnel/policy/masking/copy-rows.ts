@@ -3,6 +3,7 @@
  * is unescaped (or unquoted), masked as a text-format value and escaped again.
  */
 import { detectCell, maskCell } from './cell-values.ts';
+import { isCompositeMask, maskComposite } from './composite-values.ts';
 import { MalformedRowError, type RowMaskPlan } from './datarow.ts';
 
 export interface CopyRowOptions {
@@ -63,15 +64,20 @@ export function maskCopyRow(line: Buffer, plan: RowMaskPlan, options: CopyRowOpt
   let edits: { start: number; end: number; bytes: Buffer }[] | undefined;
   let maskedCells = 0;
   for (let i = 0; i < fields.length; i++) {
-    const strategy = columns[i];
-    if (strategy === undefined && detector === undefined) continue;
+    const mask = columns[i];
+    if (mask === undefined && detector === undefined) continue;
     const field = fields[i]!;
     const raw = line.subarray(field.start, field.end);
     if (!field.quoted && raw.equals(nullBytes)) continue;
     const value = csv ? unquoteCsv(raw, field.quoted, quote, escape) : unescapeText(raw);
     let out: Buffer | null | undefined;
-    if (strategy !== undefined) {
-      out = maskCell(strategy, value, typeOids[i] ?? 0, 0);
+    if (isCompositeMask(mask)) {
+      const result = maskComposite(mask, value, 0, value.length, 0, detector);
+      if (!result.masked) continue;
+      out = result.value === undefined ? value : result.value;
+      maskedCells++;
+    } else if (mask !== undefined) {
+      out = maskCell(mask, value, typeOids[i] ?? 0, 0);
       maskedCells++;
     } else {
       out = detectCell(detector!, value, typeOids[i] ?? 0, 0);

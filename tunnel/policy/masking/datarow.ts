@@ -9,11 +9,12 @@
 import { detectRange, maskRange, replacesSpans, spannedSize, writeSpans } from './cell-values.ts';
 import type { Detection, ValueDetector } from './detectors.ts';
 import { copyBytes, readLength, sameBytes, writeLength } from './frame-bytes.ts';
-import type { MaskStrategy } from './strategies.ts';
+import { isCompositeMask, maskComposite, type ColumnMask } from './composite-values.ts';
 
 /** What to do with each column of a result: undefined = leave alone (but run detectors if enabled), or a strategy. */
 export interface RowMaskPlan {
-  columns: readonly (MaskStrategy | undefined)[];
+  /** Per column: a strategy, a field-by-field mask of a composite or array value, or undefined. */
+  columns: readonly ColumnMask[];
   /**
    * Per column format: 0 text, 1 binary (from Bind's result formats / RowDescription). Like Bind's
    * result format codes: empty = all text, one entry = applies to every column, else one per column.
@@ -92,9 +93,15 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
     if (len < 0) throw new MalformedRowError(`DataRow cell ${i} has length ${len}`);
     const end = dataStart + len;
     if (end > total) throw new MalformedRowError(`DataRow cell ${i} runs past the end of the frame`);
-    const strategy = columns[i];
-    if (strategy !== undefined) {
-      const out = maskRange(strategy, frame, dataStart, end, typeOids[i] ?? 0, formatAt(formats, i));
+    const mask = columns[i];
+    if (isCompositeMask(mask)) {
+      const { value, masked } = maskComposite(mask, frame, dataStart, end, formatAt(formats, i), detector);
+      if (masked) maskedCells++;
+      if (value !== undefined) {
+        (edits ??= []).push({ start: pos, end, value, spans: undefined, size: value?.length ?? 0 });
+      }
+    } else if (mask !== undefined) {
+      const out = maskRange(mask, frame, dataStart, end, typeOids[i] ?? 0, formatAt(formats, i));
       maskedCells++;
       if (out === null || !sameBytes(out, frame, dataStart, end)) {
         (edits ??= []).push({ start: pos, end, value: out, spans: undefined, size: out?.length ?? 0 });

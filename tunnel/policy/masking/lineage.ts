@@ -5,9 +5,16 @@ import type { Catalog, RelationInfo } from './catalog.ts';
 
 /**
  * Sensitivity of one output column: the mask rule's strategy when the column IS a masked column,
- * `derived` when it is computed from masked data (lower(email), row_to_json(c), string_agg(email, …)).
+ * `derived` when it is computed from masked data (lower(email), row_to_json(c), string_agg(email, …)),
+ * field by field for a record of traced values (a whole-row reference, ROW(…)), element-wise for an
+ * array of them (array_agg(email), ARRAY(SELECT email …), ARRAY[…]).
  */
-export type Taint = { kind: 'direct'; strategy: MaskStrategy } | { kind: 'derived' } | undefined;
+export type Taint =
+  | { kind: 'direct'; strategy: MaskStrategy }
+  | { kind: 'derived' }
+  | { kind: 'record'; fields: readonly Taint[] }
+  | { kind: 'array'; element: Taint }
+  | undefined;
 
 export interface OutputColumn {
   name: string;
@@ -31,6 +38,31 @@ const REVEAL_NOTHING = new Set(['count']);
 
 function union(a: Taint, b: Taint): Taint {
   return a || b ? DERIVED : undefined;
+}
+
+/** A record of these fields, or undefined when none of them carries masked data. */
+export function recordTaint(fields: readonly Taint[]): Taint {
+  return fields.some((f) => f !== undefined) ? { kind: 'record', fields } : undefined;
+}
+
+function arrayTaint(element: Taint): Taint {
+  return element === undefined ? undefined : { kind: 'array', element };
+}
+
+/**
+ * What masks values that may come from either side (a set operation's branches, a type's own rules
+ * and lineage): the same strategy stays, records and arrays merge field by field, anything else that
+ * differs is derived.
+ */
+export function strongest(a: Taint, b: Taint): Taint {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (a.kind === 'direct' && b.kind === 'direct')
+    return JSON.stringify(a.strategy) === JSON.stringify(b.strategy) ? a : DERIVED;
+  if (a.kind === 'record' && b.kind === 'record' && a.fields.length === b.fields.length)
+    return recordTaint(a.fields.map((f, i) => strongest(f, b.fields[i])));
+  if (a.kind === 'array' && b.kind === 'array') return arrayTaint(strongest(a.element, b.element));
+  return DERIVED;
 }
 
 function strings(nodes: unknown): string[] {
@@ -167,7 +199,7 @@ export class LineageAnalyzer {
       const right = await this.selectOutputs(select.rarg as Node, ctes, visiting);
       return left.map((column, i) => ({
         name: column.name,
-        taint: column.taint || right[i]?.taint ? (column.taint ?? right[i]!.taint) : undefined,
+        taint: strongest(column.taint, right[i]?.taint),
       }));
     }
     if (select.valuesLists) {
@@ -219,9 +251,77 @@ export class LineageAnalyzer {
         outputs.push({ name, taint: this.resolveColumn(strings(ref.fields), entries) });
         continue;
       }
-      outputs.push({ name, taint: await this.expressionTaint(value, entries, ctes, visiting) });
+      outputs.push({ name, taint: await this.valueTaint(value, entries, ctes, visiting) });
     }
     return outputs;
+  }
+
+  /**
+   * An output value's sensitivity, field by field for records and element-wise for arrays of traced
+   * values; any other expression goes through expressionTaint().
+   */
+  private async valueTaint(
+    value: Node,
+    entries: ScopeEntry[],
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<Taint> {
+    if (value.ColumnRef) {
+      const fields = (value.ColumnRef as { fields: Node[] }).fields;
+      if (fields.at(-1)?.A_Star === undefined) return this.resolveColumn(strings(fields), entries);
+    }
+    if (value.RowExpr) {
+      const taints: Taint[] = [];
+      for (const arg of ((value.RowExpr as Node).args as Node[] | undefined) ?? []) {
+        const star = this.starColumns(arg, entries);
+        if (star) taints.push(...star.map((c) => c.taint));
+        else taints.push(await this.valueTaint(arg, entries, ctes, visiting));
+      }
+      return recordTaint(taints);
+    }
+    if (value.A_ArrayExpr) {
+      let element: Taint = undefined;
+      for (const item of ((value.A_ArrayExpr as Node).elements as Node[] | undefined) ?? [])
+        element = strongest(element, await this.valueTaint(item, entries, ctes, visiting));
+      return arrayTaint(element);
+    }
+    const sub = value.SubLink as Node | undefined;
+    if (sub?.subLinkType === 'ARRAY_SUBLINK') {
+      const outputs = await this.statementOutputs(sub.subselect as Node, ctes, visiting);
+      return outputs.length === 1 ? arrayTaint(outputs[0]!.taint) : DERIVED;
+    }
+    const call = value.FuncCall as Node | undefined;
+    if (
+      call &&
+      strings(call.funcname)
+        .join('.')
+        .replace(/^pg_catalog\./, '') === 'array_agg'
+    ) {
+      const args = (call.args as Node[] | undefined) ?? [];
+      // What filters or orders the values may reveal something of them: then the whole array is derived.
+      const around = await this.expressionTaint(
+        { f: call.agg_filter, o: call.agg_order },
+        entries,
+        ctes,
+        visiting,
+      );
+      if (args.length === 1 && !call.agg_star && !around)
+        return arrayTaint(await this.valueTaint(args[0]!, entries, ctes, visiting));
+    }
+    return this.expressionTaint(value, entries, ctes, visiting);
+  }
+
+  /** The columns `alias.*` (or `*`) stands for, inside ROW(…); undefined when `arg` is not a star. */
+  private starColumns(arg: Node, entries: ScopeEntry[]): OutputColumn[] | undefined {
+    const ref = arg.ColumnRef as { fields: Node[] } | undefined;
+    if (!ref || ref.fields.at(-1)?.A_Star === undefined) return undefined;
+    const qualifier = strings(ref.fields.slice(0, -1)).at(-1);
+    const chosen =
+      qualifier === undefined
+        ? entries
+        : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
+    if (qualifier !== undefined && chosen.length === 0) throw new LineageUnknown(`unknown ${qualifier}.*`);
+    return chosen.flatMap((e) => e.columns);
   }
 
   /** A column reference's sensitivity; a bare alias is a whole-row reference and carries all of it. */
@@ -238,6 +338,7 @@ export class LineageAnalyzer {
     const wholeRow = entries.filter(
       (e) => e.alias === column || (qualifier === undefined && e.relation === column),
     );
+    if (wholeRow.length === 1) return recordTaint(wholeRow[0]!.columns.map((c) => c.taint));
     if (wholeRow.length > 0)
       return wholeRow.some((e) => e.columns.some((c) => c.taint)) ? DERIVED : undefined;
     // Unknown to us (an outer query's column, a typo the server will reject): assume the worst in a

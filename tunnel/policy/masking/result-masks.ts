@@ -6,11 +6,9 @@ import type { Catalog } from './catalog.ts';
 import { maskCopyRow, type CopyRowOptions } from './copy-rows.ts';
 import { maskDataRow, type RowMaskPlan } from './datarow.ts';
 import { createDetector, type ValueDetector } from './detectors.ts';
-import { LineageAnalyzer, LineageUnknown, type OutputColumn, type Taint } from './lineage.ts';
-import type { MaskStrategy } from './strategies.ts';
-
-/** What a computed column made from masked data becomes: redacted text, or NULL for other types. */
-const DERIVED_STRATEGY: MaskStrategy = { kind: 'redact' };
+import { ColumnMasks, DERIVED_STRATEGY } from './column-masks.ts';
+import type { ColumnMask } from './composite-values.ts';
+import { LineageAnalyzer, LineageUnknown, recordTaint, type OutputColumn, type Taint } from './lineage.ts';
 
 export interface Describer {
   describe(sql: string, parameterTypes?: readonly number[]): Promise<FieldDescription[] | null>;
@@ -26,6 +24,7 @@ export class ResultMasking {
   readonly active: boolean;
   private readonly detector: ValueDetector | undefined;
   private readonly lineage: LineageAnalyzer;
+  private readonly columnMasks: ColumnMasks;
   private readonly plans = new Map<string, ResultMask | undefined>();
   private readonly statements = new Map<string, Promise<ResultMask | undefined> | ResultMask | undefined>();
 
@@ -37,6 +36,7 @@ export class ResultMasking {
     this.active = policy.mask.length > 0 || policy.detect.length > 0;
     this.detector = policy.detect.length > 0 ? createDetector(policy.detect) : undefined;
     this.lineage = new LineageAnalyzer(policy, catalog);
+    this.columnMasks = new ColumnMasks(catalog, this.lineage, this.detector !== undefined);
   }
 
   /** For the RowDescription of a simple query: sync when the plan is cached. */
@@ -147,12 +147,15 @@ export class ResultMasking {
     };
   }
 
-  private async planColumns(
-    fields: FieldDescription[],
-    sql: string,
-    index: number,
-  ): Promise<(MaskStrategy | undefined)[]> {
-    if (this.policy.mask.length === 0) return fields.map(() => undefined);
+  private async planColumns(fields: FieldDescription[], sql: string, index: number): Promise<ColumnMask[]> {
+    const taints =
+      this.policy.mask.length === 0
+        ? fields.map(() => undefined)
+        : await this.columnTaints(fields, sql, index);
+    return Promise.all(fields.map((field, i) => this.columnMasks.forColumn(taints[i], field.typeOid)));
+  }
+
+  private async columnTaints(fields: FieldDescription[], sql: string, index: number): Promise<Taint[]> {
     let outputs: OutputColumn[] | undefined;
     if (fields.some((f) => f.tableOid === 0)) {
       try {
@@ -169,18 +172,21 @@ export class ResultMasking {
           const relation = await this.catalog.relation(field.tableOid);
           const name = relation?.columns.get(field.columnNumber);
           const columns = relation ? await this.lineage.columnsOf(relation) : [];
-          taint = columns.find((c) => c.name === name)?.taint;
+          // Column number 0 is a whole-row reference (`SELECT c FROM customers c`).
+          taint =
+            field.columnNumber === 0
+              ? recordTaint(columns.map((c) => c.taint))
+              : columns.find((c) => c.name === name)?.taint;
         } else {
           // A computed column we cannot trace may carry masked data: mask it (fail closed).
           taint = outputs ? outputs[i]!.taint : { kind: 'derived' };
         }
-        if (!taint) return undefined;
-        return taint.kind === 'direct' ? taint.strategy : DERIVED_STRATEGY;
+        return taint;
       }),
     );
   }
 
-  private rowMask(columns: (MaskStrategy | undefined)[], fields: FieldDescription[]): ResultMask | undefined {
+  private rowMask(columns: ColumnMask[], fields: FieldDescription[]): ResultMask | undefined {
     if (!this.detector && columns.every((c) => c === undefined)) return undefined;
     const typeOids = fields.map((f) => f.typeOid);
     const detector = this.detector;
