@@ -99,6 +99,7 @@ export function arrayLeaves(buf: Buffer, start: number, end: number, delimiter: 
   let depth = 0;
   // After '{' or a delimiter an element (or a nested '{') may come; after an element, a delimiter or '}'.
   let expectElement = true;
+  let elementDepth = -1; // every element of a well-formed array is at the same depth
   while (p < end) {
     const c = buf[p]!;
     if (isSpace(c)) p++;
@@ -117,7 +118,8 @@ export function arrayLeaves(buf: Buffer, start: number, end: number, delimiter: 
       expectElement = true;
       p++;
     } else {
-      if (!expectElement || depth === 0) return undefined;
+      if (!expectElement || depth === 0 || (elementDepth !== -1 && elementDepth !== depth)) return undefined;
+      elementDepth = depth;
       const next = arrayElement(buf, p, end, delimiter, leaves);
       if (next === -1) return undefined;
       p = next;
