@@ -156,8 +156,7 @@ function arrayElement(buf: Buffer, p: number, end: number, delimiter: number, le
     }
   }
   if (quoted || p > end) return -1;
-  const isNull =
-    plain && lastSolid - start === 4 && buf.toString('latin1', start, lastSolid).toUpperCase() === 'NULL';
+  const isNull = plain && isNullWord(buf, start, lastSolid);
   const simpleQuoted = !plain && isSimpleQuoted(buf, start, lastSolid);
   leaves.push(
     start,
@@ -167,6 +166,17 @@ function arrayElement(buf: Buffer, p: number, end: number, delimiter: number, le
     isNull ? 1 : 0,
   );
   return p;
+}
+
+/** Whether `buf[start, end)` is `NULL` in any case. */
+function isNullWord(buf: Buffer, start: number, end: number): boolean {
+  return (
+    end - start === 4 &&
+    (buf[start]! | 0x20) === 0x6e &&
+    (buf[start + 1]! | 0x20) === 0x75 &&
+    (buf[start + 2]! | 0x20) === 0x6c &&
+    (buf[start + 3]! | 0x20) === 0x6c
+  );
 }
 
 /**
@@ -191,17 +201,20 @@ export function decodeLeaf(buf: Buffer, start: number, end: number, record: bool
 /** A record field as record_out writes it: empty for NULL, quoted (doubling `"` and `\`) when needed. */
 export function recordField(value: Buffer | null): Buffer {
   if (value === null) return EMPTY;
-  let quote = value.length === 0;
+  const n = value.length;
+  let quote = n === 0;
   let extra = 0;
-  for (const c of value) {
+  for (let i = 0; i < n; i++) {
+    const c = value[i]!;
     if (c === QUOTE || c === BACKSLASH) extra++;
     else if (c === 0x28 || c === 0x29 || c === 0x2c || isSpace(c)) quote = true;
   }
   if (!quote && extra === 0) return value;
-  const out = Buffer.allocUnsafe(value.length + extra + 2);
+  const out = Buffer.allocUnsafe(n + extra + 2);
   let w = 0;
   out[w++] = QUOTE;
-  for (const c of value) {
+  for (let i = 0; i < n; i++) {
+    const c = value[i]!;
     if (c === QUOTE || c === BACKSLASH) out[w++] = c;
     out[w++] = c;
   }
@@ -215,17 +228,20 @@ const NULL_ELEMENT = Buffer.from('NULL', 'latin1');
 /** An array element as array_out writes it: `NULL`, or quoted (escaping `"` and `\`) when needed. */
 export function arrayElementText(value: Buffer | null, delimiter: number): Buffer {
   if (value === null) return NULL_ELEMENT;
-  let quote = value.length === 0 || (value.length === 4 && value.toString('latin1').toUpperCase() === 'NULL');
+  const n = value.length;
+  let quote = n === 0 || isNullWord(value, 0, n);
   let extra = 0;
-  for (const c of value) {
+  for (let i = 0; i < n; i++) {
+    const c = value[i]!;
     if (c === QUOTE || c === BACKSLASH) extra++;
     else if (c === 0x7b || c === 0x7d || c === delimiter || isSpace(c)) quote = true;
   }
   if (!quote && extra === 0) return value;
-  const out = Buffer.allocUnsafe(value.length + extra + 2);
+  const out = Buffer.allocUnsafe(n + extra + 2);
   let w = 0;
   out[w++] = QUOTE;
-  for (const c of value) {
+  for (let i = 0; i < n; i++) {
+    const c = value[i]!;
     if (c === QUOTE || c === BACKSLASH) out[w++] = BACKSLASH;
     out[w++] = c;
   }

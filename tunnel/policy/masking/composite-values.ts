@@ -26,7 +26,7 @@ import {
   type Leaves,
 } from './composite-text.ts';
 import type { ValueDetector } from './detectors.ts';
-import { readLength } from './frame-bytes.ts';
+import { copyBytes, readLength } from './frame-bytes.ts';
 import type { MaskStrategy } from './strategies.ts';
 
 /** A record's fields by position: named composite types know their field types, anonymous records not. */
@@ -138,20 +138,20 @@ interface Edit {
   bytes: Buffer;
 }
 
+/** The leaves of a record (by `mask.fields`) or an array (one mask for every element). */
 function maskTextLeaves(
   leaves: Leaves,
   buf: Buffer,
-  maskOf: (i: number) => ColumnMask,
-  typeOf: (i: number) => number,
-  write: (value: Buffer | null) => Buffer,
-  record: boolean,
+  mask: CompositeMask,
   detector: ValueDetector | undefined,
 ): Edit[] | undefined {
+  const record = mask.kind === 'record';
+  const delimiter = record ? COMMA : mask.delimiter || COMMA;
   let edits: Edit[] | undefined;
   for (let i = 0, k = 0; k < leaves.length; i++, k += LEAF_SIZE) {
     if (leaves[k + LEAF_NULL] === 1) continue;
-    const mask = maskOf(i);
-    if (mask === undefined && detector === undefined) continue;
+    const leafMask = record ? fieldMask(mask, i) : mask.element;
+    if (leafMask === undefined && detector === undefined) continue;
     let source = buf;
     let from = leaves[k + LEAF_VALUE_START]!;
     let to = leaves[k + LEAF_VALUE_END]!;
@@ -160,9 +160,11 @@ function maskTextLeaves(
       from = 0;
       to = source.length;
     }
-    const out = maskLeaf(mask, source, from, to, typeOf(i), 0, detector);
+    const typeOid = record ? (mask.types[i] ?? 0) : mask.elementType;
+    const out = maskLeaf(leafMask, source, from, to, typeOid, 0, detector);
     if (out === undefined) continue;
-    (edits ??= []).push({ start: leaves[k + LEAF_START]!, end: leaves[k + LEAF_END]!, bytes: write(out) });
+    const bytes = record ? recordField(out) : arrayElementText(out, delimiter);
+    (edits ??= []).push({ start: leaves[k + LEAF_START]!, end: leaves[k + LEAF_END]!, bytes });
   }
   return edits;
 }
@@ -177,15 +179,7 @@ function maskTextRecord(
   const leaves = recordLeaves(buf, start, end);
   if (leaves === undefined) return null;
   if (mask.types.length > 0 && leaves.length / LEAF_SIZE !== mask.types.length) return null;
-  const edits = maskTextLeaves(
-    leaves,
-    buf,
-    (i) => fieldMask(mask, i),
-    (i) => mask.types[i] ?? 0,
-    recordField,
-    true,
-    detector,
-  );
+  const edits = maskTextLeaves(leaves, buf, mask, detector);
   return edits === undefined ? undefined : applyEdits(buf, start, end, edits);
 }
 
@@ -199,15 +193,7 @@ function maskTextArray(
   const delimiter = mask.delimiter || COMMA;
   const leaves = arrayLeaves(buf, start, end, delimiter);
   if (leaves === undefined) return null;
-  const edits = maskTextLeaves(
-    leaves,
-    buf,
-    () => mask.element,
-    () => mask.elementType,
-    (value) => arrayElementText(value, delimiter),
-    false,
-    detector,
-  );
+  const edits = maskTextLeaves(leaves, buf, mask, detector);
   return edits === undefined ? undefined : applyEdits(buf, start, end, edits);
 }
 
@@ -219,11 +205,11 @@ function applyEdits(buf: Buffer, start: number, end: number, edits: readonly Edi
   let w = 0;
   let r = start;
   for (const e of edits) {
-    w += buf.copy(out, w, r, e.start);
-    w += e.bytes.copy(out, w);
+    w += copyBytes(buf, r, e.start, out, w);
+    w += copyBytes(e.bytes, 0, e.bytes.length, out, w);
     r = e.end;
   }
-  buf.copy(out, w, r, end);
+  copyBytes(buf, r, end, out, w);
   return out;
 }
 
