@@ -130,13 +130,41 @@ function log(message: string): void {
   process.stderr.write(`portcullis guard: ${message}\n`);
 }
 
+/** One JSON line on stdout: the ready line, and what a supervisor must know of later (recording). */
+function announce(event: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(event) + '\n');
+}
+
+/**
+ * The `--record FILE` recorder, loud when writing fails: stderr and a `recording-failed` line on stdout.
+ * Under a policy with `recording: strict`, a failure ends the guard (`stop`): nothing runs unrecorded.
+ */
+function openRecording(file: string, strict: boolean, stop: (failure: Error) => void): JsonLinesRecorder {
+  return JsonLinesRecorder.open(file, {
+    onFailure(error) {
+      log(
+        `recording to ${file} failed: ${error.message}; ` +
+          (strict
+            ? 'the policy requires recording (recording: strict), so every session ends now'
+            : 'events are lost until writing works again'),
+      );
+      announce({ event: 'recording-failed', file, error: error.message, strict });
+      if (strict) stop(new Error(`recording to ${file} failed: ${error.message}`));
+    },
+    onRecovery(lost) {
+      log(`recording to ${file} works again; ${lost} event(s) were lost (a recording.gap line says so)`);
+      announce({ event: 'recording-recovered', file, lost });
+    },
+  });
+}
+
 async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   const { upstream, passwordInArgs } = upstreamFrom(options);
   const listen = parseListen(options.listen);
   const policy = policyFrom(options.policy);
+  const limits = limitsFrom(options);
   await loadClassifier();
   const side = sharedSideConnection(upstream);
-  const limits = limitsFrom(options);
   const decisions = new PolicyEngine(policy, { sideConnection: side.get });
 
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
@@ -144,38 +172,46 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   probe.socket.destroy();
   if (passwordInArgs) warnOfPasswordInArgs();
 
-  const recorder = options.record ? await JsonLinesRecorder.open(options.record) : undefined;
+  let stop: (why: string, failure?: Error) => void = () => {};
+  const recorder = options.record
+    ? openRecording(options.record, policy.recording === 'strict', (failure) =>
+        stop('recording failed', failure),
+      )
+    : undefined;
   const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, ...limits, log });
   const endpoint = await tunnel.listen();
   // Signal handlers go in before the ready line: a supervisor may stop us the moment it reads it.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log(`${signal}: closing ${tunnel.sessionCount} connection(s)`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      void tunnel.close().then(() => {
-        side.close();
-        resolve();
-      });
-    };
+  const stopped = new Promise<Error | undefined>((resolve) => {
     const onInt = (): void => stop('SIGINT');
     const onTerm = (): void => stop('SIGTERM');
+    stop = (why, failure) => {
+      stop = () => {};
+      log(`${why}: closing ${tunnel.sessionCount} connection(s)`);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      const reason = failure
+        ? `${failure.message}; the policy does not allow unrecorded sessions`
+        : undefined;
+      void tunnel.close(reason).then(() => {
+        side.close();
+        resolve(failure);
+      });
+    };
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
-  process.stdout.write(
-    JSON.stringify({
-      event: 'ready',
-      listen: endpoint.listen,
-      user: endpoint.user,
-      password: endpoint.password,
-      url: endpoint.url,
-    }) + '\n',
-  );
+  announce({
+    event: 'ready',
+    listen: endpoint.listen,
+    user: endpoint.user,
+    password: endpoint.password,
+    url: endpoint.url,
+  });
   log(
     `guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.listen} with policy ${policy.name}`,
   );
-  await stopped;
+  const failure = await stopped;
+  if (failure) throw failure;
 }
 
 export function guardCommand(): Command {
