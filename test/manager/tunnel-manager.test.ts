@@ -501,6 +501,22 @@ describe('in the standard world', () => {
       });
     });
 
+    it('shows approvers and the recording the held statement without the password it carries', async () => {
+      const { manager: m, spool } = await manager(priya);
+      const tunnel = await m.open('app-db');
+      const client = await connect(tunnel.endpoint.url);
+      const statement = `update payments set status = 'synced' where id = 2 and current_setting('app.dsn', true) is distinct from 'host=db password=hunter2'`;
+      const update = client.pg.query(statement);
+      const id = await until('the hold notice', () => heldRequest(client.notices));
+      const redacted = statement.replace('password=hunter2', 'password=***');
+      expect((await elena.hub.approval(id)).sql).toBe(redacted);
+      await elena.hub.decideApproval(id, { approve: false, comment: 'no' });
+      await expect(within('the denied update', update, 5000)).rejects.toMatchObject({ code: '42501' });
+      const events = spooled(spool, tunnel.sessionId);
+      expect(JSON.stringify(events)).not.toContain('hunter2');
+      expect(events.find((e) => e.type === 'hold')?.payload).toMatchObject({ sql: redacted });
+    });
+
     it('a held statement the client cancels is withdrawn at the hub', async () => {
       const { manager: m, spool } = await manager(priya);
       const tunnel = await m.open('app-db');

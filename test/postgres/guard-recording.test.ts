@@ -189,6 +189,31 @@ describe('portcullis guard --record', () => {
     for (const { id } of rows) expect(recorded.has(id), `row ${id} ran unrecorded`).toBe(true);
   });
 
+  it('records statements with their password literals redacted', async () => {
+    const file = path.join(dir, 'passwords.jsonl');
+    const guard = await startGuard(['--upstream', server.url(), '--record', file]);
+    const client = new pg.Client({ connectionString: guard.ready.url });
+    await client.connect();
+    const verifier = 'SCRAM-SHA-256$4096:c2FsdHNhbHQ=$c3RvcmVkS2V5:c2VydmVyS2V5';
+    // A password set in SQL, and what psql's \password sends: both denied under guarded, and recorded.
+    await expect(client.query("ALTER ROLE postgres PASSWORD 'correct horse battery'")).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(client.query(`ALTER USER "postgres" PASSWORD '${verifier}'`)).rejects.toMatchObject({
+      code: '42501',
+    });
+    await client.end();
+    expect(await guard.stop()).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('correct horse');
+    expect(text).not.toContain('c3RvcmVkS2V5');
+    expect(
+      events(file)
+        .filter((e) => e.type === 'statement')
+        .map((e) => e.sql),
+    ).toEqual(["ALTER ROLE postgres PASSWORD '***'", `ALTER USER "postgres" PASSWORD '***'`]);
+  });
+
   it('records each statement and its result before the client has the result, so SIGKILL loses none', async () => {
     const file = path.join(dir, 'killed.jsonl');
     const guard = await startGuard(['--upstream', server.url(), '--record', file, '--policy', 'observe']);

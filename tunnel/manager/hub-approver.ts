@@ -5,6 +5,7 @@
  * timeout bounds the whole wait, and a statement that stops waiting is withdrawn at the hub.
  */
 import type { CommandApproval, HoldContext } from '../../hub/api/types.ts';
+import { redactPasswords } from '../policy/password-literals.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
 import type {
   ApprovalOutcome,
@@ -62,7 +63,8 @@ export class HubApprover implements Approver {
     const context = request.scope ? await this.context(request.sql, request.scope) : undefined;
     const approval = await this.hub.holdStatement({
       sessionId: this.options.sessionId,
-      sql: request.sql,
+      // What approvers read: the statement, without the password it may set.
+      sql: redactPasswords(request.sql),
       classes: request.classes,
       rule: request.rule,
       ...(this.options.timeoutSeconds ? { timeoutSeconds: this.options.timeoutSeconds } : {}),

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
+import { redactingPasswords } from '../policy/password-literals.ts';
 import { DEFAULT_MAX_STATEMENT_SIZE, limitStatementSize } from '../policy/statement-size.ts';
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
 import { CancelKeys } from './cancel-keys.ts';
@@ -77,6 +78,8 @@ export class PostgresTunnel {
   private readonly ended = { bytesFromClient: 0, bytesToClient: 0 };
   private readonly capacity: CapacityLog;
   private readonly decisions: DecisionPoint;
+  /** Statements are recorded with their password literals redacted, wherever the recording goes. */
+  private readonly recorder: RecordingPoint;
 
   constructor(private readonly options: PostgresTunnelOptions) {
     this.secret = options.secret ?? randomBytes(24).toString('base64url');
@@ -85,6 +88,7 @@ export class PostgresTunnel {
     this.decisions = options.decisions
       ? limitStatementSize(options.decisions, options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE)
       : allowEverything;
+    this.recorder = options.recorder ? redactingPasswords(options.recorder) : recordNothing;
   }
 
   get endpoint(): TunnelEndpoint {
@@ -191,7 +195,7 @@ export class PostgresTunnel {
       upstream: this.options.upstream,
       verifier: this.verifier,
       decisions: this.decisions,
-      recorder: this.options.recorder ?? recordNothing,
+      recorder: this.recorder,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
       issueCancelKey: (processId) => {
