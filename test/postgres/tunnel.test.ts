@@ -127,14 +127,14 @@ describe('a guarded Postgres tunnel, used by node-postgres', () => {
       user: 'someone-else',
       database: 'not-a-database',
       application_name: 'dbeaver',
-      options: '-c search_path=attacker',
+      options: '-c statement_timeout=4321',
     });
     await other.connect();
     const { rows } = await other.query(
-      "SELECT current_user AS u, current_database() AS d, current_setting('application_name') AS app, current_setting('search_path') AS path",
+      "SELECT current_user AS u, current_database() AS d, current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout",
     );
     await other.end();
-    expect(rows[0]).toEqual({ u: 'postgres', d: 'postgres', app: 'dbeaver', path: '"$user", public' });
+    expect(rows[0]).toEqual({ u: 'postgres', d: 'postgres', app: 'dbeaver', timeout: '4321ms' });
   });
 
   it('commits and rolls back transactions as the client asks', async () => {

@@ -346,20 +346,22 @@ describe('upstream over TLS with a certificate from our CA (SAN 127.0.0.1)', () 
   });
 
   describe('startup parameters', () => {
-    it('passes the client settings that survive filtering, and user and database from the config', async () => {
+    it('passes the settings it is given, with user and database from the config and no options', async () => {
       const connection = await connect(postgres.url({ sslmode: 'require' }), {
         application_name: 'psql',
         client_encoding: 'LATIN1',
         user: 'someone-else',
         database: 'elsewhere',
-        options: '-c session_replication_role=replica',
-        session_replication_role: 'replica',
+        options: '-c statement_timeout=1234',
+        lock_timeout: '4321',
       });
       try {
         expect(connection.parameters.get('application_name')).toBe('psql');
         expect(connection.parameters.get('client_encoding')).toBe('LATIN1');
         expect(connection.parameters.get('session_authorization')).toBe('postgres');
-        expect(await scalar(connection, 'SHOW session_replication_role')).toBe('origin');
+        // The session judges options switch by switch and passes them as settings of their own.
+        expect(await scalar(connection, 'SHOW statement_timeout')).toBe('0');
+        expect(await scalar(connection, 'SHOW lock_timeout')).toBe('4321ms');
         expect(await scalar(connection, 'SELECT current_database()')).toBe('postgres');
       } finally {
         close(connection);
@@ -578,7 +580,7 @@ describe('upstream failures without a PostgreSQL', () => {
 });
 
 describe('filterStartupParameters', () => {
-  it('drops replication, options, user, database, protocol options and settings outside the allowlist', () => {
+  it('keeps the settings the session judged and drops what the upstream leg owns', () => {
     expect(
       filterStartupParameters({
         user: 'alice',
@@ -587,45 +589,17 @@ describe('filterStartupParameters', () => {
         options: '-c log_statement=none',
         _pq_: 'x',
         '_pq_.compression': 'on',
-        session_replication_role: 'replica',
-        standard_conforming_strings: 'off',
-        log_statement: 'none',
         application_name: 'psql',
-        client_encoding: 'UTF8',
         DateStyle: 'ISO, MDY',
-        TimeZone: 'UTC',
-        extra_float_digits: '3',
         search_path: 'app, public',
-        statement_timeout: '5s',
+        'some.var': '42',
       }),
     ).toEqual({
       application_name: 'psql',
-      client_encoding: 'UTF8',
       DateStyle: 'ISO, MDY',
-      TimeZone: 'UTC',
-      extra_float_digits: '3',
-      statement_timeout: '5s',
+      search_path: 'app, public',
+      'some.var': '42',
     });
-  });
-
-  it('drops client encodings whose multibyte characters can contain quote or backslash bytes', () => {
-    for (const encoding of ['SJIS', 'Shift_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB', 'WIN932']) {
-      expect(filterStartupParameters({ client_encoding: encoding }), encoding).toEqual({});
-    }
-    for (const encoding of ['UTF8', 'utf-8', 'LATIN1', 'ISO_8859_15', 'WIN1252', 'EUC_JP', 'SQL_ASCII']) {
-      expect(filterStartupParameters({ client_encoding: encoding }), encoding).toEqual({
-        client_encoding: encoding,
-      });
-    }
-  });
-
-  it('matches names case-insensitively, as the server does, and maps fallback_application_name', () => {
-    expect(filterStartupParameters({ datestyle: 'ISO', fallback_application_name: 'node-postgres' })).toEqual(
-      {
-        datestyle: 'ISO',
-        application_name: 'node-postgres',
-      },
-    );
   });
 });
 

@@ -4,6 +4,7 @@
  * and obeys the answer; the policy engine supplies the real implementation.
  */
 import type { FieldDescription } from '../postgres/backend-messages.ts';
+import type { StartupSetting } from '../postgres/startup-options.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 
 export type StatementRoute =
@@ -97,6 +98,11 @@ export interface SessionPolicy {
   copyOutResult?(sql: string, statementIndex: number): MaybePromise<ResultMask | undefined>;
   /** Judges a statement; a Promise holds the client's later messages, in order, until it settles. */
   decide(context: StatementContext): Decision | Promise<Decision>;
+  /**
+   * Judges a setting the client asked for in its startup packet, as the SET that would make it; a
+   * denial ends the connection before the server is reached. Without this every setting passes.
+   */
+  startupSetting?(setting: StartupSetting): Decision;
   /** The server reported a run-time parameter (ParameterStatus). */
   onParameterStatus?(name: string, value: string): void;
   /** The client asked to cancel; returns true when that ended a hold, so nothing runs upstream. */

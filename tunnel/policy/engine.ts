@@ -20,6 +20,8 @@ import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
 import { judgeStatement, stricter, type Judgement, type Policy } from './policy.ts';
+import { judgeStartupSetting } from './startup-settings.ts';
+import type { StartupSetting } from '../postgres/startup-options.ts';
 import type { FieldDescription } from '../postgres/backend-messages.ts';
 
 export interface PolicyEngineOptions {
@@ -153,6 +155,10 @@ class GuardedSession implements SessionPolicy {
 
   private get hooks(): SessionHooks {
     return this.info.hooks;
+  }
+
+  startupSetting(setting: StartupSetting): Decision {
+    return judgeStartupSetting(this.policy, setting);
   }
 
   onParameterStatus(name: string, value: string): void {

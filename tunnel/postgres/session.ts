@@ -9,7 +9,7 @@ import type {
   SessionPolicy,
   StatementRoute,
 } from '../policy/decision-point.ts';
-import type { ClientInfo, RecordingPoint } from '../recorder/recording-point.ts';
+import type { ClientInfo, RecordingPoint, SessionEvent } from '../recorder/recording-point.ts';
 import { readNoticeFields, readRowDescription } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
 import { FramingError, InvalidStartupPacket, MessageFramer } from './framer.ts';
@@ -33,13 +33,8 @@ import {
 } from './protocol.ts';
 import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
-import {
-  connectUpstream,
-  filterStartupParameters,
-  UpstreamError,
-  type BackendKey,
-  type UpstreamConnection,
-} from './upstream.ts';
+import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
+import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnection } from './upstream.ts';
 
 export interface SessionOptions {
   sessionId: string;
@@ -406,15 +401,15 @@ export class PostgresSession {
           ? refused.message
           : `the tunnel could not admit this connection: ${(error as Error).message}`;
         this.options.recorder.record(this.id, { type: 'auth.failed', client, reason: message });
-        this.endReason = `refused: ${message}`;
-        this.phase = 'closed';
-        this.dismiss(errorResponse({ severity: 'FATAL', code: refused?.code ?? '28000', message }));
+        this.refuseConnection(refused?.code ?? '28000', message);
         return;
       }
       if (this.phase === 'closed') return;
     }
+    const settings = this.startupSettings(parameters);
+    if (!settings) return;
     try {
-      this.upstream = await connectUpstream(config, filterStartupParameters(Object.fromEntries(parameters)));
+      this.upstream = await connectUpstream(config, settings.passed);
     } catch (error) {
       const upstreamError = error instanceof UpstreamError ? error : undefined;
       this.options.log(`session ${this.id}: upstream refused: ${(error as Error).message}`);
@@ -428,7 +423,62 @@ export class PostgresSession {
       this.upstream.socket.destroy();
       return;
     }
-    const upstream = this.upstream;
+    this.startProxying(this.upstream, { ...client, settings: settings.passed }, settings.observed);
+  }
+
+  /**
+   * The settings of the startup packet (`options` switches included), each judged as the SET that
+   * would make it. Undefined once one is refused: the client has been told which and why, and goes.
+   */
+  private startupSettings(
+    parameters: Map<string, string>,
+  ): { passed: Record<string, string>; observed: SessionEvent[] } | undefined {
+    let settings: StartupSetting[];
+    try {
+      settings = startupSettings(parameters);
+    } catch (error) {
+      if (!(error instanceof StartupOptionsError)) throw error;
+      this.refuseConnection(error.code, `invalid options in the startup packet: ${error.message}`);
+      return undefined;
+    }
+    const passed: Record<string, string> = {};
+    const observed: SessionEvent[] = [];
+    for (const setting of settings) {
+      const decision = this.policy.startupSetting?.(setting) ?? { action: 'allow' };
+      const sql = `SET ${setting.name} = '${setting.value.replaceAll("'", "''")}'`;
+      const event = {
+        type: 'statement',
+        protocol: 'startup',
+        sql,
+        decision: decision.action,
+        ...(decision.rule ? { rule: decision.rule } : {}),
+        ...(decision.classes ? { classes: decision.classes } : {}),
+      } as const;
+      if (decision.action === 'deny') {
+        this.stats.denied++;
+        this.options.recorder.record(this.id, { ...event, reason: decision.message });
+        this.refuseConnection(
+          decision.code ?? '42501',
+          `Portcullis refused the startup setting ${setting.name}=${setting.value} (rule: ${decision.rule}): ${decision.message}`,
+          'Leave it out of the connection settings; once connected, SET is judged by the same rules.',
+        );
+        return undefined;
+      }
+      passed[setting.name] = setting.value;
+      if (decision.wouldHave) observed.push({ ...event, wouldHave: decision.wouldHave });
+    }
+    return { passed, observed };
+  }
+
+  /** Ends a connection the tunnel will not let through, before any upstream connection exists. */
+  private refuseConnection(code: string, message: string, hint?: string): void {
+    this.endReason = `refused: ${message}`;
+    this.phase = 'closed';
+    this.dismiss(errorResponse({ severity: 'FATAL', code, message, ...(hint ? { hint } : {}) }));
+  }
+
+  private startProxying(upstream: UpstreamConnection, client: ClientInfo, observed: SessionEvent[]): void {
+    const { upstream: config } = this.options;
     this.options.recorder.record(this.id, {
       type: 'session.start',
       client,
@@ -441,6 +491,8 @@ export class PostgresSession {
         authMechanism: upstream.authMechanism,
       },
     });
+    // Under observe: the startup settings enforcement would have refused.
+    for (const event of observed) this.options.recorder.record(this.id, event);
     // Replay the server's startup messages: its real pid, with a secret key of the tunnel's own.
     const { processId } = upstream.backendKey;
     const replay = upstream.startupMessages.map((message) =>

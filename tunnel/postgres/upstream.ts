@@ -56,73 +56,23 @@ export class UpstreamError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Startup parameters
 
-/**
- * Session settings a client may carry through the tunnel in its startup packet. An allowlist, not a
- * denylist: any GUC set here bypasses the statement policy (session_replication_role would switch
- * off audit triggers, standard_conforming_strings would change how the policy's parser reads string
- * literals, search_path could put a user's function ahead of a built-in the policy trusts), so only
- * settings that shape how results are presented or bounded pass.
- */
-const FORWARDED_PARAMETERS = new Set(
-  [
-    'application_name',
-    'client_encoding',
-    'DateStyle',
-    'IntervalStyle',
-    'TimeZone',
-    'extra_float_digits',
-    'bytea_output',
-    'client_min_messages',
-    'lc_monetary',
-    'lc_numeric',
-    'lc_time',
-    'statement_timeout',
-    'lock_timeout',
-    'idle_in_transaction_session_timeout',
-    'idle_session_timeout',
-    'transaction_timeout',
-    'default_transaction_isolation',
-    'default_transaction_read_only',
-    'default_transaction_deferrable',
-  ].map((name) => name.toLowerCase()),
-);
+/** Startup parameters the upstream leg owns: the tunnel's identity, no replication, no protocol options. */
+const RESERVED_PARAMETERS = new Set(['user', 'database', 'replication', 'options']);
 
 /**
- * The client's startup parameters that may reach the upstream. Drops `user` and `database` (the
- * tunnel's own come from the config), `replication`, `options` (arbitrary `-c` settings), protocol
- * extensions (`_pq_.*`) and every setting not in the allowlist above.
+ * The startup parameters that may reach the upstream: the settings the session judged (see
+ * startup-options.ts and the policy's startupSetting), without `user` and `database` (the tunnel's own
+ * come from the config), `replication`, `options` (its switches arrive as settings of their own) and
+ * protocol extensions (`_pq_.*`).
  */
 export function filterStartupParameters(params: Record<string, string>): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
-    if (!FORWARDED_PARAMETERS.has(name.toLowerCase()) || value.includes('\0')) continue;
-    if (name.toLowerCase() === 'client_encoding' && !isAsciiSafeEncoding(value)) continue;
+    const key = name.toLowerCase();
+    if (RESERVED_PARAMETERS.has(key) || key.startsWith('_pq_') || value.includes('\0')) continue;
     kept[name] = value;
   }
-  // node-postgres sends its fallback on the wire; the server would reject the unknown name.
-  const fallback = params.fallback_application_name;
-  if (!hasParameter(kept, 'application_name') && fallback !== undefined && !fallback.includes('\0')) {
-    kept.application_name = fallback;
-  }
   return kept;
-}
-
-/**
- * Encodings in which every byte below 0x80 is the ASCII character. The client-only ones (SJIS, BIG5,
- * GBK, GB18030, UHC, JOHAB) let a quote or backslash byte sit inside a multibyte character, so the
- * policy, reading the SQL as UTF-8, could see a string literal end where the server does not. Names
- * are compared as PostgreSQL does, ignoring case and punctuation; anything else is dropped and the
- * session keeps the server's encoding.
- */
-const ASCII_SAFE_ENCODING =
-  /^(?:utf8|unicode|sqlascii|latin(?:[1-9]|10)|iso8859(?:[1-9]|1[03-6])|win(?:dows)?(?:125[0-8]|866|874)|koi8[ru]?|euc(?:jp|cn|kr|tw|jis2004)|muleinternal)$/;
-
-function isAsciiSafeEncoding(name: string): boolean {
-  return ASCII_SAFE_ENCODING.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
-}
-
-function hasParameter(params: Record<string, string>, name: string): boolean {
-  return Object.keys(params).some((key) => key.toLowerCase() === name);
 }
 
 /**

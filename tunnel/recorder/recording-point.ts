@@ -10,6 +10,8 @@ export interface ClientInfo {
   user: string;
   database: string;
   applicationName?: string;
+  /** The run-time settings the client asked for at startup and the tunnel passed on to the server. */
+  settings?: Record<string, string>;
 }
 
 export interface UpstreamInfo {
@@ -49,7 +51,8 @@ export type SessionEvent =
   | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
   | {
       type: 'statement';
-      protocol: 'simple' | 'extended' | 'function-call';
+      /** `startup`: a setting in the startup packet, judged as the SET that would make it. */
+      protocol: 'simple' | 'extended' | 'function-call' | 'startup';
       sql: string;
       decision: 'allow' | 'deny';
       rule?: string;

@@ -56,7 +56,8 @@ export function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>):
         e.decision === 'deny'
           ? `DENIED${e.rule ? ` by ${e.rule}` : ''}${e.reason ? ` (${e.reason})` : ''}`
           : `allowed${e.wouldHave ? ` (would ${e.wouldHave} under enforcement${e.rule ? `: ${e.rule}` : ''})` : ''}`;
-      return `${verdict}${classes}: ${e.sql}`;
+      const startup = e.protocol === 'startup' ? ' (a startup setting)' : '';
+      return `${verdict}${classes}: ${e.sql}${startup}`;
     }
     case 'hold':
       return `HELD for approval (request ${e.request}${e.rule ? `, ${e.rule}` : ''}): ${e.sql}`;

@@ -1120,9 +1120,11 @@ const BACKEND_CHECKS = [
 ];
 
 group('startup parameters', () => {
+  // Startup settings are judged as the SET that would make them: default_transaction_read_only=off is a
+  // session setting every preset allows (as SET), so it is no evasion; a search_path is one.
   startup(
-    'options=-c default_transaction_read_only=off (node-postgres options)',
-    { client: 'pg', params: { options: '-c default_transaction_read_only=off' }, checks: SETTINGS_CHECKS },
+    'options=-c search_path=public,pg_catalog (node-postgres options)',
+    { client: 'pg', params: { options: '-c search_path=public,pg_catalog' }, checks: SETTINGS_CHECKS },
     { readOnly: true },
   );
   startup('options=-c session_replication_role=replica (node-postgres options)', {
