@@ -29,12 +29,14 @@ import { authenticatedHubClient } from '../tunnel/account/account.ts';
 import { createHubClient, type HubClient } from '../tunnel/hub-client/index.ts';
 import { clientCredentialsLogin } from '../tunnel/identity/index.ts';
 import { HubApprover } from '../tunnel/manager/hub-approver.ts';
+import { hubProver } from '../tunnel/manager/hub-prover.ts';
+import { upstreamFromMaterial } from '../tunnel/manager/tunnel-manager.ts';
 import { loadClassifier } from '../tunnel/policy/classifier.ts';
 import { PolicyEngine } from '../tunnel/policy/engine.ts';
 import { presetPolicy } from '../tunnel/policy/policy.ts';
-import { parseUpstreamUrl } from '../tunnel/postgres/connection-string.ts';
 import { sharedSideConnection } from '../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel } from '../tunnel/postgres/tunnel.ts';
+import { delegatedCredentials } from '../tunnel/postgres/upstream-credentials.ts';
 import { median, percentile, table } from './tools.ts';
 
 const STATEMENTS = 100;
@@ -45,12 +47,12 @@ const AUDIENCE = 'portcullis-hub';
 /** A tunnel set up from the hub's answer to openSession, as the connected app does it. */
 async function tunnelFor(hub: HubClient, targetId: string) {
   const opened: OpenedSession = await hub.openSession(targetId);
-  const { connection, policy: spec } = opened;
+  const { policy: spec } = opened;
   if (spec.kind !== 'preset') throw new Error(`expected a preset policy, got ${spec.kind}`);
-  const upstream = parseUpstreamUrl(
-    `postgres://${encodeURIComponent(connection.user)}:${encodeURIComponent(connection.password)}@${connection.host}:${connection.port}/${encodeURIComponent(connection.database)}?sslmode=${connection.tls.sslmode}`,
-  );
-  const side = sharedSideConnection(upstream);
+  const upstream = upstreamFromMaterial(opened);
+  const credentials = (purpose: 'client' | 'catalog') =>
+    delegatedCredentials(hubProver({ hub, sessionId: opened.sessionId, purpose, connection: () => 1 }));
+  const side = sharedSideConnection(upstream, () => credentials('catalog'));
   const approver = new HubApprover(hub, {
     sessionId: opened.sessionId,
     timeoutSeconds: opened.holdTimeoutSeconds,
@@ -58,6 +60,7 @@ async function tunnelFor(hub: HubClient, targetId: string) {
   const policy = { ...presetPolicy(spec.name), holdTimeoutMs: opened.holdTimeoutSeconds * 1000 };
   const tunnel = new PostgresTunnel({
     upstream,
+    upstreamCredentials: () => credentials('client'),
     decisions: new PolicyEngine(policy, { approver, sideConnection: side.get }),
   });
   const endpoint = await tunnel.listen();

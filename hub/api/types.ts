@@ -75,16 +75,31 @@ export interface TlsMaterial {
   sslservername: string | null;
 }
 
-/** What the tunnel needs to reach the target. Contains the credentials: hand it only to the tunnel. */
+/**
+ * How the tunnel proves itself to the target as `user`. The target's own secret never leaves the hub:
+ * - `delegated`: the tunnel runs the server's authentication exchange and asks the hub to answer each
+ *   challenge for that one connection (POST /v1/sessions/:id/proofs): SCRAM-SHA-256(-PLUS) or md5.
+ */
+export type UpstreamAuthentication = { kind: 'delegated'; methods: ProofMethod[] };
+
+/** What a tunnel that enforces the policy itself needs to reach the target. Holds no secret. */
 export interface ConnectionMaterial {
   kind: 'postgres';
   host: string;
   port: number;
   database: string;
+  /** The database role the session uses: the target's, or one provisioned for this session. */
   user: string;
-  password: string;
   tls: TlsMaterial;
+  authentication: UpstreamAuthentication;
 }
+
+/**
+ * Where the policy is enforced: `local` by the user's own tunnel (protects against mistakes, runaway
+ * agents and other local processes); `relay` by a relay next to the databases, which alone holds the way
+ * in (protects against a client machine that is not trusted).
+ */
+export type Enforcement = 'local' | 'relay';
 
 export type PolicySpec =
   | { kind: 'preset'; name: PolicyPreset }
@@ -95,6 +110,7 @@ export interface OpenedSession {
   sessionId: string;
   targetId: string;
   openedAt: string;
+  enforcement: Enforcement;
   connection: ConnectionMaterial;
   policy: PolicySpec;
   /** The JIT grant the session rides on (it closes when the grant ends); null with standing access. */
@@ -137,6 +153,71 @@ export interface SessionToClose {
   targetId: string;
   grantId: string | null;
   reason: 'grant-expired' | 'grant-revoked';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Delegated authentication: the hub answers one connection's challenge (POST /v1/sessions/:id/proofs)
+
+/**
+ * The challenges the hub answers. One resource for every kind of target: SSH public-key signatures take
+ * their place beside these.
+ */
+export type ProofMethod = 'postgres-scram-sha-256' | 'postgres-md5';
+
+/** Why the tunnel opens the connection the proof is for (recorded at the hub). */
+export type ConnectionPurpose = 'client' | 'catalog';
+
+interface ProofRequestBase {
+  /**
+   * The connection's number within the session, as the recording numbers it (0: the tunnel's own
+   * catalog connection).
+   */
+  connection: number;
+  purpose?: ConnectionPurpose;
+}
+
+export type ProofRequest =
+  | (ProofRequestBase & {
+      method: 'postgres-scram-sha-256';
+      /** The client-first-message the tunnel sent, GS2 header included ("n,,n=,r=…" or "p=tls-server-end-point,,…"). */
+      clientFirst: string;
+      /** The server-first-message the server answered ("r=…,s=…,i=…"). */
+      serverFirst: string;
+      /** For SCRAM-SHA-256-PLUS: the tls-server-end-point channel-binding data, base64. */
+      channelBinding?: string | null;
+    })
+  | (ProofRequestBase & {
+      method: 'postgres-md5';
+      /** The 4-byte salt of AuthenticationMD5Password, base64. */
+      salt: string;
+    });
+
+export type Proof =
+  | {
+      method: 'postgres-scram-sha-256';
+      /** The client-final-message to send, proof included: valid only for this server nonce. */
+      clientFinal: string;
+      /** The server-final-message to expect ("v=…"): the server must prove it knows the password too. */
+      serverFinal: string;
+    }
+  | {
+      method: 'postgres-md5';
+      /** The PasswordMessage's content ("md5…") for this salt. */
+      response: string;
+    };
+
+/** One delegation, as the hub recorded it. */
+export interface ProofRecord {
+  id: number;
+  sessionId: string;
+  connection: number;
+  purpose: ConnectionPurpose;
+  method: ProofMethod;
+  /** The database role the proof was for. */
+  user: string;
+  /** Who asked: the session's owner (or, for relay targets, the relay). */
+  requester: Actor;
+  at: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

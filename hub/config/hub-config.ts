@@ -11,6 +11,9 @@ import { z } from 'zod';
 import type { PolicyPreset, SslMode } from '../api/types.ts';
 import { parseDuration } from './duration.ts';
 
+/** Enough for a pool opening its connections at once, and for a busy agent; low enough to notice abuse. */
+const DEFAULT_PROOFS_PER_MINUTE = 300;
+
 export const POLICY_PRESETS: readonly PolicyPreset[] = ['read-only', 'guarded', 'observe'];
 export const SSL_MODES: readonly SslMode[] = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
@@ -47,6 +50,10 @@ export interface HubConfig {
   recordings: {
     /** How long after a session closed a gap in its recording may still fill before it counts as broken. */
     gapGraceSeconds: number;
+  };
+  delegation: {
+    /** How many connections' authentication the hub answers per session and minute. */
+    proofsPerMinute: number;
   };
   targets: TargetConfig[];
 }
@@ -199,6 +206,11 @@ const hubSchema = z.strictObject({
     })
     .default({ hold_timeout: '5m', max_hold_timeout: '1h' }),
   recordings: z.strictObject({ gap_grace: duration('10m').default('10m') }).default({ gap_grace: '10m' }),
+  delegation: z
+    .strictObject({
+      proofs_per_minute: z.number().int().min(1, 'must be at least 1').default(DEFAULT_PROOFS_PER_MINUTE),
+    })
+    .default({ proofs_per_minute: DEFAULT_PROOFS_PER_MINUTE }),
   targets: z.array(targetSchema).default([]),
 });
 
@@ -376,6 +388,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       },
       approvals: { holdTimeoutSeconds, maxHoldTimeoutSeconds },
       recordings: { gapGraceSeconds: seconds(input.recordings.gap_grace) },
+      delegation: { proofsPerMinute: input.delegation.proofs_per_minute },
       targets,
     },
   };

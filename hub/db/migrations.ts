@@ -12,6 +12,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
     getMigrations: async (): Promise<Record<string, Migration>> => ({
       '0001_initial': { up: (db) => initial(db, dialect) },
       '0002_decision_context': { up: (db) => decisionContext(db) },
+      '0003_session_proofs': { up: (db) => sessionProofs(db, dialect) },
     }),
   };
 }
@@ -187,4 +188,27 @@ async function decisionContext(db: AnyDb): Promise<void> {
   await db.schema.alterTable('command_approvals').addColumn('context', 'text').execute();
   await db.schema.alterTable('command_approvals').addColumn('decided_via', 'text').execute();
   await db.schema.alterTable('access_decisions').addColumn('via', 'text').execute();
+}
+
+/** Every answer the hub computed for a connection's authentication (delegated credentials). */
+async function sessionProofs(db: AnyDb, dialect: HubDialect): Promise<void> {
+  await db.schema
+    .createTable('session_proofs')
+    .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
+    .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+    .addColumn('connection', 'integer', (c) => c.notNull())
+    .addColumn('purpose', 'text', (c) => c.notNull())
+    .addColumn('method', 'text', (c) => c.notNull())
+    .addColumn('db_user', 'text', (c) => c.notNull())
+    .addColumn('requester_subject', 'text', (c) => c.notNull())
+    .addColumn('requester_name', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('session_proofs_session')
+    .on('session_proofs')
+    .columns(['session_id', 'created_at'])
+    .execute();
 }

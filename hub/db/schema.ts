@@ -9,7 +9,9 @@ import type {
   AnomalyKind,
   ChainStatus,
   CommandApprovalState,
+  ConnectionPurpose,
   IdentityKind,
+  ProofMethod,
   SessionStatus,
 } from '../api/types.ts';
 
@@ -117,6 +119,20 @@ export interface CommandApprovalsTable {
   decided_via: string | null;
 }
 
+/** One answer the hub computed for a connection's authentication. */
+export interface SessionProofsTable {
+  id: Generated<number>;
+  session_id: string;
+  connection: number;
+  purpose: ConnectionPurpose;
+  method: ProofMethod;
+  /** The database role the proof was for. */
+  db_user: string;
+  requester_subject: string;
+  requester_name: string;
+  created_at: string;
+}
+
 /** The live event log (SSE); the id is the stream position. */
 export interface EventsTable {
   id: Generated<number>;
@@ -143,4 +159,5 @@ export interface HubSchema {
   command_approvals: CommandApprovalsTable;
   events: EventsTable;
   event_recipients: EventRecipientsTable;
+  session_proofs: SessionProofsTable;
 }

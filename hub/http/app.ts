@@ -21,6 +21,7 @@ import type {
   Identity,
   Me,
   OpenSessionInput,
+  ProofRequest,
   RecordingBatch,
   RevokeInput,
   SessionSearch,
@@ -54,11 +55,17 @@ export const ROUTES = [
   ['GET', '/v1/identity', 'how to sign in: issuer, audience, public client id; unauthenticated'],
   ['GET', '/v1/me', 'the caller: identity, groups, admin/auditor'],
   ['GET', '/v1/targets', 'targets the caller may use or request, with status and grant'],
-  ['POST', '/v1/sessions', 'open a session {targetId} → OpenedSession (the only answer with credentials)'],
+  ['POST', '/v1/sessions', 'open a session {targetId} → OpenedSession: where and as whom, never a secret'],
   ['GET', '/v1/sessions', 'search sessions (own; everyone’s for auditors/admins)'],
   ['GET', '/v1/sessions/to-close', 'the caller’s sessions whose grant expired or was revoked'],
   ['GET', '/v1/sessions/:id', 'one session’s summary'],
   ['POST', '/v1/sessions/:id/close', 'close a session {reason?}'],
+  [
+    'POST',
+    '/v1/sessions/:id/proofs',
+    'answer one connection’s authentication challenge {method, connection, …}',
+  ],
+  ['GET', '/v1/sessions/:id/proofs', 'the proofs given for a session (owner, auditors)'],
   ['GET', '/v1/sessions/:id/events', 'a session’s recorded events (?afterSeq, ?limit)'],
   ['GET', '/v1/sessions/:id/anomalies', 'what verification found wrong with a recording'],
   ['POST', '/v1/sessions/:id/recordings', 'ingest a batch {events} (idempotent) → IngestResult'],
@@ -250,6 +257,18 @@ export function buildHubApp(options: HubAppOptions): FastifyInstance {
         { schema: { params: schemas.idParams, body: schemas.closeSessionBody } },
         async (request) =>
           services.sessions.closeSession(caller(request), request.params.id, request.body.reason ?? 'closed'),
+      );
+
+      v1.post<{ Params: IdParams; Body: ProofRequest }>(
+        '/sessions/:id/proofs',
+        { schema: { params: schemas.idParams, body: schemas.proofBody } },
+        async (request) => services.proofs.prove(caller(request), request.params.id, request.body),
+      );
+
+      v1.get<{ Params: IdParams }>(
+        '/sessions/:id/proofs',
+        { schema: { params: schemas.idParams, querystring: schemas.noQuery } },
+        async (request) => services.proofs.list(caller(request), request.params.id),
       );
 
       v1.get<{ Params: IdParams; Querystring: { afterSeq?: string; limit?: string } }>(

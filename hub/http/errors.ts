@@ -2,7 +2,7 @@
  * From whatever a request raised to a status and a JSON body `{error, message[, field]}`:
  * - AuthError (hub/auth): its status (401 with a WWW-Authenticate challenge, 503 when the IdP is down);
  * - HubServiceError (hub/services): its status and code (403 forbidden, 404 not_found, 409 conflict,
- *   400 invalid with the field, 503 unavailable);
+ *   400 invalid with the field, 429 rate_limited with Retry-After, 503 unavailable);
  * - fastify's own: schema validation → 400 invalid naming the field, malformed JSON → 400 invalid_json,
  *   too large → 413 too_large, a content type other than JSON → 415 unsupported_media_type;
  * - anything else → 500 internal, logged, with no detail in the answer.
@@ -10,7 +10,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiError } from '../api/types.ts';
 import { AuthError } from '../auth/index.ts';
-import { HubServiceError, ValidationError } from '../services/index.ts';
+import { HubServiceError, RateLimitedError, ValidationError } from '../services/index.ts';
 import { HEX_HASH, WHOLE_NUMBER } from './schemas.ts';
 
 export interface HttpFailure {
@@ -113,6 +113,13 @@ export function toFailure(error: unknown): HttpFailure | undefined {
   }
   if (error instanceof ValidationError) {
     return { status: 400, body: { error: error.code, message: error.message, field: error.field } };
+  }
+  if (error instanceof RateLimitedError) {
+    return {
+      status: error.status,
+      body: { error: error.code, message: error.message },
+      headers: { 'retry-after': String(error.retryAfterSeconds) },
+    };
   }
   if (error instanceof HubServiceError) {
     return { status: error.status, body: { error: error.code, message: error.message } };

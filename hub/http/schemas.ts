@@ -36,6 +36,29 @@ export const closeSessionBody = {
   additionalProperties: false,
 } as const;
 
+/** One body for every method; what each method needs besides is required by the if/then below. */
+export const proofBody = {
+  type: 'object',
+  required: ['method', 'connection'],
+  properties: {
+    method: { type: 'string', enum: ['postgres-scram-sha-256', 'postgres-md5'] },
+    connection: { type: 'integer', minimum: 0, maximum: 2_147_483_647 },
+    purpose: { type: 'string', enum: ['client', 'catalog'] },
+    clientFirst: { type: 'string', minLength: 1, maxLength: 1024 },
+    serverFirst: { type: 'string', minLength: 1, maxLength: 1024 },
+    channelBinding: { type: ['string', 'null'], maxLength: 256 },
+    salt: { type: 'string', minLength: 1, maxLength: 16 },
+  },
+  allOf: [
+    {
+      if: { properties: { method: { const: 'postgres-scram-sha-256' } } },
+      then: { required: ['clientFirst', 'serverFirst'] },
+    },
+    { if: { properties: { method: { const: 'postgres-md5' } } }, then: { required: ['salt'] } },
+  ],
+  additionalProperties: false,
+} as const;
+
 export const sessionSearchQuery = {
   type: 'object',
   properties: {

@@ -48,3 +48,17 @@ export class UnavailableError extends HubServiceError {
   readonly code = 'unavailable';
   override readonly name = 'UnavailableError';
 }
+
+/** The caller asked too often; `retryAfterSeconds` says when to ask again (429). */
+export class RateLimitedError extends HubServiceError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  override readonly name = 'RateLimitedError';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

@@ -12,6 +12,7 @@ import { EntitlementService } from './entitlements.ts';
 import { EventBus } from './events.ts';
 import { AccessRequestService, type SweepResult } from './jit.ts';
 import { RecordingService } from './recordings.ts';
+import { ProofService } from './proofs.ts';
 import { SessionService } from './sessions.ts';
 
 export interface HubServicesOptions {
@@ -35,6 +36,8 @@ export interface HubServices {
   readonly events: EventBus;
   readonly entitlements: EntitlementService;
   readonly sessions: SessionService;
+  /** Delegated authentication: answers a session's connection challenges. */
+  readonly proofs: ProofService;
   readonly access: AccessRequestService;
   readonly approvals: CommandApprovalService;
   readonly recordings: RecordingService;
@@ -61,6 +64,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   };
   const entitlements = new EntitlementService(ctx);
   const sessions = new SessionService(ctx, entitlements);
+  const proofs = new ProofService(ctx);
   const access = new AccessRequestService(ctx);
   const approvals = new CommandApprovalService(ctx);
   const recordings = new RecordingService(ctx);
@@ -79,6 +83,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     events,
     entitlements,
     sessions,
+    proofs,
     access,
     approvals,
     recordings,
@@ -110,10 +115,12 @@ export {
   ForbiddenError,
   HubServiceError,
   NotFoundError,
+  RateLimitedError,
   UnavailableError,
   ValidationError,
 } from './errors.ts';
 export { EventBus, type Audience, type NewEvent, type Recipients, type SubscribeOptions } from './events.ts';
 export { AccessRequestService, type SweepResult } from './jit.ts';
 export { RecordingService } from './recordings.ts';
+export { ProofService } from './proofs.ts';
 export { SessionService } from './sessions.ts';

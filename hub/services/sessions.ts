@@ -1,7 +1,8 @@
 /**
  * Sessions: opened by the tunnel when a local client connects, closed when it ends, or asked to close
- * when the grant they ride on expires or is revoked. Opening is the only place target credentials are
- * resolved, and they go only into the returned connection material.
+ * when the grant they ride on expires or is revoked. The material a session opens with says where and as
+ * whom to connect, never with what secret: the tunnel's connections authenticate through the hub
+ * (proofs.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -14,12 +15,12 @@ import type {
   SessionToClose,
   TlsMaterial,
 } from '../api/types.ts';
-import { CredentialsError, resolveCredentials } from '../config/credentials.ts';
 import type { TargetConfig } from '../config/hub-config.ts';
 import { iso } from './clock.ts';
 import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
 import type { EntitlementService } from './entitlements.ts';
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
+import { targetCredentials } from './proofs.ts';
 import { sessionSummary, type SessionRow } from './rows.ts';
 
 export class SessionService {
@@ -37,14 +38,8 @@ export class SessionService {
     const access = await this.entitlements.accessNow(identity, target);
     if (!access) throw new ForbiddenError(this.entitlements.explainRefusal(identity, target));
 
-    // Everything that can fail is read before the session exists.
-    let credentials;
-    try {
-      credentials = await resolveCredentials(target, this.ctx.env);
-    } catch (error) {
-      if (error instanceof CredentialsError) throw new UnavailableError(error.message, { cause: error });
-      throw error;
-    }
+    // Everything that can fail is read before the session exists: the password too, though it stays here.
+    const credentials = await targetCredentials(this.ctx, target);
     const tls = await tlsMaterial(target);
     const policy = await policySpec(target);
 
@@ -80,14 +75,15 @@ export class SessionService {
       sessionId: id,
       targetId: target.id,
       openedAt,
+      enforcement: 'local',
       connection: {
         kind: 'postgres',
         host: target.host,
         port: target.port,
         database: target.database,
         user: credentials.user,
-        password: credentials.password,
         tls,
+        authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
       },
       policy,
       grant: access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OpenedSession } from '../../hub/api/types.ts';
 import { signInOverHttp } from '../../hub/dev-idp/index.ts';
 import {
   DEMO_RESOURCES,
@@ -24,9 +25,11 @@ import { PolicyEngine } from '../../tunnel/policy/engine.ts';
 import { createDetector, type DetectorName } from '../../tunnel/policy/masking/detectors.ts';
 import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
 import { judgeStatement } from '../../tunnel/policy/policy.ts';
-import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
+import { hubProver } from '../../tunnel/manager/hub-prover.ts';
+import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
-import { PostgresTunnel } from '../../tunnel/postgres/tunnel.ts';
+import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
+import { openDelegatedTunnel } from '../support/delegated-tunnel.ts';
 
 let scratch: string;
 let dataDir: string;
@@ -72,17 +75,18 @@ async function superuser(): Promise<pg.Client> {
   return client;
 }
 
-async function connectAs(connection: {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-}) {
-  const { host, port, database, user, password } = connection;
-  const client = new pg.Client({ host, port, database, user, password });
+/** A client as the session's role: through a tunnel without a policy, each connection proven by the hub. */
+async function connectAs(hub: HubClient, session: OpenedSession) {
+  const tunnel = await openDelegatedTunnel(hub, session);
+  const client = new pg.Client({ connectionString: tunnel.endpoint.url });
   await client.connect();
-  return client;
+  const end = client.end.bind(client);
+  return Object.assign(client, {
+    end: async () => {
+      await end();
+      await tunnel.close();
+    },
+  });
 }
 
 async function rowCounts(client: pg.Client): Promise<Record<string, number>> {
@@ -172,7 +176,7 @@ describe('the demo database', () => {
         user: 'shop_app',
         tls: { sslmode: 'disable' },
       });
-      const app = await connectAs(session.connection);
+      const app = await connectAs(priya, session);
       try {
         const role = await app.query(
           'SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user',
@@ -201,7 +205,7 @@ describe('the demo database', () => {
     const session = await agent.openSession('shop-reporting');
     try {
       expect(session.connection).toMatchObject({ database: 'shop', user: 'shop_reporting' });
-      const reporting = await connectAs(session.connection);
+      const reporting = await connectAs(agent, session);
       try {
         expect((await reporting.query('SELECT count(*)::int AS n FROM payments')).rows[0].n).toBeGreaterThan(
           0,
@@ -315,19 +319,18 @@ describe('the demo policies', () => {
     const session = await priya.openSession('shop-db');
     expect(session.policy).toMatchObject({ kind: 'file', name: 'policies/shop.yaml' });
     const policy = parsePolicy((session.policy as { yaml: string }).yaml, 'policies/shop.yaml');
-    const { host, port, user, password, database } = session.connection;
-    const upstream = parseUpstreamUrl(
-      `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=disable`,
+    const side = sharedSideConnection(upstreamFromMaterial(session), () =>
+      delegatedCredentials(
+        hubProver({ hub: priya, sessionId: session.sessionId, purpose: 'catalog', connection: () => 0 }),
+      ),
     );
-    const side = sharedSideConnection(upstream);
-    const tunnel = new PostgresTunnel({
-      upstream,
+    const { endpoint, close } = await openDelegatedTunnel(priya, session, {
       decisions: new PolicyEngine(policy, {
         approver: new HubApprover(priya, { sessionId: session.sessionId, pollSeconds: 5 }),
         sideConnection: side.get,
       }),
     });
-    const endpoint = await tunnel.listen();
+    const tunnel = { close };
     const psql = new pg.Client({ connectionString: endpoint.url });
     await psql.connect();
     const direct = await superuser();
@@ -404,7 +407,7 @@ describe('the data directory', () => {
     const admin = (await priyaAgain.targets()).find((t) => t.id === 'shop-admin');
     expect(admin).toMatchObject({ status: 'pending', pendingRequestId: request.id });
     const session = await priyaAgain.openSession('shop-db');
-    const app = await connectAs(session.connection);
+    const app = await connectAs(priyaAgain, session);
     await app.end();
     await priyaAgain.closeSession(session.sessionId);
   });

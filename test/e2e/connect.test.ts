@@ -151,6 +151,15 @@ describe('a person, signed in through the browser', () => {
     expect(replay.stdout).toContain('approved by Elena Garcia ("refund ticket 42")');
     expect(replay.stdout).toMatch(/tunnel closed \(the tunnel was stopped \(SIGINT\)\): 1 connection/);
     expect(replay.stdout).toContain('chain: ok');
+
+    // The hub authenticated both of the tunnel's connections and kept a record of each, numbered as
+    // the recording numbers them: the client's (1) and the tunnel's own catalog connection (0).
+    const start = events.find((e) => e.type === 'session.start')!.payload as { connection: number };
+    const proofs = await world.hub.services.proofs.list(AUDITOR, tunnel.ready.session);
+    expect(proofs.map((p) => [p.purpose, p.connection, p.user, p.requester.subject]).sort()).toEqual([
+      ['catalog', 0, 'app_user', 'priya'],
+      ['client', start.connection, 'app_user', 'priya'],
+    ]);
   });
 });
 

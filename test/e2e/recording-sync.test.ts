@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionSummary } from '../../hub/api/types.ts';
 import { AUDITOR, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { rejectionOf } from '../support/rejection.ts';
 import { until } from '../support/waiting.ts';
 
 let world: ConnectedWorld;
@@ -103,12 +104,19 @@ describe('the recording of a session', () => {
       return s.lastSeq > 0 ? s : undefined;
     });
 
+    const open = new pg.Client({ connectionString: tunnel.ready.url });
+    await open.connect();
     await world.stopHub();
-    // The tunnel keeps guarding and recording while the hub is away; new connections still work.
-    await runQueries(tunnel.ready.url, 30);
-    await runQueries(tunnel.ready.url, 5);
+    // The tunnel keeps guarding and recording what is connected while the hub is away. A new connection
+    // waits for the hub: only the hub can authenticate it, and only it knows whether access still holds.
+    for (let i = 0; i < 40; i++) await open.query('select id, status from payments where id = $1', [1]);
+    const refused = await rejectionOf(runQueries(tunnel.ready.url, 1), Error);
+    expect(refused).toMatchObject({ code: '08001' });
+    expect(refused.message).toMatch(/cannot reach the hub/);
     await new Promise((resolve) => setTimeout(resolve, 1500)); // a few failed uploads and retries
     await world.startHub();
+    await runQueries(tunnel.ready.url, 5);
+    await open.end();
 
     await runQueries(tunnel.ready.url, 5);
     expect(await tunnel.stop('SIGINT')).toBe(0);

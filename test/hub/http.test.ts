@@ -160,6 +160,26 @@ interface Caller {
   lastStatus(): number;
 }
 
+/** Every response body any caller read, as it arrived: searched for the target secrets. */
+const answered: string[] = [];
+
+/** The response, its body copied into `answered` while the client reads it (event streams included). */
+function tapped(response: Response): Response {
+  if (!response.body) return response;
+  const decoder = new TextDecoder();
+  const copy = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      answered.push(decoder.decode(chunk, { stream: true }));
+      controller.enqueue(chunk);
+    },
+  });
+  return new Response(response.body.pipeThrough(copy), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 function caller(hub: RunningHub, token: string | null): Caller {
   let status = 0;
   const client = createHubClient({
@@ -169,7 +189,7 @@ function caller(hub: RunningHub, token: string | null): Caller {
       status = 0;
       const response = await fetch(input, init);
       status = response.status;
-      return response;
+      return tapped(response);
     },
   });
   return { client, lastStatus: () => status };
@@ -444,6 +464,22 @@ describe('the hub HTTP API on SQLite', () => {
       call: (c, id) => c.closeSession(id, 'done'),
     },
     {
+      route: "POST /v1/sessions/:id/proofs (priya's)",
+      expect: [200, 403, 403, 403, 403, 401],
+      call: (c) =>
+        c.prove(fx.session, {
+          method: 'postgres-scram-sha-256',
+          connection: 1,
+          clientFirst: 'n,,n=,r=matrix',
+          serverFirst: 'r=matrix-server,s=c2FsdA==,i=4096',
+        }),
+    },
+    {
+      route: "GET /v1/sessions/:id/proofs (priya's)",
+      expect: [200, 403, 403, 200, 403, 401],
+      call: (c) => c.proofs(fx.session),
+    },
+    {
       route: "GET /v1/sessions/:id/events (priya's)",
       expect: [200, 403, 403, 200, 403, 401],
       call: (c) => c.sessionEvents(fx.session),
@@ -563,12 +599,17 @@ describe('the hub HTTP API on SQLite', () => {
 
   it.each(ROWS)('authorization matrix: $route', async (row) => {
     const actual: Record<string, number> = {};
+    answered.length = 0;
     for (const role of ROLES) {
       const id = row.fresh ? await row.fresh() : '';
       actual[role] = await statusOf(caller(hub, tokens[role]), (c) => row.call(c, id));
       await row.after?.();
     }
     expect(actual).toEqual(Object.fromEntries(ROLES.map((role, i) => [role, row.expect[i]])));
+    // No answer of this route, for any role, carries a secret the hub was configured with.
+    expect(answered.length).toBeGreaterThan(0);
+    const everything = answered.join('');
+    for (const secret of Object.values(ENV)) expect(everything).not.toContain(secret);
   });
 
   it('answers errors as {error, message} with the service codes', async () => {
@@ -634,15 +675,20 @@ describe('the hub HTTP API on SQLite', () => {
     await resetMarcus();
   });
 
-  it('returns credentials only when a session opens, never cached', async () => {
+  it('opens a session with where and as whom to connect, never a secret, and nothing cached', async () => {
     const priya = as(hub, 'engineer');
     const opened = await priya.openSession('app-db');
-    expect(opened.connection).toMatchObject({
+    expect(opened.enforcement).toBe('local');
+    expect(opened.connection).toEqual({
+      kind: 'postgres',
       host: '127.0.0.1',
       port: 5432,
+      database: 'app',
       user: 'app',
-      password: 'app-secret',
+      tls: { sslmode: 'disable', sslrootcert: null, ca: null, sslservername: null },
+      authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
     });
+    expect(JSON.stringify(opened)).not.toContain('app-secret');
     expect(opened.policy).toEqual({ kind: 'preset', name: 'guarded' });
     const raw = await fetch(`${hub.url}/v1/targets`, {
       headers: { authorization: `Bearer ${tokens.engineer}` },
@@ -1109,7 +1155,7 @@ describe('just-in-time access over HTTP with a manual clock', () => {
       expect(session).toMatchObject({
         targetId: 'payments-db',
         grant: { requestId: request.id },
-        connection: { user: 'payments', password: 'payments-secret', database: 'payments' },
+        connection: { user: 'payments', database: 'payments' },
         policy: { kind: 'preset', name: 'read-only' },
       });
       expect(await marcus.sessionsToClose()).toEqual([]);
@@ -1119,8 +1165,21 @@ describe('just-in-time access over HTTP with a manual clock', () => {
       expect(await hub.services.sweep()).toMatchObject({ warned: 1, expiredGrants: 0 });
       await marcusEvents.next((e) => e.type === 'access.expiring');
 
+      const challenge = {
+        method: 'postgres-scram-sha-256' as const,
+        connection: 1,
+        clientFirst: 'n,,n=,r=jit',
+        serverFirst: 'r=jit-server,s=c2FsdA==,i=4096',
+      };
+      expect((await marcus.prove(session.sessionId, challenge)).method).toBe('postgres-scram-sha-256');
       clock.advance(10 * MINUTE);
+      // Past the grant's end no connection opens, even before the sweep has marked anything.
+      await expect(marcus.prove(session.sessionId, challenge)).rejects.toMatchObject({
+        status: 403,
+        message: expect.stringMatching(/grant .* has ended/),
+      });
       expect(await hub.services.sweep()).toMatchObject({ expiredGrants: 1 });
+      await expect(marcus.prove(session.sessionId, challenge)).rejects.toMatchObject({ status: 409 });
       const revoked = await marcusEvents.next((e) => e.type === 'session.revoked');
       expect(revoked.payload).toEqual({
         sessionId: session.sessionId,

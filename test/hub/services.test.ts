@@ -228,7 +228,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
       await expect(h.services.sessions.openSession(boss, 'payments-db')).rejects.toThrow(ForbiddenError);
     });
 
-    it('opens a session with the connection material, resolving the password only then', async () => {
+    it('opens a session with where and as whom to connect: the password is checked, never handed out', async () => {
       const opened = await h.services.sessions.openSession(alice, 'payments-db');
       expect(opened).toMatchObject({
         targetId: 'payments-db',
@@ -239,13 +239,14 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
           port: 5432,
           database: 'payments',
           user: 'app',
-          password: 'payments-secret',
           tls: { sslmode: 'verify-full', sslrootcert: 'system', ca: null, sslservername: null },
+          authentication: { kind: 'delegated' },
         },
         policy: { kind: 'preset', name: 'guarded' },
         grant: null,
         holdTimeoutSeconds: 300,
       });
+      expect(JSON.stringify(opened)).not.toContain('payments-secret');
       const summary = await h.services.audit.getSession(opened.sessionId, alice);
       expect(summary).toMatchObject({ subject: 'alice', status: 'open', chainStatus: 'ok', grantId: null });
     });
@@ -443,7 +444,6 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
         host: '10.0.0.7',
         port: 6432,
         user: 'ledger',
-        password: 'ledger-secret',
         tls: { sslmode: 'disable', ca: null, sslrootcert: null },
       });
       expect(opened.policy).toEqual({ kind: 'file', name: 'strict.yaml', yaml: 'extends: read-only\n' });

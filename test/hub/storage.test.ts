@@ -44,6 +44,7 @@ const TABLES = [
   'events',
   'recording_anomalies',
   'session_events',
+  'session_proofs',
   'sessions',
 ];
 

@@ -24,6 +24,9 @@ import type {
   IngestResult,
   Me,
   OpenedSession,
+  Proof,
+  ProofRecord,
+  ProofRequest,
   RecordedEvent,
   RecordingAnomaly,
   RecordingEventInput,
@@ -93,6 +96,10 @@ export interface HubClient {
 
   openSession(targetId: string, options?: RequestOptions): Promise<OpenedSession>;
   closeSession(sessionId: string, reason?: string, options?: RequestOptions): Promise<SessionSummary>;
+  /** Asks the hub to answer one connection's authentication challenge (delegated credentials). */
+  prove(sessionId: string, request: ProofRequest, options?: RequestOptions): Promise<Proof>;
+  /** The proofs the hub gave for a session. */
+  proofs(sessionId: string, options?: RequestOptions): Promise<ProofRecord[]>;
   searchSessions(query?: SessionSearch, options?: RequestOptions): Promise<SessionSummary[]>;
   session(sessionId: string, options?: RequestOptions): Promise<SessionSummary>;
   sessionsToClose(options?: RequestOptions): Promise<SessionToClose[]>;
@@ -413,6 +420,10 @@ export function createHubClient(options: HubClientOptions): HubClient {
         body: reason === undefined ? {} : { reason },
         signal: o.signal,
       }),
+    prove: (sessionId, request, o = {}) =>
+      json({ method: 'POST', path: `/v1/sessions/${id(sessionId)}/proofs`, body: request, signal: o.signal }),
+    proofs: (sessionId, o = {}) =>
+      json({ method: 'GET', path: `/v1/sessions/${id(sessionId)}/proofs`, signal: o.signal }),
     searchSessions: (query = {}, o = {}) =>
       json({ method: 'GET', path: '/v1/sessions', query: { ...query }, signal: o.signal }),
     session: (sessionId, o = {}) =>

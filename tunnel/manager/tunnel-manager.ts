@@ -2,8 +2,9 @@
  * The tunnel manager: opens local guarded tunnels from the hub's session material and keeps them honest.
  *
  * - Opening: the target must be usable now (standing access or an active grant); its stable local port is
- *   checked before the hub session is opened; the session material (with the target's credentials) stays
- *   in this process's memory, the policy the hub sends is parsed and enforced, held statements go to the
+ *   checked before the hub session is opened; the session material says where and as whom to connect, and
+ *   each upstream connection is authenticated by the hub for this session (no target secret comes here);
+ *   the policy the hub sends is parsed and enforced, held statements go to the
  *   hub (HubApprover), and every event goes to the local spool under the hub session's id.
  * - Each new client connection re-checks the sign-in (renewing the access token, so an expired one is
  *   refreshed instead of failing), the grant's expiry, and, under strict recording, the spool.
@@ -12,7 +13,7 @@
  *   recording fails, the tunnel ends every client connection with the reason and closes the hub session.
  */
 import { hostname } from 'node:os';
-import type { OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
+import type { ConnectionPurpose, OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
 import { PolicyEngine } from '../policy/engine.ts';
@@ -23,9 +24,11 @@ import type { UpstreamConfig } from '../postgres/connection-string.ts';
 import { AdmissionRefused } from '../postgres/session.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
+import { delegatedCredentials } from '../postgres/upstream-credentials.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
 import { HubApprover } from './hub-approver.ts';
+import { hubProver } from './hub-prover.ts';
 import { PortInUseError, type PortRegistry } from './port-registry.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
 
@@ -91,13 +94,13 @@ export interface OpenOptions {
   secret?: string;
 }
 
+/** Where and as whom to connect; the password requests are answered by the hub (hub-prover.ts). */
 export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
   const { connection } = session;
   const config: UpstreamConfig = {
     host: connection.host,
     port: connection.port,
     user: connection.user,
-    password: connection.password,
     database: connection.database,
     sslmode: connection.tls.sslmode,
     allowCleartextPassword: false,
@@ -290,7 +293,9 @@ class ManagedTunnel implements OpenTunnel {
     const policy = policyFromSpec(opened, options.maskKey);
     this.strict = policy.recording === 'strict';
     const upstream = upstreamFromMaterial(opened);
-    this.side = sharedSideConnection(upstream);
+    const proveThrough = (purpose: ConnectionPurpose, connection: () => number) =>
+      delegatedCredentials(hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }));
+    this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
     this.recording = new TunnelRecording(
       options.spool,
       opened.sessionId,
@@ -306,6 +311,8 @@ class ManagedTunnel implements OpenTunnel {
     const decisions = new PolicyEngine(policy, { approver, sideConnection: this.side.get });
     this.tunnel = new PostgresTunnel({
       upstream,
+      upstreamCredentials: (connectionId) =>
+        proveThrough('client', () => this.recording.connectionNumber(connectionId)),
       host: options.host ?? '127.0.0.1',
       port,
       ...(secret ? { secret } : {}),
@@ -341,6 +348,11 @@ class ManagedTunnel implements OpenTunnel {
       this.side.close();
       throw new Error(`cannot record the session: ${(error as Error).message}`, { cause: error });
     }
+    // The catalog connection opens now, while the hub that authenticates it is surely reachable: a later
+    // outage then stops only new client connections, not masking on those already open.
+    this.side
+      .get()
+      .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
     if (this.grantExpiresAt) {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
       // setTimeout holds at most ~24.8 days; longer grants are re-armed.

@@ -38,13 +38,19 @@ export class TunnelRecording implements RecordingPoint {
     private readonly onEvent: (event: SessionEvent) => void = () => {},
   ) {}
 
-  /** A client connection's event (`connectionId` is the proxy's own id for it). */
-  record(connectionId: string, event: SessionEvent): void {
+  /** The number a client connection has in the recording (`connectionId` is the proxy's own id for it). */
+  connectionNumber(connectionId: string): number {
     let connection = this.connectionNumbers.get(connectionId);
     if (connection === undefined) {
       connection = this.nextConnection++;
       this.connectionNumbers.set(connectionId, connection);
     }
+    return connection;
+  }
+
+  /** A client connection's event. */
+  record(connectionId: string, event: SessionEvent): void {
+    const connection = this.connectionNumber(connectionId);
     this.count(event);
     this.onEvent(event);
     if (event.type === 'session.end' || event.type === 'auth.failed') {

@@ -3,6 +3,9 @@
  * `tls-server-end-point` channel binding (RFC 5929) for SCRAM-SHA-256-PLUS.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { saslprep } from '../../hub/api/saslprep.ts';
+
+export { saslprep };
 
 export class ScramError extends Error {
   override name = 'ScramError';
@@ -62,29 +65,6 @@ export function createScramVerifier(password: string, iterations = DEFAULT_ITERA
   const salt = randomBytes(16);
   const { storedKey, serverKey } = keysFrom(saltedPassword(password, salt, iterations));
   return { salt, iterations, storedKey, serverKey };
-}
-
-// ---------------------------------------------------------------------------------------------
-// SASLprep (RFC 4013), the way PostgreSQL's pg_saslprep() applies it.
-//
-// PostgreSQL is lenient: pure ASCII passes through untouched, and a password that SASLprep would
-// reject is used as-is rather than refused. For valid input it maps non-ASCII spaces to U+0020,
-// drops the "commonly mapped to nothing" characters and normalizes to NFKC; we do the same so a
-// non-ASCII password hashes identically on both sides. Two checks are left out: RFC 3454's
-// unassigned-code-point table (Unicode 3.2) and the bidirectional-text rule. Both only decide
-// whether PostgreSQL falls back to the raw string, so only exotic passwords could be affected.
-
-const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/gu;
-// Variation selectors and the like are listed singly here, not meant to combine with anything.
-// eslint-disable-next-line no-misleading-character-class
-const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/gu;
-const PROHIBITED =
-  /[\p{Cc}\p{Co}\p{Cs}\p{Noncharacter_Code_Point}\u0340\u0341\u06DD\u070F\u180E\u200C-\u200F\u2028-\u202E\u2060-\u2063\u206A-\u206F\u2FF0-\u2FFB\uFEFF\uFFF9-\uFFFD\u{1D173}-\u{1D17A}\u{E0001}\u{E0020}-\u{E007F}]/u;
-
-export function saslprep(password: string): string {
-  if (/^\p{ASCII}*$/u.test(password)) return password;
-  const prepared = password.replace(NON_ASCII_SPACE, ' ').replace(MAPPED_TO_NOTHING, '').normalize('NFKC');
-  return PROHIBITED.test(prepared) ? password : prepared;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,9 +245,30 @@ export interface ScramClientOptions {
   nonce?: string;
 }
 
+/**
+ * Answers a server's challenge for a password held elsewhere (the hub): given the exchange so far, returns
+ * the client-final-message and the server-final-message the server must send if it knows the password.
+ */
+export type RemoteScramProof = (challenge: {
+  clientFirst: string;
+  serverFirst: string;
+  channelBinding: Buffer | null;
+}) => Promise<{ clientFinal: string; serverFinal: string }>;
+
+interface ServerChallenge {
+  withoutProof: string;
+  authMessage: string;
+  salt: Buffer;
+  iterations: number;
+}
+
+/**
+ * The client side. The proof is computed here from the password, or — given a RemoteScramProof instead —
+ * by whoever holds it, while this side still checks every message and the server's signature.
+ */
 export class ScramClient {
   readonly mechanism: ScramMechanism;
-  private readonly password: string;
+  private readonly secret: string | RemoteScramProof;
   private readonly channelBinding: ChannelBinding | undefined;
   private readonly gs2Header: string;
   private readonly clientFirstBare: string;
@@ -279,8 +280,8 @@ export class ScramClient {
     | { step: 'verified' }
     | { step: 'failed' } = { step: 'start' };
 
-  constructor(password: string, options: ScramClientOptions = {}) {
-    this.password = password;
+  constructor(secret: string | RemoteScramProof, options: ScramClientOptions = {}) {
+    this.secret = secret;
     this.channelBinding = options.channelBinding;
     this.mechanism = options.channelBinding ? 'SCRAM-SHA-256-PLUS' : 'SCRAM-SHA-256';
     if (options.channelBinding) this.gs2Header = `p=${options.channelBinding.type},,`;
@@ -300,7 +301,51 @@ export class ScramClient {
     return this.gs2Header + this.clientFirstBare;
   }
 
+  /** The client-final-message, computed from the password this client holds. */
   handleServerFirst(serverFirst: string): string {
+    if (typeof this.secret !== 'string') throw new ScramError('this SCRAM client answers remotely');
+    const challenge = this.readChallenge(serverFirst);
+    const { clientKey, storedKey, serverKey } = keysFrom(
+      saltedPassword(this.secret, challenge.salt, challenge.iterations),
+    );
+    const proof = xor(clientKey, hmac(storedKey, challenge.authMessage));
+    this.state = { step: 'final-sent', expectedServerSignature: hmac(serverKey, challenge.authMessage) };
+    return `${challenge.withoutProof},p=${proof.toString('base64')}`;
+  }
+
+  /** The client-final-message, computed here or by the remote prover. */
+  async answerServerFirst(serverFirst: string): Promise<string> {
+    const prove = this.secret;
+    if (typeof prove === 'string') return this.handleServerFirst(serverFirst);
+    const challenge = this.readChallenge(serverFirst);
+    const answer = await prove({
+      clientFirst: this.gs2Header + this.clientFirstBare,
+      serverFirst,
+      channelBinding: this.channelBinding?.data ?? null,
+    });
+    // The answer must be for this exchange: our binding and the server's nonce, nothing else.
+    const proof = answer.clientFinal.startsWith(`${challenge.withoutProof},p=`)
+      ? answer.clientFinal.slice(challenge.withoutProof.length + 3)
+      : '';
+    if (decodeBase64(proof, 'proof').length !== KEY_LENGTH) {
+      throw new ScramError('the SCRAM proof received is not for this exchange');
+    }
+    this.state = { step: 'final-sent', expectedServerSignature: readServerSignature(answer.serverFinal) };
+    return answer.clientFinal;
+  }
+
+  verifyServerFinal(serverFinal: string): void {
+    const state = this.state;
+    if (state.step !== 'final-sent') throw new ScramError('unexpected SCRAM server-final-message');
+    this.state = { step: 'failed' };
+    const signature = readServerSignature(serverFinal);
+    if (!constantTimeEqual(signature, state.expectedServerSignature)) {
+      throw new ScramError('SCRAM server signature is invalid: the server does not know the password');
+    }
+    this.state = { step: 'verified' };
+  }
+
+  private readChallenge(serverFirst: string): ServerChallenge {
     if (this.state.step !== 'first-sent') throw new ScramError('unexpected SCRAM server-first-message');
     this.state = { step: 'failed' };
     const attributes = parseAttributes(serverFirst);
@@ -317,27 +362,17 @@ export class ScramClient {
     if (!(iterations >= 1 && iterations <= MAX_ITERATIONS)) {
       throw new ScramError(`SCRAM iteration count out of range: ${iterationText}`);
     }
-
     const withoutProof = `c=${channelBindingInput(this.gs2Header, this.channelBinding)},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
-    const { clientKey, storedKey, serverKey } = keysFrom(saltedPassword(this.password, salt, iterations));
-    const proof = xor(clientKey, hmac(storedKey, authMessage));
-    this.state = { step: 'final-sent', expectedServerSignature: hmac(serverKey, authMessage) };
-    return `${withoutProof},p=${proof.toString('base64')}`;
+    return { withoutProof, authMessage, salt, iterations };
   }
+}
 
-  verifyServerFinal(serverFinal: string): void {
-    const state = this.state;
-    if (state.step !== 'final-sent') throw new ScramError('unexpected SCRAM server-final-message');
-    this.state = { step: 'failed' };
-    const attributes = parseAttributes(serverFinal);
-    if (attributes[0]?.[0] === 'e') throw new ScramError(`SCRAM authentication failed: ${attributes[0][1]}`);
-    const signature = decodeBase64(expectAttribute(attributes, 0, 'v'), 'server signature');
-    if (!constantTimeEqual(signature, state.expectedServerSignature)) {
-      throw new ScramError('SCRAM server signature is invalid: the server does not know the password');
-    }
-    this.state = { step: 'verified' };
-  }
+/** The signature of a server-final-message ("v=…"); an "e=…" is the server's refusal. */
+function readServerSignature(serverFinal: string): Buffer {
+  const attributes = parseAttributes(serverFinal);
+  if (attributes[0]?.[0] === 'e') throw new ScramError(`SCRAM authentication failed: ${attributes[0][1]}`);
+  return decodeBase64(expectAttribute(attributes, 0, 'v'), 'server signature');
 }
 
 // ---------------------------------------------------------------------------------------------

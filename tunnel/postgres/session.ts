@@ -35,10 +35,13 @@ import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
 import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnection } from './upstream.ts';
+import type { UpstreamCredentials } from './upstream-credentials.ts';
 
 export interface SessionOptions {
   sessionId: string;
   upstream: UpstreamConfig;
+  /** Answers the upstream's password requests for this connection; the connection string's password by default. */
+  upstreamCredentials?: UpstreamCredentials;
   verifier: ScramVerifier;
   decisions: DecisionPoint;
   recorder: RecordingPoint;
@@ -409,7 +412,7 @@ export class PostgresSession {
     const settings = this.startupSettings(parameters);
     if (!settings) return;
     try {
-      this.upstream = await connectUpstream(config, settings.passed);
+      this.upstream = await connectUpstream(config, settings.passed, this.options.upstreamCredentials);
     } catch (error) {
       const upstreamError = error instanceof UpstreamError ? error : undefined;
       this.options.log(`session ${this.id}: upstream refused: ${(error as Error).message}`);

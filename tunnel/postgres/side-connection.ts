@@ -3,6 +3,7 @@ import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import type { UpstreamConfig } from './connection-string.ts';
 import type { FieldDescription } from './backend-messages.ts';
 import { connectUpstream, type UpstreamConnection } from './upstream.ts';
+import type { UpstreamCredentials } from './upstream-credentials.ts';
 
 interface Pending {
   rows: (string | null)[][];
@@ -29,8 +30,10 @@ export class SideConnection {
     upstream.socket.resume();
   }
 
-  static async open(config: UpstreamConfig): Promise<SideConnection> {
-    return new SideConnection(await connectUpstream(config, { application_name: 'portcullis-catalog' }));
+  static async open(config: UpstreamConfig, credentials?: UpstreamCredentials): Promise<SideConnection> {
+    return new SideConnection(
+      await connectUpstream(config, { application_name: 'portcullis-catalog' }, credentials),
+    );
   }
 
   /** Runs one statement with text parameters; rows come back as text. */
@@ -130,7 +133,11 @@ export class SideConnection {
  * One side connection shared by every session of a tunnel, opened on first use and opened again after
  * it fails; requests queue on it in order.
  */
-export function sharedSideConnection(config: UpstreamConfig): {
+export function sharedSideConnection(
+  config: UpstreamConfig,
+  /** Asked for each connection opened (the first, and each after a failure). */
+  credentials?: () => UpstreamCredentials,
+): {
   get(): Promise<SideConnection>;
   close(): void;
 } {
@@ -138,7 +145,7 @@ export function sharedSideConnection(config: UpstreamConfig): {
   return {
     get() {
       if (!current) {
-        const opening = SideConnection.open(config);
+        const opening = SideConnection.open(config, credentials?.());
         current = opening;
         opening.then(
           (side) => side.onClose(() => current === opening && (current = undefined)),

@@ -11,9 +11,15 @@ import { createScramVerifier } from './scram.ts';
 import { errorResponse } from './protocol.ts';
 import { PostgresSession, type SessionOptions } from './session.ts';
 import { sendCancel } from './upstream.ts';
+import type { UpstreamCredentials } from './upstream-credentials.ts';
 
 export interface PostgresTunnelOptions {
   upstream: UpstreamConfig;
+  /**
+   * Answers the upstream's password requests for the connection with this proxy id (see the recorder);
+   * the connection string's password by default.
+   */
+  upstreamCredentials?: (connectionId: string) => UpstreamCredentials;
   /** Loopback address to listen on; 127.0.0.1 unless asked otherwise. */
   host?: string;
   /** 0 (the default) picks a free port. */
@@ -190,9 +196,13 @@ export class PostgresTunnel {
 
   private startSession(socket: Socket, refuseAfterStartup: SessionOptions['refuseAfterStartup']): void {
     let keyedAs: number | undefined;
+    const sessionId = randomUUID();
     const session: PostgresSession = new PostgresSession(socket, {
-      sessionId: randomUUID(),
+      sessionId,
       upstream: this.options.upstream,
+      ...(this.options.upstreamCredentials
+        ? { upstreamCredentials: this.options.upstreamCredentials(sessionId) }
+        : {}),
       verifier: this.verifier,
       decisions: this.decisions,
       recorder: this.recorder,

@@ -2,14 +2,14 @@
  * Opening the tunnel's upstream leg: TCP, TLS negotiated by libpq's `sslmode` rules, authentication
  * with the real credentials, and the server's startup messages, then the socket is handed over.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { UpstreamConfig } from './connection-string.ts';
 import { AuthCode, Backend, cstring, int32, StartupCode } from './protocol.ts';
-import { ScramClient, ScramError, tlsServerEndPoint } from './scram.ts';
+import { ScramError, tlsServerEndPoint, type ScramClient } from './scram.ts';
+import { CredentialsError, passwordCredentials, type UpstreamCredentials } from './upstream-credentials.ts';
 
 export interface BackendKey {
   processId: number;
@@ -354,13 +354,20 @@ class RetryWithoutTls extends Error {}
 
 type Transport = 'plain' | 'tls' | 'tls-if-available';
 
+/** What one connection attempt authenticates with. */
+interface Login {
+  config: UpstreamConfig;
+  params: Record<string, string>;
+  credentials: UpstreamCredentials;
+}
+
 async function attempt(
-  config: UpstreamConfig,
-  params: Record<string, string>,
+  login: Login,
   transport: Transport,
   scope: ConnectScope,
   progress: { tls: boolean },
 ): Promise<UpstreamConnection> {
+  const { config } = login;
   let socket = await openSocket(config, scope);
   if (transport !== 'plain') {
     const answer = await requestTls(socket);
@@ -386,12 +393,17 @@ async function attempt(
       throw new RetryWithoutTls();
     }
   }
-  return authenticate(socket, progress.tls, config, params);
+  return authenticate(socket, progress.tls, login);
 }
 
+/**
+ * Opens an upstream connection as `config.user`; the server's password requests are answered by
+ * `credentials` (by default, the connection string's password).
+ */
 export async function connectUpstream(
   config: UpstreamConfig,
   startupParameters: Record<string, string>,
+  credentials: UpstreamCredentials = passwordCredentials(config.password),
 ): Promise<UpstreamConnection> {
   const scope = new ConnectScope(config);
   const params: Record<string, string> = {
@@ -402,7 +414,7 @@ export async function connectUpstream(
     database: config.database,
   };
   try {
-    const connection = await connectBySslMode(config, params, scope);
+    const connection = await connectBySslMode(config, params, scope, credentials);
     scope.close(connection.socket);
     return connection;
   } catch (error) {
@@ -415,31 +427,34 @@ async function connectBySslMode(
   config: UpstreamConfig,
   params: Record<string, string>,
   scope: ConnectScope,
+  credentials: UpstreamCredentials,
 ): Promise<UpstreamConnection> {
   const first = { tls: false };
+  const run = (transport: Transport, progress: { tls: boolean }) =>
+    attempt({ config, params, credentials }, transport, scope, progress);
   switch (config.sslmode) {
     case 'disable':
-      return attempt(config, params, 'plain', scope, first);
+      return run('plain', first);
     case 'allow':
       // libpq: plaintext first; TLS only if the server refuses the plaintext connection.
       try {
-        return await attempt(config, params, 'plain', scope, first);
+        return await run('plain', first);
       } catch (error) {
         if (!isServerRefusal(error)) throw error;
         scope.discardSockets();
-        return attempt(config, params, 'tls', scope, { tls: false });
+        return run('tls', { tls: false });
       }
     case 'prefer':
       // libpq: TLS if the server offers it; plaintext again if it refuses us over TLS.
       try {
-        return await attempt(config, params, 'tls-if-available', scope, first);
+        return await run('tls-if-available', first);
       } catch (error) {
         if (!(error instanceof RetryWithoutTls) && !(first.tls && isServerRefusal(error))) throw error;
         scope.discardSockets();
-        return attempt(config, params, 'plain', scope, { tls: false });
+        return run('plain', { tls: false });
       }
     default:
-      return attempt(config, params, 'tls', scope, first);
+      return run('tls', first);
   }
 }
 
@@ -460,6 +475,8 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 function asUpstreamError(error: unknown, config: UpstreamConfig): UpstreamError {
   if (error instanceof UpstreamError) return error;
+  if (error instanceof CredentialsError)
+    return new UpstreamError(error.message, { code: error.code, cause: error });
   const where = describeEndpoint(config);
   if (error instanceof ScramError) {
     return new UpstreamError(`SCRAM authentication with upstream ${where} failed: ${error.message}`, {
@@ -476,15 +493,10 @@ function asUpstreamError(error: unknown, config: UpstreamConfig): UpstreamError 
 // ---------------------------------------------------------------------------------------------
 // Authentication and startup
 
-async function authenticate(
-  socket: Socket,
-  tls: boolean,
-  config: UpstreamConfig,
-  params: Record<string, string>,
-): Promise<UpstreamConnection> {
+async function authenticate(socket: Socket, tls: boolean, login: Login): Promise<UpstreamConnection> {
   const reader = new StartupReader(socket);
-  socket.write(startupMessage(params));
-  const authMechanism = await exchangeCredentials(reader, socket, tls, config);
+  socket.write(startupMessage(login.params));
+  const authMechanism = await exchangeCredentials(reader, socket, tls, login);
 
   const parameters = new Map<string, string>();
   const startupMessages: Buffer[] = [];
@@ -528,7 +540,7 @@ async function exchangeCredentials(
   reader: StartupReader,
   socket: Socket,
   tls: boolean,
-  config: UpstreamConfig,
+  { config, credentials }: Login,
 ): Promise<AuthMechanism> {
   let mechanism: AuthMechanism = 'trust';
   let scram: ScramClient | undefined;
@@ -563,22 +575,24 @@ async function exchangeCredentials(
           );
         }
         mechanism = 'cleartext';
-        socket.write(serialize.password(requirePassword(config, 'password')));
+        socket.write(serialize.password(await credentials.cleartext()));
         break;
       case AuthCode.md5Password:
         if (data.length !== 4) throw new UpstreamError('upstream sent a malformed MD5 salt');
         mechanism = 'md5';
-        socket.write(serialize.password(md5Password(config.user, requirePassword(config, 'md5'), data)));
+        socket.write(serialize.password(await credentials.md5(config.user, Buffer.from(data))));
         break;
       case AuthCode.sasl:
         if (scram) throw new UpstreamError('upstream restarted SASL authentication');
-        scram = chooseScram(readMechanisms(data), socket, tls, config);
+        scram = chooseScram(readMechanisms(data), socket, tls, config, credentials);
         mechanism = scram.mechanism;
         socket.write(serialize.sendSASLInitialResponseMessage(scram.mechanism, scram.clientFirst()));
         break;
       case AuthCode.saslContinue:
         if (!scram) throw new UpstreamError('upstream sent SASLContinue before SASL');
-        socket.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8'))));
+        socket.write(
+          serialize.sendSCRAMClientFinalMessage(await scram.answerServerFirst(data.toString('utf8'))),
+        );
         break;
       case AuthCode.saslFinal:
         if (!scram) throw new UpstreamError('upstream sent SASLFinal before SASL');
@@ -592,27 +606,6 @@ async function exchangeCredentials(
   }
 }
 
-function requirePassword(config: UpstreamConfig, method: string): string {
-  if (config.password === undefined) {
-    throw new UpstreamError(
-      `upstream requires ${method} authentication, but the connection string has no password`,
-    );
-  }
-  return config.password;
-}
-
-function md5Password(user: string, password: string, salt: Buffer): string {
-  const inner = createHash('md5')
-    .update(password + user, 'utf8')
-    .digest('hex');
-  return (
-    'md5' +
-    createHash('md5')
-      .update(Buffer.concat([Buffer.from(inner), salt]))
-      .digest('hex')
-  );
-}
-
 function readMechanisms(data: Buffer): string[] {
   const mechanisms: string[] = [];
   let at = 0;
@@ -624,8 +617,13 @@ function readMechanisms(data: Buffer): string[] {
   return mechanisms;
 }
 
-function chooseScram(offered: string[], socket: Socket, tls: boolean, config: UpstreamConfig): ScramClient {
-  const password = requirePassword(config, 'SCRAM');
+function chooseScram(
+  offered: string[],
+  socket: Socket,
+  tls: boolean,
+  config: UpstreamConfig,
+  credentials: UpstreamCredentials,
+): ScramClient {
   const mayBind = tls && config.channelBinding !== 'disable';
   if (offered.includes('SCRAM-SHA-256-PLUS')) {
     // Only a server on TLS can bind; offering it in plaintext means someone rewrote the list.
@@ -634,7 +632,7 @@ function chooseScram(offered: string[], socket: Socket, tls: boolean, config: Up
       const certificate = (socket as TLSSocket).getPeerX509Certificate();
       if (!certificate) throw new UpstreamError('upstream presented no certificate for channel binding');
       const data = tlsServerEndPoint(certificate.raw);
-      return new ScramClient(password, { channelBinding: { type: 'tls-server-end-point', data } });
+      return credentials.scram({ channelBinding: { type: 'tls-server-end-point', data } });
     }
   }
   if (config.channelBinding === 'require') {
@@ -647,7 +645,7 @@ function chooseScram(offered: string[], socket: Socket, tls: boolean, config: Up
   if (!offered.includes('SCRAM-SHA-256')) {
     throw new UpstreamError(`upstream offered no supported SASL mechanism (${offered.join(', ') || 'none'})`);
   }
-  return new ScramClient(password, { clientSupportsBinding: mayBind });
+  return credentials.scram({ clientSupportsBinding: mayBind });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,199 @@
+/**
+ * Delegated authentication: a tunnel opening a connection to its session's target relays the server's
+ * challenge, and the hub answers it with the password only the hub holds. Each answer is authorized (the
+ * caller's own open session, its grant still valid, the caller still entitled, the session's own target),
+ * recorded with the session and the connection's number, and rate-limited per session; a closed or
+ * revoked session gets none, so revocation cuts off new connections even from a tunnel that misbehaves.
+ */
+import type { Identity, Proof, ProofRecord, ProofRequest } from '../api/types.ts';
+import { CredentialsError, resolveCredentials } from '../config/credentials.ts';
+import type { TargetConfig } from '../config/hub-config.ts';
+import { ChallengeError, PostgresProver } from '../delegation/postgres-proofs.ts';
+import { addSeconds, iso } from './clock.ts';
+import { findTarget, isAuditor, memberOf, type ServiceContext } from './context.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+  ValidationError,
+} from './errors.ts';
+import type { SessionRow } from './rows.ts';
+
+const WINDOW_SECONDS = 60;
+
+/** The database role and password a session's connections authenticate as. */
+export interface SessionCredentials {
+  user: string;
+  password: string;
+}
+
+/** Where a session's credentials come from: the target's own, or (later) a role provisioned for it. */
+export type CredentialSource = (session: SessionRow, target: TargetConfig) => Promise<SessionCredentials>;
+
+export class ProofService {
+  private readonly prover = new PostgresProver();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly credentials: CredentialSource = (_session, target) =>
+      targetCredentials(this.ctx, target),
+  ) {}
+
+  /** Answers one challenge for a connection of the caller's open session. */
+  async prove(identity: Identity, sessionId: string, request: ProofRequest): Promise<Proof> {
+    const { session, target } = await this.authorize(identity, sessionId);
+    await this.checkRate(session);
+    const credentials = await this.credentials(session, target);
+    const proof = await this.answer(credentials, request);
+    await this.ctx.hub.db
+      .insertInto('session_proofs')
+      .values({
+        session_id: session.id,
+        connection: request.connection,
+        purpose: request.purpose ?? 'client',
+        method: request.method,
+        db_user: credentials.user,
+        requester_subject: identity.subject,
+        requester_name: identity.name,
+        created_at: iso(this.ctx.clock.now()),
+      })
+      .execute();
+    return proof;
+  }
+
+  /** The proofs given for a session, oldest first: for its owner, auditors and admins. */
+  async list(identity: Identity, sessionId: string): Promise<ProofRecord[]> {
+    const session = await this.session(sessionId);
+    if (session.subject !== identity.subject && !isAuditor(this.ctx.config(), identity)) {
+      throw new ForbiddenError(`session ${sessionId} belongs to someone else; only auditors read it`);
+    }
+    const rows = await this.ctx.hub.db
+      .selectFrom('session_proofs')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      id: Number(row.id),
+      sessionId: row.session_id,
+      connection: Number(row.connection),
+      purpose: row.purpose,
+      method: row.method,
+      user: row.db_user,
+      requester: { subject: row.requester_subject, name: row.requester_name },
+      at: row.created_at,
+    }));
+  }
+
+  private async authorize(
+    identity: Identity,
+    sessionId: string,
+  ): Promise<{ session: SessionRow; target: TargetConfig }> {
+    const session = await this.session(sessionId);
+    if (session.subject !== identity.subject) {
+      throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
+    }
+    if (session.status !== 'open') {
+      throw new ConflictError(`session ${sessionId} is ${session.status}: it opens no more connections`);
+    }
+    const target = findTarget(this.ctx.config(), session.target_id);
+    if (!target) throw new ConflictError(`target ${session.target_id} is no longer in the catalogue`);
+    if (!(await this.stillEntitled(identity, session, target))) {
+      throw new ForbiddenError(
+        session.grant_id === null
+          ? `you are no longer entitled to ${target.id}`
+          : `the grant session ${sessionId} rides on has ended`,
+      );
+    }
+    return { session, target };
+  }
+
+  /** A session on a grant needs that grant still approved and unexpired; one on standing access, the group. */
+  private async stillEntitled(
+    identity: Identity,
+    session: SessionRow,
+    target: TargetConfig,
+  ): Promise<boolean> {
+    if (session.grant_id === null) return memberOf(identity, target.access);
+    const grant = await this.ctx.hub.db
+      .selectFrom('access_requests')
+      .select(['state', 'expires_at'])
+      .where('id', '=', session.grant_id)
+      .executeTakeFirst();
+    return (
+      grant?.state === 'approved' && grant.expires_at !== null && grant.expires_at > iso(this.ctx.clock.now())
+    );
+  }
+
+  private async session(sessionId: string): Promise<SessionRow> {
+    const row = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError(`no session ${sessionId}`);
+    return row;
+  }
+
+  /** Counted from the record itself, so every hub instance sharing the store enforces the same limit. */
+  private async checkRate(session: SessionRow): Promise<void> {
+    const limit = this.ctx.config().delegation.proofsPerMinute;
+    const since = iso(addSeconds(this.ctx.clock.now(), -WINDOW_SECONDS));
+    const { count } = await this.ctx.hub.db
+      .selectFrom('session_proofs')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('session_id', '=', session.id)
+      .where('created_at', '>', since)
+      .executeTakeFirstOrThrow();
+    if (Number(count) >= limit) {
+      throw new RateLimitedError(
+        `session ${session.id} opened ${limit} connections in the last minute; wait before opening more`,
+        WINDOW_SECONDS,
+      );
+    }
+  }
+
+  private async answer(credentials: SessionCredentials, request: ProofRequest): Promise<Proof> {
+    try {
+      if (request.method === 'postgres-md5') {
+        const salt = decodeBase64(request.salt, 'salt');
+        return {
+          method: request.method,
+          response: this.prover.md5(credentials.user, credentials.password, salt),
+        };
+      }
+      const binding = request.channelBinding ?? null;
+      const answer = await this.prover.scram(credentials.password, {
+        clientFirst: request.clientFirst,
+        serverFirst: request.serverFirst,
+        channelBinding: binding === null ? null : decodeBase64(binding, 'channelBinding'),
+      });
+      return { method: request.method, ...answer };
+    } catch (error) {
+      if (error instanceof ChallengeError) throw new ValidationError(error.field, error.message);
+      throw error;
+    }
+  }
+}
+
+function decodeBase64(text: string, field: string): Buffer {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
+    throw new ChallengeError(field, 'must be base64');
+  }
+  return Buffer.from(text, 'base64');
+}
+
+/** The target's configured role and password; unavailable (503) when the password cannot be read. */
+export async function targetCredentials(
+  ctx: ServiceContext,
+  target: TargetConfig,
+): Promise<SessionCredentials> {
+  try {
+    return await resolveCredentials(target, ctx.env);
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new UnavailableError(error.message, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * A tunnel built from a hub session's material the way the tunnel manager builds it: where and as whom
+ * from the hub, every upstream connection authenticated by the hub (delegated credentials). Tests use it
+ * to reach a target's database as the session's role without any password on this side.
+ */
+import type { OpenedSession } from '../../hub/api/types.ts';
+import type { HubClient } from '../../tunnel/hub-client/index.ts';
+import { hubProver } from '../../tunnel/manager/hub-prover.ts';
+import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
+import type { DecisionPoint } from '../../tunnel/policy/decision-point.ts';
+import type { RecordingPoint } from '../../tunnel/recorder/recording-point.ts';
+import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
+import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
+
+export interface DelegatedTunnel {
+  tunnel: PostgresTunnel;
+  endpoint: TunnelEndpoint;
+  close(): Promise<void>;
+}
+
+export async function openDelegatedTunnel(
+  hub: HubClient,
+  session: OpenedSession,
+  options: { decisions?: DecisionPoint; recorder?: RecordingPoint } = {},
+): Promise<DelegatedTunnel> {
+  let connections = 0;
+  const tunnel = new PostgresTunnel({
+    upstream: upstreamFromMaterial(session),
+    upstreamCredentials: () => {
+      const connection = ++connections;
+      return delegatedCredentials(
+        hubProver({ hub, sessionId: session.sessionId, purpose: 'client', connection: () => connection }),
+      );
+    },
+    ...(options.decisions ? { decisions: options.decisions } : {}),
+    ...(options.recorder ? { recorder: options.recorder } : {}),
+  });
+  const endpoint = await tunnel.listen();
+  return { tunnel, endpoint, close: () => tunnel.close() };
+}
