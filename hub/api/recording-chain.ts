@@ -27,19 +27,89 @@ export interface ChainedEvent extends ChainedContent {
   hash: string;
 }
 
-/** JSON with object keys sorted recursively; otherwise the same values JSON.stringify produces. */
-export function canonicalJson(value: unknown): string {
-  return write(value, true) ?? 'null';
+/**
+ * How deeply a recorded payload may nest (objects and arrays). The tunnel's events nest a few levels;
+ * the hub refuses deeper ones at ingestion, before anything walks them.
+ */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/** Whether `value` nests objects/arrays more than `max` levels deep; iterative, so any depth is safe. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
-function write(value: unknown, top: boolean): string | undefined {
+/**
+ * JSON with object keys sorted recursively; otherwise the same values JSON.stringify produces. Written
+ * with an explicit stack rather than recursion, so no nesting can overflow the call stack.
+ */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  const top = resolved(value);
+  // Tasks, last first: text to emit as is, or a (resolved) value to write.
+  const tasks: (string | { value: unknown })[] = [{ value: omitted(top) ? null : top }];
+  while (tasks.length > 0) {
+    const task = tasks.pop()!;
+    if (typeof task === 'string') {
+      out.push(task);
+      continue;
+    }
+    const current = task.value;
+    const scalar = writeScalar(current);
+    if (scalar !== undefined) {
+      out.push(scalar);
+    } else if (Array.isArray(current)) {
+      out.push('[');
+      tasks.push(']');
+      for (let i = current.length - 1; i >= 0; i--) {
+        const item = resolved(current[i]);
+        tasks.push({ value: omitted(item) ? null : item });
+        if (i > 0) tasks.push(',');
+      }
+    } else {
+      const record = current as Record<string, unknown>;
+      const members: [string, unknown][] = [];
+      for (const key of Object.keys(record).sort()) {
+        const member = resolved(record[key]);
+        if (!omitted(member)) members.push([key, member]);
+      }
+      out.push('{');
+      tasks.push('}');
+      for (let i = members.length - 1; i >= 0; i--) {
+        tasks.push({ value: members[i]![1] });
+        tasks.push(`${JSON.stringify(members[i]![0])}:`);
+        if (i > 0) tasks.push(',');
+      }
+    }
+  }
+  return out.join('');
+}
+
+/** A value as JSON sees it: through its toJSON() when it has one. */
+function resolved(value: unknown): unknown {
   if (
     value !== null &&
     typeof value === 'object' &&
     typeof (value as { toJSON?: unknown }).toJSON === 'function'
   ) {
-    value = (value as { toJSON(): unknown }).toJSON();
+    return (value as { toJSON(): unknown }).toJSON();
   }
+  return value;
+}
+
+/** Values JSON leaves out of objects (and writes as null in arrays). */
+function omitted(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
+}
+
+/** The JSON of a scalar; undefined for an array or object. */
+function writeScalar(value: unknown): string | undefined {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -49,21 +119,9 @@ function write(value: unknown, top: boolean): string | undefined {
       return Number.isFinite(value) ? JSON.stringify(value) : 'null';
     case 'bigint':
       throw new TypeError('canonicalJson: a bigint has no JSON form');
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return top ? 'null' : undefined;
+    default:
+      return undefined;
   }
-  if (Array.isArray(value)) {
-    return `[${value.map((item) => write(item, false) ?? 'null').join(',')}]`;
-  }
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const written = write(record[key], false);
-    if (written !== undefined) parts.push(`${JSON.stringify(key)}:${written}`);
-  }
-  return `{${parts.join(',')}}`;
 }
 
 /** The hash an event must carry, given its predecessor's hash. */

@@ -9,7 +9,7 @@
  * marks the session `broken` for good; a gap still open `gapGrace` after the session closed marks it
  * `broken` too (finalizeRecordings).
  */
-import { GENESIS_HASH, hashMatches } from '../api/recording-chain.ts';
+import { GENESIS_HASH, hashMatches, MAX_PAYLOAD_DEPTH, nestsDeeperThan } from '../api/recording-chain.ts';
 import type { AnomalyKind, ChainStatus, Identity, IngestResult, RecordingEventInput } from '../api/types.ts';
 import type { SessionEventsTable } from '../db/schema.ts';
 import { addSeconds, iso } from './clock.ts';
@@ -351,6 +351,9 @@ function validateBatch(events: readonly RecordingEventInput[]): void {
       throw new ValidationError(`${field}.type`, 'must be an event type');
     }
     if (e.payload === undefined) throw new ValidationError(`${field}.payload`, 'is required (null for none)');
+    if (nestsDeeperThan(e.payload, MAX_PAYLOAD_DEPTH)) {
+      throw new ValidationError(`${field}.payload`, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    }
     if (typeof e.prevHash !== 'string' || !HASH.test(e.prevHash)) {
       throw new ValidationError(`${field}.prevHash`, 'must be 64 lowercase hex digits');
     }

@@ -764,6 +764,15 @@ describe('the hub HTTP API on SQLite', () => {
       status: 400,
       body: { field: 'events[0].hash', message: 'events[0].hash: must be 64 lowercase hex digits' },
     });
+    // A payload nested 100,000 levels deep (1.2 MB of brackets) is refused as such, not a 500.
+    const deep = JSON.stringify({ events: [{ ...recording[0]!, payload: 'DEEP' }] }).replace(
+      '"DEEP"',
+      '['.repeat(100_000) + ']'.repeat(100_000),
+    );
+    expect(await answer(await post(`/v1/sessions/${fx.session}/recordings`, deep))).toMatchObject({
+      status: 400,
+      body: { field: 'events[0].payload', message: 'events[0].payload: must not nest deeper than 64 levels' },
+    });
     // A recording batch may be far larger than other bodies.
     const big = chain(2000);
     expect(

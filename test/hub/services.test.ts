@@ -2,7 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, chainHash, GENESIS_HASH, verifyChain } from '../../hub/api/recording-chain.ts';
+import fc from 'fast-check';
+import {
+  canonicalJson,
+  chainHash,
+  GENESIS_HASH,
+  MAX_PAYLOAD_DEPTH,
+  nestsDeeperThan,
+  verifyChain,
+} from '../../hub/api/recording-chain.ts';
 import type { HubEvent, Identity, RecordingEventInput } from '../../hub/api/types.ts';
 import { parseHubConfig, type HubConfig } from '../../hub/config/index.ts';
 import { openHubDatabase, type HubDatabase } from '../../hub/db/index.ts';
@@ -183,6 +191,37 @@ describe('the recording hash chain (hub/api/recording-chain.ts)', () => {
     );
     expect(chainHash(GENESIS_HASH, event)).toMatch(/^[0-9a-f]{64}$/);
     expect(chainHash(GENESIS_HASH, event)).not.toBe(chainHash('1'.repeat(64), event));
+  });
+
+  it('writes canonical JSON as specified for any JSON value, at any depth, without recursion', () => {
+    // The specification, written the obvious (recursive) way: keys sorted by code unit, no whitespace.
+    const reference = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      if (value === null || typeof value !== 'object') return JSON.stringify(value);
+      const record = value as Record<string, unknown>;
+      const members = Object.keys(record)
+        .sort()
+        .map((key) => `${JSON.stringify(key)}:${reference(record[key])}`);
+      return `{${members.join(',')}}`;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 500 },
+    );
+    expect(canonicalJson([undefined, () => 1, { a: undefined, b: Symbol('s'), c: new Date(0) }])).toBe(
+      '[null,null,{"c":"1970-01-01T00:00:00.000Z"}]',
+    );
+    expect(canonicalJson(undefined)).toBe('null');
+    expect(canonicalJson(Number.NaN)).toBe('null');
+    // Deeper than any call stack: a recursive encoder throws RangeError here.
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 200_000; i++) deep = i % 2 ? [deep] : { d: deep };
+    expect(canonicalJson(deep)).toMatch(/^\[\{"d":\[\{"d":/);
+    expect(nestsDeeperThan(deep, MAX_PAYLOAD_DEPTH)).toBe(true);
+    expect(nestsDeeperThan({ a: [{ b: 1 }] }, 3)).toBe(false);
+    expect(nestsDeeperThan({ a: [{ b: {} }] }, 3)).toBe(true);
   });
 
   it('verifies a run and names what is wrong', () => {
