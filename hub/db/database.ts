@@ -2,7 +2,7 @@
  * One query layer over two stores: SQLite (better-sqlite3, the embedded default: a file path) and
  * PostgreSQL (a postgres:// URL; teams, several hub instances on one database). Migrations run on open.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -76,8 +76,25 @@ async function migrate(hub: HubDatabase): Promise<void> {
   }
 }
 
+/**
+ * The audit store holds recorded SQL: owner-only. A directory created here is 0700; the database file is
+ * created (or brought back to) 0600 before SQLite opens it, and SQLite gives its -wal and -shm files the
+ * database's mode; existing ones are brought back to 0600 too.
+ */
+function keepPrivate(file: string): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const owned of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(owned, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
 function openSqlite(file: string, options: OpenOptions): HubDatabase {
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') keepPrivate(file);
   const sqlite = new Database(file);
   if (file !== ':memory:') sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);

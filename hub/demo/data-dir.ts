@@ -10,7 +10,8 @@
  * A directory that holds anything else and no marker is never written to nor removed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DemoDataDirError, DemoError } from './errors.ts';
 
@@ -70,10 +71,40 @@ async function readState(dataDir: string): Promise<DemoState | undefined> {
   return { kind: MARKER_KIND, version: 1, postgresCreated: state.postgresCreated === true };
 }
 
-async function writePrivateFile(file: string, text: string): Promise<void> {
+/** Writes FILE owner-only (0600, whatever the umask), through a temporary file and a rename. */
+export async function writePrivateFile(file: string, text: string | Buffer): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, text, { mode: 0o600 });
+  await chmod(temporary, 0o600);
   await rename(temporary, file);
+}
+
+/** The postgres user's group, when the user exists. */
+function postgresGroup(): number | undefined {
+  try {
+    return Number(execFileSync('id', ['-g', 'postgres'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Owner-only, 0700. As root, PostgreSQL runs as the postgres user inside the directory, so that user
+ * must pass through it: the directory then belongs to the postgres group with mode 0710 — nobody else
+ * may enter it — or, before that user exists (the very first start), 0711 with every file in it 0600.
+ */
+export async function protectDataDir(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    await chmod(dataDir, 0o700);
+    return;
+  }
+  const group = postgresGroup();
+  if (group === undefined) {
+    await chmod(dataDir, 0o711);
+    return;
+  }
+  await chown(dataDir, 0, group);
+  await chmod(dataDir, 0o710);
 }
 
 export async function saveState(dataDir: string, state: DemoState): Promise<void> {
@@ -100,7 +131,7 @@ export async function openDataDir(dataDir: string): Promise<DemoState> {
     state = { kind: MARKER_KIND, version: 1, postgresCreated: false };
     await saveState(dataDir, state);
   }
-  await chmod(dataDir, process.getuid?.() === 0 ? 0o711 : 0o700);
+  await protectDataDir(dataDir);
   return state;
 }
 

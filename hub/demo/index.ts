@@ -12,14 +12,22 @@
  * resources/demo at every start.
  */
 import { existsSync } from 'node:fs';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration, type TargetConfig } from '../config/index.ts';
 import { startDevIdp, type DevIdp } from '../dev-idp/index.ts';
 import { startHub, type RunningHub } from '../server.ts';
-import { demoPaths, loadOrCreateSecrets, openDataDir, saveState, type DemoSecrets } from './data-dir.ts';
+import {
+  demoPaths,
+  loadOrCreateSecrets,
+  openDataDir,
+  protectDataDir,
+  saveState,
+  writePrivateFile,
+  type DemoSecrets,
+} from './data-dir.ts';
 import { DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
 import { assertReachableByPostgresUser, POSTGRES_HOST, startDemoPostgres, SUPERUSER } from './postgres.ts';
 import { prepareShop, SHOP_DATABASE } from './seed.ts';
@@ -161,12 +169,16 @@ async function writeHubConfig(dataDir: string, issuer: string, postgresAddress: 
   const template = await readFile(path.join(DEMO_RESOURCES, 'hub.yaml'), 'utf8');
   const header =
     '# Written by `portcullis demo` at every start from resources/demo/hub.yaml: edits do not last.\n';
-  await writeFile(
+  await writePrivateFile(
     paths.hubConfig,
     header + fillTemplate(template, { issuer, postgres_address: postgresAddress }),
   );
   await rm(paths.policies, { recursive: true, force: true });
-  await cp(path.join(DEMO_RESOURCES, 'policies'), paths.policies, { recursive: true });
+  await mkdir(paths.policies, { mode: 0o700 });
+  const policies = path.join(DEMO_RESOURCES, 'policies');
+  for (const name of await readdir(policies)) {
+    await writePrivateFile(path.join(paths.policies, name), await readFile(path.join(policies, name)));
+  }
 }
 
 function describeAccess(target: TargetConfig): string {
@@ -237,6 +249,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     });
     started.push(() => postgres.stop());
     if (!state.postgresCreated) await saveState(dataDir, { ...state, postgresCreated: true });
+    // On the first start as root, the postgres user (and its group) may only exist from now on.
+    await protectDataDir(dataDir);
 
     const shop = await prepareShop(
       { host: postgres.host, port: postgres.port, user: SUPERUSER, password: secrets.superuser },

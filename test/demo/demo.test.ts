@@ -3,7 +3,7 @@
  * the real hub on SQLite and a real PostgreSQL seeded with the demo shop, all in one data directory that
  * a second start reuses.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -375,6 +375,47 @@ describe('the demo policies', () => {
 });
 
 describe('the data directory', () => {
+  it('keeps what it writes owner-only: directories 0700, files 0600, the hub store and its WAL included', async () => {
+    // Some activity, so that the hub's store has its -wal and -shm files.
+    const priya = await signIn('priya');
+    await priya.closeSession((await priya.openSession('shop-db')).sessionId);
+    const found: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (full === path.join(dataDir, 'postgres')) continue; // PostgreSQL's own, 0700 by initdb
+        found.push(path.relative(dataDir, full));
+        const mode = (await stat(full)).mode & 0o777;
+        if (entry.isDirectory()) {
+          expect(mode, full).toBe(0o700);
+          await walk(full);
+        } else {
+          expect(mode, full).toBe(0o600);
+        }
+      }
+    };
+    await walk(dataDir);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'hub.db',
+        'hub.db-wal',
+        'hub.db-shm',
+        'hub.yaml',
+        'secrets.json',
+        'policies/shop.yaml',
+      ]),
+    );
+    const top = await stat(dataDir);
+    if (process.getuid?.() === 0) {
+      // PostgreSQL runs as the postgres user inside it: that user's group may pass through, nobody else.
+      expect(top.mode & 0o777).toBe(0o710);
+      expect(top.gid).toBe((await stat(path.join(dataDir, 'postgres'))).gid);
+    } else {
+      expect(top.mode & 0o777).toBe(0o700);
+    }
+    expect((await stat(path.join(dataDir, 'postgres'))).mode & 0o077).toBe(0);
+  });
+
   it('is reused by the next start: the same rows, no second seed, the same generated passwords, the hub remembers', async () => {
     const secretsFile = path.join(dataDir, 'secrets.json');
     expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);

@@ -1,3 +1,4 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -201,6 +202,33 @@ describe.each<Backend>(['sqlite', 'postgres'])('the hub store on %s', (backend) 
   });
 
   if (backend === 'sqlite') {
+    it('keeps the store owner-only: a directory it creates 0700, the file and its WAL 0600', async () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'portcullis-hub-private-'));
+      try {
+        const fresh = path.join(root, 'new-dir', 'hub.db');
+        const opened = await openHubDatabase(fresh);
+        await sql`insert into events (type, payload, created_at) values ('t', '{}', 'now')`.execute(
+          opened.db,
+        );
+        for (const file of [fresh, `${fresh}-wal`, `${fresh}-shm`]) {
+          expect(statSync(file).mode & 0o777, file).toBe(0o600);
+        }
+        expect(statSync(path.dirname(fresh)).mode & 0o777).toBe(0o700);
+        await opened.close();
+        // A store an older version left readable is made owner-only again when it is opened.
+        for (const file of [fresh, `${fresh}-wal`, `${fresh}-shm`]) {
+          if (existsSync(file)) chmodSync(file, 0o644);
+        }
+        const reopened = await openHubDatabase(fresh);
+        for (const file of [fresh, `${fresh}-wal`, `${fresh}-shm`]) {
+          if (existsSync(file)) expect(statSync(file).mode & 0o777, file).toBe(0o600);
+        }
+        await reopened.close();
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+
     it('runs SQLite in WAL mode with a busy timeout and foreign keys on', async () => {
       const mode = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(hub.db);
       expect(mode.rows[0]!.journal_mode).toBe('wal');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -169,6 +169,19 @@ describe('RecordingSpool', () => {
     expect(
       verifyChain(spool.readSession('a'), { seq: 10, hash: spool.readSession('a')[0]!.prevHash }),
     ).toEqual([]);
+  });
+
+  it('keeps the spool owner-only, bringing back to 0600 one an older version left readable', async () => {
+    const spool = openSpool();
+    spool.record('s1', statement(1));
+    spool.flush();
+    const files = [file, `${file}-wal`, `${file}-shm`];
+    for (const owned of files) expect(statSync(owned).mode & 0o777, owned).toBe(0o600);
+    await spool.close();
+    for (const owned of files) if (existsSync(owned)) chmodSync(owned, 0o644);
+    const again = openSpool();
+    for (const owned of files) if (existsSync(owned)) expect(statSync(owned).mode & 0o777, owned).toBe(0o600);
+    await again.close();
   });
 
   it('fails to open with a RecordingError where no database can be created', () => {

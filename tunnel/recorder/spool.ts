@@ -33,7 +33,7 @@
  *
  * One process writes a given session (the tunnel that owns it); several processes may share the file.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { chainHash, GENESIS_HASH } from '../../hub/api/recording-chain.ts';
@@ -235,8 +235,12 @@ export class RecordingSpool implements RecordingPoint {
     let db: Database.Database | undefined;
     try {
       mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
-      // Recordings hold SQL text: create the file owner-only (SQLite gives -wal/-shm the same mode).
+      // Recordings hold SQL text: the file owner-only (SQLite gives -wal/-shm the same mode when it
+      // creates them; ones left by an older version are brought back to it).
       closeSync(openSync(this.path, 'a', 0o600));
+      for (const owned of [this.path, `${this.path}-wal`, `${this.path}-shm`]) {
+        if (existsSync(owned)) chmodSync(owned, 0o600);
+      }
       db = new Database(this.path, { timeout: options.busyTimeoutMs ?? 250 });
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
