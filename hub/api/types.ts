@@ -115,6 +115,12 @@ export interface OpenedSession {
   policy: PolicySpec;
   /** The JIT grant the session rides on (it closes when the grant ends); null with standing access. */
   grant: { requestId: string; expiresAt: string } | null;
+  /**
+   * The database role created for this session alone (`connection.user`), valid until the grant's end or
+   * a lease the hub renews while the session is open, and dropped when it ends; null when the session
+   * uses the target's own role.
+   */
+  provisioned: { role: string; validUntil: string } | null;
   /** How long a held statement waits for an approver by default. */
   holdTimeoutSeconds: number;
 }

@@ -78,6 +78,7 @@ export interface TargetConfig {
     sslrootcert: string | null;
     sslservername: string | null;
   };
+  /** The role sessions use; with `provision`, the administrator that creates and drops theirs. */
   credentials: {
     user: string;
     /** Exactly one of passwordEnv and passwordFile is set. */
@@ -85,6 +86,17 @@ export interface TargetConfig {
     /** Absolute (resolved against hub.yaml's folder). */
     passwordFile: string | null;
   };
+  /**
+   * A role of its own for each session, created when it opens (VALID UNTIL the grant's end, or a lease
+   * renewed while the session is open) and dropped, its backends terminated, when it closes or its grant
+   * ends; null: sessions use the target's role.
+   */
+  provision: {
+    /** Roles the session's role is made a member of: its rights in the database. */
+    grant: string[];
+    leaseSeconds: number;
+    connectionLimit: number;
+  } | null;
   policy: TargetPolicy;
   /** Groups with standing access. */
   access: string[];
@@ -136,6 +148,22 @@ function parseAddress(address: string): { host: string; port: number } | undefin
   return { host: (match[1] ?? match[2])!, port };
 }
 
+/** A database role and where its password is read: the target's own, or a provisioning administrator's. */
+const login = z.strictObject({
+  user: z.string().min(1, 'must name the database user'),
+  password_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable')
+    .optional(),
+  password_file: z.string().min(1).optional(),
+  password: z
+    .never({ error: 'a literal password is not accepted here; use password_env or password_file' })
+    .optional(),
+});
+
+/** Per-session roles may open this many connections at once unless hub.yaml says otherwise. */
+const DEFAULT_CONNECTION_LIMIT = 20;
+
 const targetSchema = z.strictObject({
   id: z
     .string()
@@ -159,14 +187,15 @@ const targetSchema = z.strictObject({
     })
     .optional(),
   credentials: z.strictObject({
-    user: z.string().min(1, 'must name the database user'),
-    password_env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable')
-      .optional(),
-    password_file: z.string().min(1).optional(),
-    password: z
-      .never({ error: 'a literal password is not accepted here; use password_env or password_file' })
+    ...login.shape,
+    user: login.shape.user.optional(),
+    provision: z
+      .strictObject({
+        admin: login,
+        grant: z.array(z.string().min(1).max(63)).min(1, 'must name at least one role to grant'),
+        lease: duration('1h').default('1h'),
+        connection_limit: z.number().int().min(1, 'must be at least 1').default(DEFAULT_CONNECTION_LIMIT),
+      })
       .optional(),
   }),
   policy: z.string().min(1).default('guarded'),
@@ -283,12 +312,19 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       problems.push({ path: at('id'), problem: `duplicate target id (also targets[${seen.get(t.id)}])` });
     } else seen.set(t.id, index);
 
-    const credentials = t.credentials;
-    if ((credentials.password_env === undefined) === (credentials.password_file === undefined)) {
+    const provision = t.credentials.provision;
+    const credentials = provision?.admin ?? t.credentials;
+    const credentialsAt = provision ? at('credentials', 'provision', 'admin') : at('credentials');
+    if (provision && (t.credentials.user ?? t.credentials.password_env ?? t.credentials.password_file)) {
       problems.push({
         path: at('credentials'),
-        problem: 'needs exactly one of password_env or password_file',
+        problem: 'has either user and a password, or provision (whose admin creates the roles), not both',
       });
+    } else if (credentials.user === undefined) {
+      problems.push({ path: at('credentials', 'user'), problem: 'is required' });
+    }
+    if ((credentials.password_env === undefined) === (credentials.password_file === undefined)) {
+      problems.push({ path: credentialsAt, problem: 'needs exactly one of password_env or password_file' });
     }
 
     const tls = t.tls ?? { sslmode: 'verify-full' as const, sslrootcert: 'system' };
@@ -337,11 +373,18 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       database: t.database,
       tls: { sslmode: tls.sslmode, sslrootcert, sslservername: tls.sslservername ?? null },
       credentials: {
-        user: credentials.user,
+        user: credentials.user ?? '',
         passwordEnv: credentials.password_env ?? null,
         passwordFile:
           credentials.password_file === undefined ? null : path.resolve(base, credentials.password_file),
       },
+      provision: provision
+        ? {
+            grant: provision.grant,
+            leaseSeconds: seconds(provision.lease),
+            connectionLimit: provision.connection_limit,
+          }
+        : null,
       policy,
       access: t.access,
       jit: t.jit

@@ -13,6 +13,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
       '0001_initial': { up: (db) => initial(db, dialect) },
       '0002_decision_context': { up: (db) => decisionContext(db) },
       '0003_session_proofs': { up: (db) => sessionProofs(db, dialect) },
+      '0004_provisioned_roles': { up: (db) => provisionedRoles(db) },
     }),
   };
 }
@@ -210,5 +211,24 @@ async function sessionProofs(db: AnyDb, dialect: HubDialect): Promise<void> {
     .createIndex('session_proofs_session')
     .on('session_proofs')
     .columns(['session_id', 'created_at'])
+    .execute();
+}
+
+/** The database roles created for sessions, kept until they are dropped (which survives a restart). */
+async function provisionedRoles(db: AnyDb): Promise<void> {
+  await db.schema
+    .createTable('provisioned_roles')
+    .addColumn('session_id', 'text', (c) => c.primaryKey().references('sessions.id').onDelete('cascade'))
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull())
+    .addColumn('valid_until', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('dropped_at', 'text')
+    .addColumn('last_error', 'text')
+    .execute();
+  await db.schema
+    .createIndex('provisioned_roles_live')
+    .on('provisioned_roles')
+    .columns(['dropped_at', 'valid_until'])
     .execute();
 }

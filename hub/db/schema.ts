@@ -133,6 +133,19 @@ export interface SessionProofsTable {
   created_at: string;
 }
 
+/** A database role created for one session, until it is dropped. */
+export interface ProvisionedRolesTable {
+  session_id: string;
+  target_id: string;
+  role: string;
+  /** The role's VALID UNTIL: the grant's end, or the lease renewed while the session is open. */
+  valid_until: string;
+  created_at: string;
+  dropped_at: string | null;
+  /** Why the last attempt to create, renew or drop it failed (retried by the sweep). */
+  last_error: string | null;
+}
+
 /** The live event log (SSE); the id is the stream position. */
 export interface EventsTable {
   id: Generated<number>;
@@ -160,4 +173,5 @@ export interface HubSchema {
   events: EventsTable;
   event_recipients: EventRecipientsTable;
   session_proofs: SessionProofsTable;
+  provisioned_roles: ProvisionedRolesTable;
 }

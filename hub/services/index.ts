@@ -12,7 +12,8 @@ import { EntitlementService } from './entitlements.ts';
 import { EventBus } from './events.ts';
 import { AccessRequestService, type SweepResult } from './jit.ts';
 import { RecordingService } from './recordings.ts';
-import { ProofService } from './proofs.ts';
+import { ProofService, targetCredentials } from './proofs.ts';
+import { ProvisioningService, type ReconcileResult } from './provisioning.ts';
 import { SessionService } from './sessions.ts';
 
 export interface HubServicesOptions {
@@ -28,6 +29,8 @@ export interface SweepReport extends SweepResult {
   expiredApprovals: number;
   /** Closed sessions whose recording gap outlived the grace period. */
   brokenRecordings: number;
+  /** Per-session database roles dropped (their session ended) or renewed (their lease ran low). */
+  roles: ReconcileResult;
 }
 
 export interface HubServices {
@@ -38,6 +41,8 @@ export interface HubServices {
   readonly sessions: SessionService;
   /** Delegated authentication: answers a session's connection challenges. */
   readonly proofs: ProofService;
+  /** Per-session database roles: created, renewed, dropped. */
+  readonly provisioning: ProvisioningService;
   readonly access: AccessRequestService;
   readonly approvals: CommandApprovalService;
   readonly recordings: RecordingService;
@@ -63,8 +68,13 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     env: options.env ?? process.env,
   };
   const entitlements = new EntitlementService(ctx);
-  const sessions = new SessionService(ctx, entitlements);
-  const proofs = new ProofService(ctx);
+  const provisioning = new ProvisioningService(ctx);
+  const sessions = new SessionService(ctx, entitlements, provisioning);
+  const proofs = new ProofService(
+    ctx,
+    async (session, target) =>
+      (await provisioning.credentialsFor(session.id, target)) ?? targetCredentials(ctx, target),
+  );
   const access = new AccessRequestService(ctx);
   const approvals = new CommandApprovalService(ctx);
   const recordings = new RecordingService(ctx);
@@ -74,7 +84,8 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     const grants = await access.expireGrants(now);
     const expiredApprovals = await approvals.expireApprovals(now);
     const brokenRecordings = await recordings.finalizeRecordings(now);
-    return { ...grants, expiredApprovals, brokenRecordings };
+    const roles = await provisioning.reconcile(now);
+    return { ...grants, expiredApprovals, brokenRecordings, roles };
   };
 
   return {
@@ -84,6 +95,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     entitlements,
     sessions,
     proofs,
+    provisioning,
     access,
     approvals,
     recordings,
@@ -92,13 +104,16 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     sweep,
     startSweeping(intervalMs = 5000, onError = () => {}) {
       let running = false;
-      const timer = setInterval(() => {
+      const run = (work: () => Promise<unknown>): void => {
         if (running) return;
         running = true;
-        sweep()
+        work()
           .catch(onError)
           .finally(() => (running = false));
-      }, intervalMs);
+      };
+      // Roles left behind by sessions that ended while no hub was running go at once, not a sweep later.
+      run(() => provisioning.reconcile());
+      const timer = setInterval(() => run(sweep), intervalMs);
       timer.unref();
       return () => clearInterval(timer);
     },
@@ -123,4 +138,5 @@ export { EventBus, type Audience, type NewEvent, type Recipients, type Subscribe
 export { AccessRequestService, type SweepResult } from './jit.ts';
 export { RecordingService } from './recordings.ts';
 export { ProofService } from './proofs.ts';
+export { ProvisioningService, type ReconcileResult } from './provisioning.ts';
 export { SessionService } from './sessions.ts';

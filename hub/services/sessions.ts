@@ -21,12 +21,14 @@ import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
 import type { EntitlementService } from './entitlements.ts';
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
 import { targetCredentials } from './proofs.ts';
+import type { ProvisionedRole, ProvisioningService } from './provisioning.ts';
 import { sessionSummary, type SessionRow } from './rows.ts';
 
 export class SessionService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly entitlements: EntitlementService,
+    private readonly provisioning: ProvisioningService,
   ) {}
 
   /**
@@ -71,6 +73,19 @@ export class SessionService {
         anomaly_count: 0,
       })
       .execute();
+    const grant =
+      access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null;
+    let provisioned: ProvisionedRole | null = null;
+    if (target.provision) {
+      try {
+        const owner = { id, subject: identity.subject, name: identity.name };
+        provisioned = await this.provisioning.provision(owner, target, grant?.expiresAt ?? null);
+      } catch (error) {
+        await this.end(id, `the session's database role could not be created`);
+        await this.provisioning.release(id).catch(() => undefined);
+        throw error;
+      }
+    }
     return {
       sessionId: id,
       targetId: target.id,
@@ -81,12 +96,13 @@ export class SessionService {
         host: target.host,
         port: target.port,
         database: target.database,
-        user: credentials.user,
+        user: provisioned?.role ?? credentials.user,
         tls,
         authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
       },
       policy,
-      grant: access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null,
+      grant,
+      provisioned,
       holdTimeoutSeconds: this.ctx.config().approvals.holdTimeoutSeconds,
     };
   }
@@ -96,18 +112,20 @@ export class SessionService {
     if (reason.length > 500) throw new ValidationError('reason', 'must be at most 500 characters');
     const row = await this.ownSession(identity, sessionId, { allowAdmin: true });
     if (row.status !== 'closed') {
-      await this.ctx.hub.db
-        .updateTable('sessions')
-        .set({
-          status: 'closed',
-          closed_at: iso(this.ctx.clock.now()),
-          close_reason: row.status === 'closing' && row.close_reason ? row.close_reason : reason,
-        })
-        .where('id', '=', sessionId)
-        .where('status', '<>', 'closed')
-        .execute();
+      await this.end(sessionId, row.status === 'closing' && row.close_reason ? row.close_reason : reason);
     }
+    // Its database role goes with it; should that fail, the sweep tries again.
+    await this.provisioning.release(sessionId).catch(() => undefined);
     return this.summary(sessionId);
+  }
+
+  private async end(sessionId: string, reason: string): Promise<void> {
+    await this.ctx.hub.db
+      .updateTable('sessions')
+      .set({ status: 'closed', closed_at: iso(this.ctx.clock.now()), close_reason: reason })
+      .where('id', '=', sessionId)
+      .where('status', '<>', 'closed')
+      .execute();
   }
 
   /**

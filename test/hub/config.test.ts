@@ -170,6 +170,53 @@ targets:
       expect(neither).toMatchObject({ line: 10, field: 'targets[0].credentials' });
     });
 
+    it('reads per-session roles (credentials.provision): the admin that creates them, what they are granted', () => {
+      const provision =
+        'credentials: { provision: { admin: { user: provisioner, password_env: PROVISIONER }, grant: [pg_read_all_data] } }';
+      const target = parseHubConfig(
+        EXAMPLE.replace('credentials: { user: app, password_env: PAYMENTS_DB_PASSWORD }', provision),
+        file,
+      ).targets[0]!;
+      expect(target.credentials).toEqual({
+        user: 'provisioner',
+        passwordEnv: 'PROVISIONER',
+        passwordFile: null,
+      });
+      expect(target.provision).toEqual({
+        grant: ['pg_read_all_data'],
+        leaseSeconds: 3600,
+        connectionLimit: 20,
+      });
+      expect(parseHubConfig(EXAMPLE, file).targets[0]!.provision).toBeNull();
+
+      const both = refusal(
+        EXAMPLE.replace(
+          'password_env: PAYMENTS_DB_PASSWORD }',
+          'password_env: X, provision: { admin: { user: p, password_env: P }, grant: [r] } }',
+        ),
+      );
+      expect(both).toMatchObject({ line: 10, field: 'targets[0].credentials' });
+      expect(both.problem).toMatch(/not both/);
+      const noPassword = refusal(
+        EXAMPLE.replace(
+          '{ user: app, password_env: PAYMENTS_DB_PASSWORD }',
+          '{ provision: { admin: { user: p }, grant: [r] } }',
+        ),
+      );
+      expect(noPassword).toMatchObject({ field: 'targets[0].credentials.provision.admin' });
+      const noGrant = refusal(
+        EXAMPLE.replace(
+          '{ user: app, password_env: PAYMENTS_DB_PASSWORD }',
+          '{ provision: { admin: { user: p, password_env: P }, grant: [] } }',
+        ),
+      );
+      expect(noGrant).toMatchObject({ field: 'targets[0].credentials.provision.grant' });
+      expect(refusal(EXAMPLE.replace('user: app, ', ''))).toMatchObject({
+        field: 'targets[0].credentials.user',
+        problem: 'is required',
+      });
+    });
+
     it('refuses an sslmode libpq does not know, and system roots without verify-full', () => {
       expect(refusal(EXAMPLE.replace('sslmode: verify-full', 'sslmode: verify'))).toMatchObject({
         line: 9,
