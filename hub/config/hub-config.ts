@@ -51,6 +51,15 @@ export interface HubConfig {
     /** How long after a session closed a gap in its recording may still fill before it counts as broken. */
     gapGraceSeconds: number;
   };
+  events: {
+    /**
+     * How long the live event log keeps an event: how far back an event stream can resume
+     * (Last-Event-ID). Recordings and the audit trail are a separate store and are not pruned.
+     */
+    retentionSeconds: number;
+    /** How often one of the hub instances prunes it. */
+    pruneEverySeconds: number;
+  };
   delegation: {
     /** How many connections' authentication the hub answers per session and minute. */
     proofsPerMinute: number;
@@ -235,6 +244,12 @@ const hubSchema = z.strictObject({
     })
     .default({ hold_timeout: '5m', max_hold_timeout: '1h' }),
   recordings: z.strictObject({ gap_grace: duration('10m').default('10m') }).default({ gap_grace: '10m' }),
+  events: z
+    .strictObject({
+      retention: duration('3d').default('3d'),
+      prune_every: duration('1h').default('1h'),
+    })
+    .default({ retention: '3d', prune_every: '1h' }),
   delegation: z
     .strictObject({
       proofs_per_minute: z.number().int().min(1, 'must be at least 1').default(DEFAULT_PROOFS_PER_MINUTE),
@@ -431,6 +446,10 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       },
       approvals: { holdTimeoutSeconds, maxHoldTimeoutSeconds },
       recordings: { gapGraceSeconds: seconds(input.recordings.gap_grace) },
+      events: {
+        retentionSeconds: seconds(input.events.retention),
+        pruneEverySeconds: seconds(input.events.prune_every),
+      },
       delegation: { proofsPerMinute: input.delegation.proofs_per_minute },
       targets,
     },

@@ -14,6 +14,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
       '0002_decision_context': { up: (db) => decisionContext(db) },
       '0003_session_proofs': { up: (db) => sessionProofs(db, dialect) },
       '0004_provisioned_roles': { up: (db) => provisionedRoles(db) },
+      '0005_event_retention': { up: (db) => eventRetention(db) },
     }),
   };
 }
@@ -230,5 +231,18 @@ async function provisionedRoles(db: AnyDb): Promise<void> {
     .createIndex('provisioned_roles_live')
     .on('provisioned_roles')
     .columns(['dropped_at', 'valid_until'])
+    .execute();
+}
+
+/**
+ * The event log is pruned by age: an index to find the old rows, and the hub's periodic jobs with when
+ * each last ran, which instances claim with one conditional UPDATE so a job runs once per interval.
+ */
+async function eventRetention(db: AnyDb): Promise<void> {
+  await db.schema.createIndex('events_created').on('events').columns(['created_at', 'id']).execute();
+  await db.schema
+    .createTable('hub_jobs')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('last_run_at', 'text', (c) => c.notNull())
     .execute();
 }

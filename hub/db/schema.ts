@@ -163,6 +163,12 @@ export interface EventRecipientsTable {
   recipient: string;
 }
 
+/** The hub's periodic jobs (event pruning): when each last ran on any instance. */
+export interface HubJobsTable {
+  name: string;
+  last_run_at: string;
+}
+
 export interface HubSchema {
   sessions: SessionsTable;
   session_events: SessionEventsTable;
@@ -172,6 +178,7 @@ export interface HubSchema {
   command_approvals: CommandApprovalsTable;
   events: EventsTable;
   event_recipients: EventRecipientsTable;
+  hub_jobs: HubJobsTable;
   session_proofs: SessionProofsTable;
   provisioned_roles: ProvisionedRolesTable;
 }

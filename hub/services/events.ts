@@ -20,6 +20,7 @@ export const EVENTS_CHANNEL = 'portcullis_events';
 /** pg_advisory_xact_lock key for appends ("Port" in ASCII). */
 const APPEND_LOCK = 0x506f7274;
 const PAGE = 500;
+const PRUNE_BATCH = 5000;
 
 export interface Recipients {
   subjects?: readonly string[];
@@ -251,13 +252,32 @@ export class EventBus {
     }));
   }
 
-  /** Deletes events created before a time (the stream's retention). Returns how many. */
+  /**
+   * Deletes events created before a time (the stream's retention), with their recipients, in batches so
+   * that appends on other instances never wait long behind it. Returns how many.
+   */
   async prune(before: Date): Promise<number> {
-    const result = await this.hub.db
-      .deleteFrom('events')
-      .where('created_at', '<', iso(before))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    let deleted = 0;
+    for (;;) {
+      const rows = await this.hub.db
+        .selectFrom('events')
+        .select('id')
+        .where('created_at', '<', iso(before))
+        .orderBy('id')
+        .limit(PRUNE_BATCH)
+        .execute();
+      if (rows.length === 0) return deleted;
+      const result = await this.hub.db
+        .deleteFrom('events')
+        .where(
+          'id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .executeTakeFirst();
+      deleted += Number(result.numDeletedRows);
+      if (rows.length < PRUNE_BATCH) return deleted;
+    }
   }
 
   async close(): Promise<void> {

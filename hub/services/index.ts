@@ -9,6 +9,7 @@ import { AuditService } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ServiceContext } from './context.ts';
 import { EntitlementService } from './entitlements.ts';
+import { EventRetention } from './event-retention.ts';
 import { EventBus } from './events.ts';
 import { AccessRequestService, type SweepResult } from './jit.ts';
 import { RecordingService } from './recordings.ts';
@@ -31,6 +32,8 @@ export interface SweepReport extends SweepResult {
   brokenRecordings: number;
   /** Per-session database roles dropped (their session ended) or renewed (their lease ran low). */
   roles: ReconcileResult;
+  /** Events past the event log's retention, deleted by this instance (0 when another one's turn). */
+  prunedEvents: number;
 }
 
 export interface HubServices {
@@ -48,7 +51,10 @@ export interface HubServices {
   readonly recordings: RecordingService;
   readonly audit: AuditService;
   config(): HubConfig;
-  /** Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps). */
+  /**
+   * Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps), and
+   * prunes the event log when it is this instance's turn.
+   */
   sweep(now?: Date): Promise<SweepReport>;
   /** Runs `sweep` every `intervalMs` until the returned function is called. Errors are passed to onError. */
   startSweeping(intervalMs?: number, onError?: (error: unknown) => void): () => void;
@@ -79,13 +85,15 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   const approvals = new CommandApprovalService(ctx);
   const recordings = new RecordingService(ctx);
   const audit = new AuditService(ctx);
+  const retention = new EventRetention(ctx);
 
   const sweep = async (now: Date = clock.now()): Promise<SweepReport> => {
     const grants = await access.expireGrants(now);
     const expiredApprovals = await approvals.expireApprovals(now);
     const brokenRecordings = await recordings.finalizeRecordings(now);
     const roles = await provisioning.reconcile(now);
-    return { ...grants, expiredApprovals, brokenRecordings, roles };
+    const prunedEvents = await retention.run(now);
+    return { ...grants, expiredApprovals, brokenRecordings, roles, prunedEvents };
   };
 
   return {

@@ -30,6 +30,7 @@ type Backend = 'sqlite' | 'postgres';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 // ---------------------------------------------------------------------------------------------------
 // The cast
@@ -715,6 +716,45 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
       await expect(ended).resolves.toEqual({ done: true, value: undefined });
     });
 
+    it('prunes events past the retention (3 days) once an hour, with their recipients; recordings stay', async () => {
+      const t0 = h.clock.now();
+      const session = await h.services.sessions.openSession(alice, 'payments-db');
+      await h.services.recordings.ingest(alice, session.sessionId, chain(3));
+      const old = await h.services.events.append([
+        { type: 'access.requested', payload: { old: 1 }, to: { groups: ['managers'] } },
+        { type: 'access.decided', payload: { old: 2 }, to: { subjects: ['alice'] } },
+      ]);
+      h.clock.advance(2 * DAY);
+      const kept = await h.services.events.append([
+        { type: 'access.requested', payload: { kept: 1 }, to: { groups: ['managers'] } },
+      ]);
+      h.clock.advance(DAY + MINUTE);
+      const first = await h.services.sweep();
+      expect(first.prunedEvents).toBeGreaterThanOrEqual(old.length);
+      const left = await h.database.db.selectFrom('events').select('id').execute();
+      expect(left.map((row) => Number(row.id))).not.toEqual(expect.arrayContaining([old[0]]));
+      expect(left.map((row) => Number(row.id))).toEqual(expect.arrayContaining(kept));
+      const recipients = await h.database.db
+        .selectFrom('event_recipients')
+        .select('event_id')
+        .where('event_id', 'in', old)
+        .execute();
+      expect(recipients).toEqual([]);
+      expect(await h.services.audit.sessionEvents(session.sessionId, audrey)).toHaveLength(3);
+      // Not due again within the hour, whatever is old by then.
+      const pruneTime = h.clock.now();
+      h.clock.advance(-4 * DAY);
+      await h.services.events.append([
+        { type: 'access.requested', payload: {}, to: { groups: ['managers'] } },
+      ]);
+      h.clock.set(pruneTime);
+      h.clock.advance(30 * MINUTE);
+      expect((await h.services.sweep()).prunedEvents).toBe(0);
+      h.clock.advance(HOUR);
+      expect((await h.services.sweep()).prunedEvents).toBe(1);
+      h.clock.set(t0);
+    });
+
     it('starts from now without Last-Event-ID', async () => {
       const controller = new AbortController();
       const iterator = h.services.events.subscribe(mia, { signal: controller.signal });
@@ -1072,6 +1112,34 @@ describe('several hub instances on one PostgreSQL database', () => {
     const waiting = a.services.approvals.waitForDecision(alice, approval.id);
     await b.services.approvals.decide(max, approval.id, { approve: false, comment: 'use a refund' });
     await expect(waiting).resolves.toMatchObject({ state: 'denied', comment: 'use a refund' });
+  });
+
+  it('prunes the event log once per interval between them, whichever instance claims it', async () => {
+    const old = await a.services.events.append(
+      Array.from({ length: 20 }, (_, n) => ({
+        type: 'access.requested' as const,
+        payload: { n },
+        to: { groups: ['managers'] },
+      })),
+    );
+    for (const h of [a, b]) h.clock.advance(3 * DAY + HOUR);
+    const reports = await Promise.all([a.services.sweep(), b.services.sweep(), a.services.sweep()]);
+    const pruned = reports.map((report) => report.prunedEvents);
+    expect(pruned.filter((n) => n > 0)).toHaveLength(1);
+    expect(pruned.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(old.length);
+    const left = await a.database.db.selectFrom('events').select('id').where('id', 'in', old).execute();
+    expect(left).toEqual([]);
+    // Within the hour, neither prunes; after it, one of them does again.
+    for (const h of [a, b]) h.clock.advance(30 * MINUTE);
+    expect((await Promise.all([a.services.sweep(), b.services.sweep()])).map((r) => r.prunedEvents)).toEqual([
+      0, 0,
+    ]);
+    await b.services.events.append([{ type: 'access.requested', payload: {}, to: { groups: ['managers'] } }]);
+    for (const h of [a, b]) h.clock.advance(3 * DAY + HOUR);
+    const later = await Promise.all([b.services.sweep(), a.services.sweep()]);
+    const pruners = later.map((report) => report.prunedEvents).filter((n) => n > 0);
+    expect(pruners).toHaveLength(1);
+    expect(pruners[0]).toBeGreaterThanOrEqual(1);
   });
 
   it('counts approvals from both instances towards min_approvals', async () => {

@@ -43,6 +43,7 @@ const TABLES = [
   'command_approvals',
   'event_recipients',
   'events',
+  'hub_jobs',
   'provisioned_roles',
   'recording_anomalies',
   'session_events',
