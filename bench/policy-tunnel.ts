@@ -57,8 +57,8 @@ export async function benchPolicyTunnel(): Promise<void> {
 
     if (installed('pgbench')) {
       await pgbenchInit(direct, 10);
-      const dt = (await pgbenchSelectOnly(direct, 'prepared', 8)).tps;
-      const tt = (await pgbenchSelectOnly(tunnel, 'prepared', 8)).tps;
+      const dt = (await pgbenchSelectOnly(direct, { mode: 'prepared', clients: 8 })).tps;
+      const tt = (await pgbenchSelectOnly(tunnel, { mode: 'prepared', clients: 8 })).tps;
       console.log(`\npgbench -S -M prepared, 8 clients, under the policy above (target: >= 0.8x direct)\n`);
       console.log(
         table(

@@ -1,3 +1,5 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { serialize } from 'pg-protocol';
 import type { ReadyLine } from '../test/support/guard-process.ts';
 import type { TestPostgres } from '../test/support/postgres.ts';
@@ -46,24 +48,76 @@ export async function pgbenchInit(target: Endpoint, scale: number): Promise<void
   if (code !== 0) throw new Error(`pgbench -i against ${target.name} failed: ${stderr}`);
 }
 
-/** pgbench -S for SECONDS: transactions per second and average latency. */
-export async function pgbenchSelectOnly(
-  target: Endpoint,
-  mode: string,
-  clients: number,
-): Promise<{ tps: number; latencyMs: number }> {
+export interface PgbenchRun {
+  /** simple, extended or prepared (pgbench -M). */
+  mode: string;
+  clients: number;
+  /** A new connection for every transaction (pgbench -C). */
+  connectEach?: boolean;
+  /** How long to run; SECONDS unless said otherwise. */
+  seconds?: number;
+  /** Log every transaction's latency (pgbench -l) into this directory and return them. */
+  latencyLogDir?: string;
+}
+
+export interface PgbenchResult {
+  tps: number;
+  transactions: number;
+  latencyMs: number;
+  /** Each transaction's latency in µs, when the run logged them. */
+  latenciesUs?: number[];
+}
+
+/**
+ * pgbench -S (one primary-key SELECT per transaction) for SECONDS (or `spec.seconds`), with pgbench's default of one
+ * thread (-j 1), as a user types it.
+ */
+export async function pgbenchSelectOnly(target: Endpoint, spec: PgbenchRun): Promise<PgbenchResult> {
   const { target: args, env } = pgbenchArgs(target);
-  const jobs = String(Math.min(clients, 2));
+  const logPrefix = spec.latencyLogDir ? path.join(spec.latencyLogDir, `${target.name}-${Date.now()}`) : '';
   const { code, stdout, stderr } = await run(
     'pgbench',
-    ['-S', '-M', mode, '-c', String(clients), '-j', jobs, '-T', String(SECONDS), '-n', ...args],
+    [
+      '-S',
+      '-M',
+      spec.mode,
+      '-c',
+      String(spec.clients),
+      '-T',
+      String(spec.seconds ?? SECONDS),
+      '-n',
+      ...(spec.connectEach ? ['-C'] : []),
+      ...(logPrefix ? ['-l', `--log-prefix=${logPrefix}`] : []),
+      ...args,
+    ],
     { env },
   );
   if (code !== 0) throw new Error(`pgbench against ${target.name} failed: ${stderr}`);
-  return {
-    tps: Number(/tps = ([\d.]+)/.exec(stdout)?.[1]),
-    latencyMs: Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1]),
+  const result: PgbenchResult = {
+    // pgbench prints no tps when no transaction finished in time (connecting took all of it, say).
+    tps: Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0),
+    transactions: Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? 0),
+    latencyMs: Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN),
   };
+  if (logPrefix) result.latenciesUs = await readLatencyLogs(logPrefix);
+  return result;
+}
+
+/** pgbench -l writes PREFIX.PID (and .PID.N per extra thread): "client tx latency_us script epoch us". */
+async function readLatencyLogs(prefix: string): Promise<number[]> {
+  const dir = path.dirname(prefix);
+  const base = path.basename(prefix) + '.';
+  const latencies: number[] = [];
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(base)) continue;
+    const file = path.join(dir, name);
+    for (const line of (await readFile(file, 'utf8')).split('\n')) {
+      const latency = Number(line.split(' ')[2]);
+      if (line !== '' && Number.isFinite(latency)) latencies.push(latency);
+    }
+    await rm(file);
+  }
+  return latencies;
 }
 
 /** Streams a query's result to a raw client that discards it: MB/s of protocol bytes received. */

@@ -1,10 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+/**
+ * The tunnel as a user runs it, against PostgreSQL itself and PgBouncer, in one run and interleaved.
+ *
+ * Each guard is the installed CLI (`portcullis guard postgres`, the compiled dist/cli) started the way
+ * the README tells a user to: upstream in PORTCULLIS_UPSTREAM, `--record FILE` on, one process per
+ * policy. pgbench runs with its defaults (-j 1) against every path in turn, the order rotated each
+ * round, so that a machine whose load drifts treats every path alike.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import pg from 'pg';
-import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.ts';
+import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { startGuard, type GuardProcess } from '../test/support/guard-process.ts';
+import { startPgbouncer, type Pgbouncer } from './pgbouncer.ts';
 import {
   directEndpoint,
   pgbenchInit,
@@ -13,174 +20,244 @@ import {
   streamMBps,
   tunnelEndpoint,
   type Endpoint,
+  type PgbenchResult,
 } from './postgres-endpoints.ts';
-import { installed, median, percentile, run, table } from './tools.ts';
+import { cpuSeconds, loadAverage, memory } from './process-stats.ts';
+import { installed, median, percentile, table } from './tools.ts';
+import { summariseCpuProfiles } from './cpu-profile.ts';
 
-/** Round-trip times of one-row queries from a single client: the latency the tunnel adds. */
-async function roundTrips(target: Endpoint, count: number): Promise<number[]> {
-  const client = new pg.Client({ ...target, ssl: false });
-  await client.connect();
-  for (let i = 0; i < 500; i++) await client.query('SELECT 1');
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t0 = process.hrtime.bigint();
-    await client.query('SELECT 1');
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  await client.end();
-  return samples;
+/** pgbench's scale: 500,000 accounts, as in the measurements users reported. */
+const SCALE = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Set to a directory to run every guard under `node --cpu-prof` and summarise the profiles. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF;
+
+/** A place pgbench connects to, and the process whose CPU time is charged to it. */
+interface Path {
+  name: string;
+  endpoint: Endpoint;
+  pid?: number;
 }
 
-async function startPgbouncer(
-  server: TestPostgres,
-): Promise<{ endpoint: Endpoint; stop(): void } | undefined> {
-  if (!installed('pgbouncer')) return undefined;
-  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-pgbouncer-'));
-  const port = await freePort();
-  await writeFile(path.join(dir, 'users.txt'), `"${server.user}" "${server.password}"\n`);
-  await writeFile(
-    path.join(dir, 'pgbouncer.ini'),
-    [
-      '[databases]',
-      `${server.database} = host=${server.host} port=${server.port} dbname=${server.database}`,
-      '[pgbouncer]',
-      `listen_addr = 127.0.0.1`,
-      `listen_port = ${port}`,
-      'auth_type = scram-sha-256',
-      `auth_file = ${path.join(dir, 'users.txt')}`,
-      'pool_mode = session',
-      'max_client_conn = 100',
-      'default_pool_size = 20',
-      `unix_socket_dir =`,
-      `logfile = ${path.join(dir, 'pgbouncer.log')}`,
-    ].join('\n') + '\n',
-  );
-  const ini = path.join(dir, 'pgbouncer.ini');
-  // PgBouncer, like PostgreSQL, refuses to run as root.
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) await run('chown', ['-R', 'postgres', dir]);
-  const child = asRoot
-    ? spawn('su', ['postgres', '-s', '/bin/sh', '-c', `exec pgbouncer ${ini}`], { stdio: 'ignore' })
-    : spawn('pgbouncer', [ini], { stdio: 'ignore' });
-  const endpoint: Endpoint = {
-    name: 'pgbouncer',
-    host: '127.0.0.1',
-    port,
-    user: server.user,
-    password: server.password,
-    database: server.database,
-  };
-  for (let i = 0; i < 50; i++) {
-    try {
-      const c = new pg.Client({ ...endpoint });
-      await c.connect();
-      await c.end();
-      return {
-        endpoint,
-        stop: () => {
-          child.kill('SIGTERM');
-          void rm(dir, { recursive: true, force: true });
-        },
-      };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+interface Scenario {
+  mode: string;
+  clients: number;
+  connectEach: boolean;
+}
+
+const GUARDS = [
+  { name: 'observe', policy: () => 'observe' },
+  { name: 'guarded', policy: () => 'guarded' },
+  { name: 'guarded+mask', policy: (dir: string) => path.join(dir, 'mask.yaml') },
+];
+
+/** Masks the column pgbench -S reads, so every row is rewritten, and looks for values in the rest. */
+const MASK_POLICY = `extends: guarded
+mask:
+  - {column: pgbench_accounts.abalance, strategy: 'null'}
+  - {column: pgbench_accounts.filler, strategy: redact}
+detect: [card, email]
+`;
+
+/** BENCH_SCENARIOS=simple:8,prepared:1,simple:8:C picks some; all by default. */
+function scenarios(): Scenario[] {
+  const all: Scenario[] = [
+    ...['simple', 'extended', 'prepared'].flatMap((mode) =>
+      [1, 8].map((clients) => ({ mode, clients, connectEach: false })),
+    ),
+    { mode: 'simple', clients: 8, connectEach: true },
+  ];
+  const wanted = process.env.BENCH_SCENARIOS?.split(',');
+  if (!wanted) return all;
+  return wanted.map((spec) => {
+    const [mode = 'simple', clients = '8', c] = spec.split(':');
+    return { mode, clients: Number(clients), connectEach: c === 'C' };
+  });
+}
+
+/** BENCH_PATHS=pgbouncer,guarded picks some paths; all by default. */
+function wantedPath(name: string): boolean {
+  const wanted = process.env.BENCH_PATHS?.split(',');
+  return !wanted || wanted.includes(name);
+}
+
+interface Measured {
+  runs: PgbenchResult[];
+  cpu: number;
+}
+
+async function measureScenario(
+  paths: Path[],
+  scenario: Scenario,
+  logDir: string,
+): Promise<Map<string, Measured>> {
+  const measured = new Map<string, Measured>(paths.map((p) => [p.name, { runs: [], cpu: 0 }]));
+  const logLatencies = scenario.clients === 1 && !scenario.connectEach;
+  // Not measured: first connections, the guards' catalog reads and V8's compilation of the hot path.
+  for (const p of paths) await pgbenchSelectOnly(p.endpoint, { ...scenario, seconds: 1 });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[(i + round) % paths.length]!;
+      const before = p.pid ? cpuSeconds(p.pid) : 0;
+      const result = await pgbenchSelectOnly(p.endpoint, {
+        ...scenario,
+        ...(logLatencies ? { latencyLogDir: logDir } : {}),
+      });
+      const m = measured.get(p.name)!;
+      m.runs.push(result);
+      if (p.pid) m.cpu += cpuSeconds(p.pid) - before;
     }
   }
-  child.kill('SIGKILL');
-  console.warn('pgbouncer did not start; skipping its column');
-  return undefined;
+  return measured;
+}
+
+function scenarioTable(paths: Path[], measured: Map<string, Measured>): string {
+  const tps = (name: string): number | undefined => {
+    const runs = measured.get(name)?.runs;
+    return runs ? median(runs.map((r) => r.tps)) : undefined;
+  };
+  const latencies = (name: string): number[] =>
+    measured.get(name)?.runs.flatMap((r) => r.latenciesUs ?? []) ?? [];
+  const direct = tps('direct');
+  const bouncer = tps('pgbouncer');
+  const directLatency = latencies('direct');
+  const ratio = (value: number, base: number | undefined): string =>
+    base ? (value / base).toFixed(2) : 'n/a';
+  const rows = paths.map((p) => {
+    const m = measured.get(p.name)!;
+    const all = m.runs.map((r) => r.tps);
+    const t = median(all);
+    const transactions = m.runs.reduce((sum, r) => sum + r.transactions, 0);
+    const own = latencies(p.name);
+    const latency =
+      own.length > 0
+        ? [
+            median(own).toFixed(0),
+            percentile(own, 99).toFixed(0),
+            directLatency.length > 0 ? `+${(median(own) - median(directLatency)).toFixed(0)}` : 'n/a',
+            directLatency.length > 0
+              ? `+${(percentile(own, 99) - percentile(directLatency, 99)).toFixed(0)}`
+              : 'n/a',
+          ]
+        : ['', '', '', ''];
+    return [
+      p.name,
+      t.toFixed(0),
+      `${Math.min(...all).toFixed(0)}–${Math.max(...all).toFixed(0)}`,
+      ratio(t, bouncer),
+      ratio(t, direct),
+      p.pid ? ((m.cpu / transactions) * 1000).toFixed(3) : '',
+      ...latency,
+    ];
+  });
+  return table(
+    [
+      'path',
+      'tps',
+      'tps range',
+      '×pgbouncer',
+      '×direct',
+      'CPU s/1k tx',
+      'p50 µs',
+      'p99 µs',
+      '+p50 µs',
+      '+p99 µs',
+    ],
+    rows,
+  );
+}
+
+async function startGuards(
+  server: TestPostgres,
+  dir: string,
+): Promise<{ name: string; guard: GuardProcess; record: string }[]> {
+  await writeFile(path.join(dir, 'mask.yaml'), MASK_POLICY);
+  const env = { ...process.env, PORTCULLIS_UPSTREAM: server.url({ sslmode: 'disable' }) };
+  const nodeArgs = CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR] : [];
+  const guards = [];
+  for (const { name, policy } of GUARDS.filter((g) => wantedPath(g.name))) {
+    const record = path.join(dir, `${name}.jsonl`);
+    const guard = await startGuard(['--policy', policy(dir), '--record', record], {
+      env,
+      nodeArgs: CPU_PROFILE_DIR ? [...nodeArgs, '--cpu-prof-name', `${name}.cpuprofile`] : [],
+    });
+    guards.push({ name, guard, record });
+  }
+  return guards;
 }
 
 const MILLION_ROWS = "SELECT g, md5(g::text), repeat('x', 80) FROM generate_series(1, 1000000) g";
 
+async function streamTable(direct: Endpoint, tunnel: Endpoint): Promise<string> {
+  const sd = await streamMBps(direct, MILLION_ROWS);
+  const st = await streamMBps(tunnel, MILLION_ROWS);
+  return (
+    `1M-row select (${(sd.bytes / 1e6).toFixed(0)} MB of protocol bytes) to a raw client, load ${loadAverage()}\n\n` +
+    table(
+      ['path', 'MB/s', 'ratio'],
+      [
+        ['direct', sd.mbps.toFixed(0), '1.00'],
+        ['guarded', st.mbps.toFixed(0), (st.mbps / sd.mbps).toFixed(2)],
+      ],
+    )
+  );
+}
+
 export async function benchPostgresTunnel(): Promise<void> {
   console.log('\n## Postgres tunnel\n');
-  const server = await startPostgres({ settings: { max_connections: '100' } });
-  let guard: GuardProcess | undefined;
-  let bouncer: Awaited<ReturnType<typeof startPgbouncer>>;
+  if (!installed('pgbench')) {
+    console.log(
+      'pgbench is not installed (apt-get install postgresql-client): skipping the Postgres tunnel suite',
+    );
+    return;
+  }
+  const server = await startPostgres({ settings: { max_connections: '200' } });
+  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-'));
+  let guards: Awaited<ReturnType<typeof startGuards>> = [];
+  let bouncer: Pgbouncer | undefined;
   try {
     const direct = directEndpoint(server);
-    // observe: every statement is still classified and recorded, nothing is enforced.
-    guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--policy', 'observe']);
-    const tunnel = tunnelEndpoint(guard.ready, server.database);
-    bouncer = await startPgbouncer(server);
-
-    if (installed('pgbench')) {
-      await pgbenchInit(direct, 10);
-      const rows: (string | number)[][] = [];
-      for (const clients of [1, 8]) {
-        for (const mode of ['simple', 'extended', 'prepared']) {
-          const d = await pgbenchSelectOnly(direct, mode, clients);
-          const t = await pgbenchSelectOnly(tunnel, mode, clients);
-          const b = bouncer ? await pgbenchSelectOnly(bouncer.endpoint, mode, clients) : undefined;
-          rows.push([
-            mode,
-            clients,
-            d.tps.toFixed(0),
-            t.tps.toFixed(0),
-            (t.tps / d.tps).toFixed(2),
-            b ? b.tps.toFixed(0) : 'n/a',
-            b ? (t.tps / b.tps).toFixed(2) : 'n/a',
-          ]);
-        }
-      }
-      console.log(
-        `pgbench -S, ${SECONDS} s per run (targets: tunnel/direct >= 0.80, tunnel/pgbouncer >= 1.00 at 8 clients)\n`,
-      );
-      console.log(
-        table(
-          [
-            'mode',
-            'clients',
-            'direct tps',
-            'tunnel tps',
-            'tunnel/direct',
-            'pgbouncer tps',
-            'tunnel/pgbouncer',
-          ],
-          rows,
-        ),
-      );
-    } else {
-      console.log('pgbench is not installed (apt-get install postgresql-client): skipping the TPS table');
+    await pgbenchInit(direct, SCALE);
+    guards = await startGuards(server, dir);
+    bouncer = wantedPath('pgbouncer') ? await startPgbouncer(server) : undefined;
+    const paths: Path[] = [
+      ...(wantedPath('direct') ? [{ name: 'direct', endpoint: direct }] : []),
+      ...(bouncer ? [{ name: 'pgbouncer', endpoint: bouncer.endpoint, pid: bouncer.pid }] : []),
+      ...guards.map(({ name, guard }) => ({
+        name,
+        endpoint: { ...tunnelEndpoint(guard.ready, server.database), name },
+        pid: guard.child.pid!,
+      })),
+    ];
+    console.log(
+      `pgbench -S, scale ${SCALE}, -j 1, ${SECONDS} s per run, ${ROUNDS} rounds interleaved (median tps). ` +
+        'Guards: `portcullis guard postgres --record FILE`. Goal at 8 clients: ×pgbouncer >= 1.00; ' +
+        'one client: +p50 <= 50 µs.',
+    );
+    for (const scenario of scenarios()) {
+      const load = loadAverage();
+      const measured = await measureScenario(paths, scenario, dir);
+      const name = `${scenario.connectEach ? '-C ' : ''}-M ${scenario.mode}, ${scenario.clients} client(s)`;
+      console.log(`\n${name} — load ${load} before, ${loadAverage()} after\n`);
+      console.log(scenarioTable(paths, measured));
     }
-
-    const d = await roundTrips(direct, 5000);
-    const t = await roundTrips(tunnel, 5000);
-    console.log('\nSingle-client round trip of SELECT 1 with node-postgres (target: added p50 <= 50 µs)\n');
-    console.log(
-      table(
-        ['path', 'p50 µs', 'p99 µs'],
-        [
-          ['direct', median(d).toFixed(0), percentile(d, 99).toFixed(0)],
-          ['tunnel', median(t).toFixed(0), percentile(t, 99).toFixed(0)],
-          ['added', (median(t) - median(d)).toFixed(0), (percentile(t, 99) - percentile(d, 99)).toFixed(0)],
-        ],
-      ),
-    );
-
-    const rssBefore = guard.memory();
-    const sd = await streamMBps(direct, MILLION_ROWS);
-    const st = await streamMBps(tunnel, MILLION_ROWS);
-    const rssAfter = guard.memory();
-    console.log(
-      `\n1M-row select (${(sd.bytes / 1e6).toFixed(0)} MB of protocol bytes) to a raw client (target: peak RSS <= 200 MB)\n`,
-    );
-    console.log(
-      table(
-        ['path', 'MB/s', 'ratio'],
-        [
-          ['direct', sd.mbps.toFixed(0), '1.00'],
-          ['tunnel', st.mbps.toFixed(0), (st.mbps / sd.mbps).toFixed(2)],
-        ],
-      ),
-    );
-    console.log(
-      `\ntunnel RSS: ${(rssBefore.rss / 1048576).toFixed(0)} MiB before, ${(rssAfter.rss / 1048576).toFixed(0)} MiB after, peak ${(rssAfter.peak / 1048576).toFixed(0)} MiB`,
-    );
+    const guarded = guards.find((g) => g.name === 'guarded');
+    if (guarded && wantedPath('direct')) {
+      console.log('\n' + (await streamTable(direct, tunnelEndpoint(guarded.guard.ready, server.database))));
+    }
+    console.log('\nGuard processes\n');
+    const rows = [];
+    for (const { name, guard, record } of guards) {
+      const events = (await readFile(record, 'utf8')).split('\n').length - 1;
+      const { peak } = memory(guard.child.pid!);
+      rows.push([name, (peak / 1048576).toFixed(0), events]);
+    }
+    console.log(table(['guard', 'peak RSS MiB', 'events recorded'], rows));
   } finally {
-    bouncer?.stop();
-    await guard?.stop();
+    await bouncer?.stop();
+    for (const { guard } of guards) await guard.stop();
     await server.stop();
+    await rm(dir, { recursive: true, force: true });
   }
+  if (CPU_PROFILE_DIR) console.log('\n' + (await summariseCpuProfiles(CPU_PROFILE_DIR)));
 }

@@ -28,15 +28,22 @@ export interface GuardProcess {
  * Runs `portcullis ARGS` as a real child process, the way a user or a script would; `env` replaces this
  * process's environment (e.g. to give each person their own PORTCULLIS_HOME).
  */
-export function runCli(args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
+export function runCli(args: string[], env?: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(env ? { env } : {}),
   });
 }
 
-export async function startGuard(args: string[]): Promise<GuardProcess> {
-  const child = runCli(['guard', 'postgres', ...args]);
+/**
+ * Starts `portcullis guard postgres ARGS`; `env` replaces this process's environment (the upstream in
+ * PORTCULLIS_UPSTREAM, say) and `nodeArgs` go to Node itself (a benchmark's --cpu-prof).
+ */
+export async function startGuard(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
+): Promise<GuardProcess> {
+  const child = runCli(['guard', 'postgres', ...args], options.env, options.nodeArgs);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout! });
