@@ -29,7 +29,9 @@
  * - Tables are relations (tables, views, sequences, ...) as written; `writes` holds the targets of
  *   DML and the relations DDL creates, alters or drops. CTE names are not tables.
  */
-import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import { hasSqlDetails, loadModule, parseSync, type ParseResult } from 'libpg-query';
+import { RecentlyUsed } from './recently-used.ts';
+import { StatementShapes, watchConstants, type ConstantWatch, type ShapeStats } from './statement-shapes.ts';
 import { FrozenSet, INTERNALS, Walk } from './walker.ts';
 
 export const STATEMENT_CLASSES = Object.freeze([
@@ -95,7 +97,7 @@ export interface Classification {
 }
 
 export interface ClassifierOptions {
-  /** How many distinct texts to remember (LRU). 0 disables the cache. Default 2048. */
+  /** How many distinct texts, and as many statement shapes, to remember (see RecentlyUsed). 0 disables both. Default 2048. */
   cacheSize?: number;
   /** Texts longer than this are classified but not cached. Default 65536 characters. */
   maxCachedLength?: number;
@@ -143,6 +145,8 @@ export function userDefinedFromRows(
 
 export interface Classifier {
   classify(sql: string): Classification;
+  /** How often texts were served by their shape (see statement-shapes.ts). */
+  shapeStats(): ShapeStats;
 }
 
 let loading: Promise<void> | undefined;
@@ -187,28 +191,30 @@ export function createClassifier(options: ClassifierOptions = {}): Classifier {
       return qualified.has(`${schema}.${name}`);
     },
   };
-  const cache = new Map<string, Classification>();
+  const cache = new RecentlyUsed<string, Classification>(cacheSize);
+  const shapes = new StatementShapes(cacheSize);
+
+  /** By the text's shape where that is safe (see statement-shapes.ts), else by its own parse. */
+  const classifyNew = (sql: string): Classification => {
+    const shape = typeof sql === 'string' && sql.length <= maxCachedLength ? shapes.lookup(sql) : undefined;
+    if (shape === undefined) return classifyText(sql, walkerOptions);
+    if ('classification' in shape) return shape.classification;
+    let watch: ConstantWatch | undefined;
+    const classification = classifyText(sql, walkerOptions, (tree) => (watch = watchConstants(tree)));
+    shapes.learn(shape.key, sql, classification, watch);
+    return classification;
+  };
 
   return {
     classify(sql: string): Classification {
       const cached = cache.get(sql);
-      if (cached !== undefined) {
-        // Refresh its place in the LRU order.
-        cache.delete(sql);
-        cache.set(sql, cached);
-        return cached;
-      }
+      if (cached !== undefined) return cached;
       if (!loaded) throw new Error('call await loadClassifier() before classify()');
-      const classification = classifyText(sql, walkerOptions);
-      if (cacheSize > 0 && sql.length <= maxCachedLength) {
-        if (cache.size >= cacheSize) {
-          const oldest = cache.keys().next();
-          if (oldest.done !== true) cache.delete(oldest.value);
-        }
-        cache.set(sql, classification);
-      }
+      const classification = classifyNew(sql);
+      if (sql.length <= maxCachedLength) cache.set(sql, classification);
       return classification;
     },
+    shapeStats: () => ({ ...shapes.stats }),
   };
 }
 
@@ -219,7 +225,12 @@ export function classify(sql: string): Classification {
   return defaultClassifier.classify(sql);
 }
 
-function classifyText(sql: string, options: ConstructorParameters<typeof Walk>[1]): Classification {
+function classifyText(
+  sql: string,
+  options: ConstructorParameters<typeof Walk>[1],
+  /** Sees the parse tree before it is walked. */
+  beforeWalk?: (tree: ParseResult) => void,
+): Classification {
   const walk = new Walk(sql, options);
   if (typeof sql !== 'string') return failed(walk, 'could not parse: the SQL text is not a string');
   // The wire protocol ends a query at its first NUL byte, and so does the parser's C string: refuse
@@ -237,6 +248,7 @@ function classifyText(sql: string, options: ConstructorParameters<typeof Walk>[1
     const syntaxError = syntaxErrorOf(error);
     return syntaxError ? Object.freeze({ ...classification, syntaxError }) : classification;
   }
+  beforeWalk?.(tree);
   try {
     return walk.run(tree);
   } catch (error) {

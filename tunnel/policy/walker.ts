@@ -165,6 +165,9 @@ export class Walk {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new WalkFailure(`malformed ${type} node in the parse tree`);
     }
+    // A constant holds a value and nothing else: nothing in it runs or names a relation. Its value is
+    // read only where a rule needs it (statement-shapes.ts relies on that).
+    if (type === 'A_Const') return;
     const json = body as Json;
     const handler = HANDLERS.get(type);
     if (handler !== undefined) {

@@ -75,6 +75,7 @@ function refersToTarget(node: unknown, target: TargetNames): boolean {
   if (Array.isArray(node)) return node.some((item) => refersToTarget(item, target));
   const json = node as Json;
   if ('CurrentOfExpr' in json) return true;
+  if ('A_Const' in json) return false;
   const columnRef = json.ColumnRef as Json | undefined;
   if (columnRef && typeof columnRef === 'object') {
     const fields = Array.isArray(columnRef.fields) ? columnRef.fields : [];
