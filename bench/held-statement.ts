@@ -55,6 +55,7 @@ async function tunnelFor(hub: HubClient, targetId: string) {
   const side = sharedSideConnection(upstream, () => credentials('catalog'));
   const approver = new HubApprover(hub, {
     sessionId: opened.sessionId,
+    connection: () => 1,
     timeoutSeconds: opened.holdTimeoutSeconds,
   });
   const policy = { ...presetPolicy(spec.name), holdTimeoutMs: opened.holdTimeoutSeconds * 1000 };
@@ -116,6 +117,8 @@ export async function benchHeldStatement(): Promise<void> {
 `;
     const config = parseHubConfig(
       `identity: { issuer: ${idp.issuer}, audience: ${AUDIENCE} }
+# ${STATEMENTS + WARMUP} held statements in a row from one session: beyond the default flood limits.
+approvals: { per_session_per_minute: 1000, per_requester_per_minute: 1000, max_pending_per_requester: 1000 }
 targets:
 ${target('app-db', 'guarded')}${target('app-db-observed', 'observe')}`,
       path.join(dir, 'hub.yaml'),

@@ -26,6 +26,8 @@ export async function benchHubEvents(): Promise<void> {
   const idp = await startDevIdp({ audience: AUDIENCE });
   const config = parseHubConfig(
     `identity: { issuer: ${idp.issuer}, audience: ${AUDIENCE} }
+# One requester holds ${WARMUP + APPROVALS} statements back to back, nobody deciding: beyond the flood limits.
+approvals: { per_session_per_minute: 1000, per_requester_per_minute: 1000, max_pending_per_requester: 1000 }
 targets:
   - id: app-db
     kind: postgres
@@ -49,6 +51,8 @@ targets:
     const engineer = createHubClient({ url: hub.url, token: () => priya.accessToken });
     const approver = createHubClient({ url: hub.url, token: () => elena.accessToken });
     const { sessionId } = await engineer.openSession('app-db');
+    // The hub takes held statements only from a connection it authenticated.
+    await engineer.prove(sessionId, { method: 'postgres-md5', connection: 1, salt: 'AAAAAA==' });
 
     // The approver listens; each delivery settles the waiter for that approval id.
     const waiting = new Map<string, (at: number) => void>();
@@ -73,6 +77,7 @@ targets:
       const started = performance.now();
       const created: CommandApproval = await engineer.holdStatement({
         sessionId,
+        connection: 1,
         sql: `update orders set status = 'refunded' where id = ${i}`,
         classes: ['write'],
         rule: 'writes need approval',

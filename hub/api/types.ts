@@ -342,6 +342,11 @@ export interface HoldContext {
 /** What the tunnel sends when its policy holds a statement. */
 export interface HoldInput {
   sessionId: string;
+  /**
+   * The tunnel connection the statement was held on: its number in the session, as the hub knows it
+   * from authenticating that connection. Only a connection the hub authenticated may hold statements.
+   */
+  connection: number;
   sql: string;
   classes: readonly string[];
   rule: string;
@@ -370,6 +375,8 @@ export interface CommandApproval {
   decidedVia: DecisionChannel | null;
   /** What the statement touches, when the tunnel could tell. */
   context: HoldContext | null;
+  /** How many held statements wait on this decision: identical ones of one session are collapsed. */
+  holds: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -46,6 +46,12 @@ export interface HubConfig {
     holdTimeoutSeconds: number;
     /** The longest hold a tunnel may ask for. */
     maxHoldTimeoutSeconds: number;
+    /** New held statements a session may send for approval per minute (identical ones join the first). */
+    perSessionPerMinute: number;
+    /** New held statements a person or agent may send for approval per minute, all sessions together. */
+    perRequesterPerMinute: number;
+    /** Held statements of one person or agent waiting for a decision at once. */
+    maxPendingPerRequester: number;
   };
   recordings: {
     /** How long after a session closed a gap in its recording may still fill before it counts as broken. */
@@ -220,6 +226,8 @@ const targetSchema = z.strictObject({
   approvers: groups.default([]),
 });
 
+const positive = z.number().int().min(1, 'must be at least 1');
+
 const hubSchema = z.strictObject({
   identity: z.strictObject({
     issuer: z.url({ error: 'must be the IdP issuer URL' }),
@@ -241,8 +249,17 @@ const hubSchema = z.strictObject({
     .strictObject({
       hold_timeout: duration('5m').default('5m'),
       max_hold_timeout: duration('1h').default('1h'),
+      per_session_per_minute: positive.default(20),
+      per_requester_per_minute: positive.default(60),
+      max_pending_per_requester: positive.default(20),
     })
-    .default({ hold_timeout: '5m', max_hold_timeout: '1h' }),
+    .default({
+      hold_timeout: '5m',
+      max_hold_timeout: '1h',
+      per_session_per_minute: 20,
+      per_requester_per_minute: 60,
+      max_pending_per_requester: 20,
+    }),
   recordings: z.strictObject({ gap_grace: duration('10m').default('10m') }).default({ gap_grace: '10m' }),
   events: z
     .strictObject({
@@ -444,7 +461,13 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
         pendingTtlSeconds: seconds(input.jit.pending_ttl),
         expiryWarningSeconds: seconds(input.jit.expiry_warning),
       },
-      approvals: { holdTimeoutSeconds, maxHoldTimeoutSeconds },
+      approvals: {
+        holdTimeoutSeconds,
+        maxHoldTimeoutSeconds,
+        perSessionPerMinute: input.approvals.per_session_per_minute,
+        perRequesterPerMinute: input.approvals.per_requester_per_minute,
+        maxPendingPerRequester: input.approvals.max_pending_per_requester,
+      },
       recordings: { gapGraceSeconds: seconds(input.recordings.gap_grace) },
       events: {
         retentionSeconds: seconds(input.events.retention),

@@ -15,6 +15,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
       '0003_session_proofs': { up: (db) => sessionProofs(db, dialect) },
       '0004_provisioned_roles': { up: (db) => provisionedRoles(db) },
       '0005_event_retention': { up: (db) => eventRetention(db) },
+      '0006_hold_binding': { up: (db) => holdBinding(db) },
     }),
   };
 }
@@ -244,5 +245,22 @@ async function eventRetention(db: AnyDb): Promise<void> {
     .createTable('hub_jobs')
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('last_run_at', 'text', (c) => c.notNull())
+    .execute();
+}
+
+/**
+ * A held statement names the tunnel connection it comes from, counts the holds that joined it (identical
+ * statements of one session wait on one approval), and is counted per requester for the rate limits.
+ */
+async function holdBinding(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('command_approvals').addColumn('connection', 'integer').execute();
+  await db.schema
+    .alterTable('command_approvals')
+    .addColumn('holds', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
+  await db.schema
+    .createIndex('command_approvals_requester')
+    .on('command_approvals')
+    .columns(['requester_subject', 'created_at'])
     .execute();
 }

@@ -117,6 +117,10 @@ export interface CommandApprovalsTable {
   /** JSON HoldContext, or null. */
   context: string | null;
   decided_via: string | null;
+  /** The tunnel connection (its number in the session) the statement was held on; null before 0006. */
+  connection: number | null;
+  /** How many held statements wait on this approval: identical ones of a session join the first. */
+  holds: Generated<number>;
 }
 
 /** One answer the hub computed for a connection's authentication. */

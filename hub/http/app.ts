@@ -75,7 +75,7 @@ export const ROUTES = [
   ['GET', '/v1/access-requests/:id', 'one access request'],
   ['POST', '/v1/access-requests/:id/decision', 'approve or deny {approve, comment?}'],
   ['POST', '/v1/access-requests/:id/revoke', 'cancel a pending request or revoke a grant {comment?}'],
-  ['POST', '/v1/approvals', 'hold a statement for approval {sessionId, sql, classes, rule, timeoutSeconds?}'],
+  ['POST', '/v1/approvals', 'hold a statement {sessionId, connection, sql, classes, rule, timeoutSeconds?}'],
   ['GET', '/v1/approvals', '?scope=pending|mine'],
   ['GET', '/v1/approvals/:id', 'one held statement'],
   ['GET', '/v1/approvals/:id/wait', 'long-poll until decided (?timeout= seconds, ≤ 120): 200, or 204'],

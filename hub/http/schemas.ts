@@ -149,9 +149,10 @@ export const revokeBody = {
 
 export const holdBody = {
   type: 'object',
-  required: ['sessionId', 'sql', 'classes', 'rule'],
+  required: ['sessionId', 'connection', 'sql', 'classes', 'rule'],
   properties: {
     sessionId: id,
+    connection: { type: 'integer', minimum: 1 },
     sql: { type: 'string', minLength: 1, maxLength: 100_000 },
     classes: { type: 'array', maxItems: 64, items: text(64) },
     rule: text(500),

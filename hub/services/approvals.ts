@@ -2,82 +2,111 @@
  * Held statements: the tunnel holds a statement its policy sends for approval and asks the hub; an
  * approver of the target (not the requester) approves or denies it with a comment; the tunnel waits for
  * the decision (waitForDecision), or withdraws the request when the client cancels or gives up. Pending
- * requests expire (default 5 min) through the sweep.
+ * requests expire (default 5 min), or when their session ends, through the sweep. Flood limits: see
+ * hold-limits.ts.
  */
 import { randomUUID } from 'node:crypto';
-import type { CommandApproval, DecisionInput, HoldInput, Identity } from '../api/types.ts';
+import type { CommandApproval, DecisionInput, HoldContext, HoldInput, Identity } from '../api/types.ts';
 import { addSeconds, iso } from './clock.ts';
 import { findTarget, isAuditor, memberOf, type Db, type ServiceContext } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
+import { checkHoldLimits, requireAuthenticatedConnection, serializeRequester } from './hold-limits.ts';
 import { clampLimit, readComment, readDecisionChannel, readHoldContext } from './input.ts';
 import { commandApproval, type CommandApprovalRow } from './rows.ts';
 
 const MAX_SQL = 100_000;
 
+/** A hold as the tunnel sent it, checked. */
+interface Hold {
+  connection: number;
+  sql: string;
+  classes: string[];
+  rule: string;
+  timeoutSeconds: number | undefined;
+  context: HoldContext | null;
+}
+
+function readHold(input: HoldInput): Hold {
+  if (!Number.isSafeInteger(input.connection) || input.connection < 1) {
+    throw new ValidationError('connection', 'must name the tunnel connection the statement was held on');
+  }
+  if (typeof input.sql !== 'string' || input.sql.trim() === '')
+    throw new ValidationError('sql', 'is required');
+  if (input.sql.length > MAX_SQL) throw new ValidationError('sql', `must be at most ${MAX_SQL} characters`);
+  if (!Array.isArray(input.classes) || !input.classes.every((c) => typeof c === 'string' && c.length <= 64)) {
+    throw new ValidationError('classes', 'must be a list of statement classes');
+  }
+  if (typeof input.rule !== 'string' || input.rule.length > 500) {
+    throw new ValidationError('rule', 'must name the rule (at most 500 characters)');
+  }
+  if (
+    input.timeoutSeconds !== undefined &&
+    (!Number.isSafeInteger(input.timeoutSeconds) || input.timeoutSeconds <= 0)
+  ) {
+    throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds above 0');
+  }
+  return {
+    connection: input.connection,
+    sql: input.sql,
+    classes: [...input.classes],
+    rule: input.rule,
+    timeoutSeconds: input.timeoutSeconds,
+    context: readHoldContext(input.context),
+  };
+}
+
 export class CommandApprovalService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** The session's owner asks for a held statement to be decided. */
+  /**
+   * The session's owner asks for a held statement to be decided. The statement must come from a live
+   * session's connection the hub authenticated; an identical statement already pending in the session is
+   * joined (one approval, `holds` counting the statements waiting on it) instead of asked again; anything
+   * else new counts against the per-session and per-requester limits.
+   */
   async create(identity: Identity, input: HoldInput): Promise<CommandApproval> {
-    if (typeof input.sql !== 'string' || input.sql.trim() === '')
-      throw new ValidationError('sql', 'is required');
-    if (input.sql.length > MAX_SQL) throw new ValidationError('sql', `must be at most ${MAX_SQL} characters`);
-    if (
-      !Array.isArray(input.classes) ||
-      !input.classes.every((c) => typeof c === 'string' && c.length <= 64)
-    ) {
-      throw new ValidationError('classes', 'must be a list of statement classes');
-    }
-    if (typeof input.rule !== 'string' || input.rule.length > 500) {
-      throw new ValidationError('rule', 'must name the rule (at most 500 characters)');
-    }
-    const context = readHoldContext(input.context);
+    const hold = readHold(input);
     const config = this.ctx.config();
-    let timeout = config.approvals.holdTimeoutSeconds;
-    if (input.timeoutSeconds !== undefined) {
-      if (!Number.isSafeInteger(input.timeoutSeconds) || input.timeoutSeconds <= 0) {
-        throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds above 0');
-      }
-      timeout = Math.min(input.timeoutSeconds, config.approvals.maxHoldTimeoutSeconds);
-    }
-
-    const session = await this.ctx.hub.db
-      .selectFrom('sessions')
-      .select(['id', 'subject', 'target_id', 'status'])
-      .where('id', '=', String(input.sessionId))
-      .executeTakeFirst();
-    if (!session) throw new NotFoundError(`no session ${input.sessionId}`);
-    if (session.subject !== identity.subject) {
-      throw new ForbiddenError(`session ${input.sessionId} belongs to someone else`);
-    }
-    if (session.status !== 'open') throw new ConflictError(`session ${input.sessionId} is ${session.status}`);
+    const timeout =
+      hold.timeoutSeconds === undefined
+        ? config.approvals.holdTimeoutSeconds
+        : Math.min(hold.timeoutSeconds, config.approvals.maxHoldTimeoutSeconds);
+    const session = await this.liveSession(identity, String(input.sessionId));
     const target = findTarget(config, session.target_id);
     if (!target || target.approvers.length === 0) {
       throw new ConflictError(`target ${session.target_id} has no approvers for held statements`);
     }
+    const origin = { sessionId: session.id, connection: hold.connection, requester: identity.subject };
 
-    const now = this.ctx.clock.now();
-    const row: CommandApprovalRow = {
-      id: randomUUID(),
-      session_id: session.id,
-      target_id: session.target_id,
-      requester_subject: identity.subject,
-      requester_name: identity.name,
-      sql: input.sql,
-      classes: JSON.stringify([...input.classes]),
-      rule: input.rule,
-      state: 'pending',
-      created_at: iso(now),
-      expires_at: iso(addSeconds(now, timeout)),
-      decided_at: null,
-      decided_by_subject: null,
-      decided_by_name: null,
-      comment: null,
-      context: context === null ? null : JSON.stringify(context),
-      decided_via: null,
-    };
-    await this.ctx.hub.db.transaction().execute(async (trx) => {
+    const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
+      await serializeRequester(trx, this.ctx.hub.dialect, identity.subject);
+      await requireAuthenticatedConnection(trx, origin);
+      const now = this.ctx.clock.now();
+      const joined = await this.joinIdentical(trx, session.id, hold, now);
+      if (joined) return joined;
+      await checkHoldLimits(trx, config.approvals, origin, now);
+      const row: CommandApprovalRow = {
+        id: randomUUID(),
+        session_id: session.id,
+        target_id: session.target_id,
+        requester_subject: identity.subject,
+        requester_name: identity.name,
+        sql: hold.sql,
+        classes: JSON.stringify(hold.classes),
+        rule: hold.rule,
+        state: 'pending',
+        created_at: iso(now),
+        expires_at: iso(addSeconds(now, timeout)),
+        decided_at: null,
+        decided_by_subject: null,
+        decided_by_name: null,
+        comment: null,
+        context: hold.context === null ? null : JSON.stringify(hold.context),
+        decided_via: null,
+        connection: hold.connection,
+        holds: 1,
+      };
       await trx.insertInto('command_approvals').values(row).execute();
       await this.ctx.events.appendIn(trx, [
         {
@@ -86,9 +115,59 @@ export class CommandApprovalService {
           to: { groups: target.approvers, exceptSubject: identity.subject },
         },
       ]);
+      return commandApproval(row);
     });
     this.ctx.events.poke();
-    return commandApproval(row);
+    return outcome;
+  }
+
+  /** The caller's own session, still open: only a live session holds statements. */
+  private async liveSession(
+    identity: Identity,
+    sessionId: string,
+  ): Promise<{ id: string; target_id: string }> {
+    const session = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .select(['id', 'subject', 'target_id', 'status'])
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+    if (!session) throw new NotFoundError(`no session ${sessionId}`);
+    if (session.subject !== identity.subject) {
+      throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
+    }
+    if (session.status !== 'open') throw new ConflictError(`session ${sessionId} is ${session.status}`);
+    return session;
+  }
+
+  /**
+   * The same statement under the same rule already waits in this session: one more hold waits on it.
+   * Approvers are not told again (a loop re-sending one statement costs them nothing); they see the count
+   * when they look.
+   */
+  private async joinIdentical(
+    trx: Db,
+    sessionId: string,
+    hold: Hold,
+    now: Date,
+  ): Promise<CommandApproval | null> {
+    const pending = await trx
+      .selectFrom('command_approvals')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('state', '=', 'pending')
+      .where('expires_at', '>', iso(now))
+      .where('sql', '=', hold.sql)
+      .where('rule', '=', hold.rule)
+      .orderBy('created_at')
+      .$if(this.ctx.hub.dialect === 'postgres', (qb) => qb.forUpdate())
+      .executeTakeFirst();
+    if (!pending) return null;
+    await trx
+      .updateTable('command_approvals')
+      .set((eb) => ({ holds: eb('holds', '+', 1) }))
+      .where('id', '=', pending.id)
+      .execute();
+    return commandApproval({ ...pending, holds: pending.holds + 1 });
   }
 
   /** One request: for its requester, the target's approvers, auditors and admins. */
@@ -177,6 +256,15 @@ export class CommandApprovalService {
       }
       if (row.state !== 'pending')
         throw new ConflictError(`held statement ${approvalId} is already ${row.state}`);
+      if (row.holds > 1) {
+        // Another statement still waits on this decision: only this one leaves.
+        await trx
+          .updateTable('command_approvals')
+          .set((eb) => ({ holds: eb('holds', '-', 1) }))
+          .where('id', '=', row.id)
+          .execute();
+        return commandApproval({ ...row, holds: row.holds - 1 });
+      }
       return this.finish(trx, row, {
         state: 'withdrawn',
         decided_at: iso(this.ctx.clock.now()),
@@ -229,7 +317,10 @@ export class CommandApprovalService {
     }
   }
 
-  /** The sweep: pending held statements past their time expire. Safe on several instances at once. */
+  /**
+   * The sweep: pending held statements past their time, or whose session is no longer open (closed, or
+   * asked to close), expire. Safe on several instances at once.
+   */
   async expireApprovals(now: Date = this.ctx.clock.now()): Promise<number> {
     const due = await this.ctx.hub.db
       .selectFrom('command_approvals')
@@ -237,23 +328,41 @@ export class CommandApprovalService {
       .where('state', '=', 'pending')
       .where('expires_at', '<=', iso(now))
       .execute();
+    const orphaned = await this.ctx.hub.db
+      .selectFrom('command_approvals as a')
+      .innerJoin('sessions as s', 's.id', 'a.session_id')
+      .selectAll('a')
+      .where('a.state', '=', 'pending')
+      .where('a.expires_at', '>', iso(now))
+      .where('s.status', '<>', 'open')
+      .execute();
     let expired = 0;
-    for (const row of due) {
-      const done = await this.ctx.hub.db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('command_approvals')
-          .set({ state: 'expired', decided_at: iso(now) })
-          .where('id', '=', row.id)
-          .where('state', '=', 'pending')
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) return false;
-        await this.ctx.events.appendIn(trx, this.announce(row, { state: 'expired', decided_at: iso(now) }));
-        return true;
-      });
-      if (done) expired++;
+    for (const row of due) if (await this.expire(row, { state: 'expired', decided_at: iso(now) })) expired++;
+    for (const row of orphaned) {
+      const update = {
+        state: 'expired',
+        decided_at: iso(now),
+        comment: 'the session ended before a decision',
+      };
+      if (await this.expire(row, update as Partial<CommandApprovalRow>)) expired++;
     }
     if (expired > 0) this.ctx.events.poke();
     return expired;
+  }
+
+  /** Expires one pending held statement, unless another instance got there first. */
+  private async expire(row: CommandApprovalRow, update: Partial<CommandApprovalRow>): Promise<boolean> {
+    return this.ctx.hub.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('command_approvals')
+        .set(update)
+        .where('id', '=', row.id)
+        .where('state', '=', 'pending')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      await this.ctx.events.appendIn(trx, this.announce(row, update));
+      return true;
+    });
   }
 
   private async finish(

@@ -101,6 +101,7 @@ export function commandApproval(row: CommandApprovalRow): CommandApproval {
     comment: row.comment,
     decidedVia: decisionChannel(row.decided_via),
     context: row.context === null ? null : (JSON.parse(row.context) as HoldContext),
+    holds: Number(row.holds ?? 1),
   };
 }
 

@@ -31,6 +31,7 @@ import type { HubClient } from '../../tunnel/hub-client/index.ts';
 import type { SessionEvent } from '../../tunnel/recorder/recording-point.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
 import { runCli, runCliToEnd } from '../support/guard-process.ts';
+import { heldWrite, holdingSession } from '../support/held-statements.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const PEOPLE = ['priya', 'marcus', 'elena', 'tom'] as const;
@@ -365,17 +366,12 @@ describe('just-in-time access', () => {
   });
 });
 
-const hold = (sessionId: string, sql: string) => ({
-  sessionId,
-  sql,
-  classes: ['write'],
-  rule: 'writes need approval',
-});
+const hold = heldWrite;
 
 describe('held statements', () => {
   it('wait in `approvals` for an approver; approve resolves them, once, and never your own', async () => {
-    const priyaSession = (await hubOf('priya').openSession('app-db')).sessionId;
-    const elenaSession = (await hubOf('elena').openSession('app-db')).sessionId;
+    const priyaSession = await holdingSession(hubOf('priya'), 'app-db');
+    const elenaSession = await holdingSession(hubOf('elena'), 'app-db');
     const priyas = await hubOf('priya').holdStatement(
       hold(priyaSession, 'delete from orders\n  where id = 42'),
     );

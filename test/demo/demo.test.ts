@@ -29,7 +29,7 @@ import { hubProver } from '../../tunnel/manager/hub-prover.ts';
 import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
-import { openDelegatedTunnel } from '../support/delegated-tunnel.ts';
+import { connectionNumbering, openDelegatedTunnel } from '../support/delegated-tunnel.ts';
 
 let scratch: string;
 let dataDir: string;
@@ -324,9 +324,15 @@ describe('the demo policies', () => {
         hubProver({ hub: priya, sessionId: session.sessionId, purpose: 'catalog', connection: () => 0 }),
       ),
     );
+    const numbering = connectionNumbering();
     const { endpoint, close } = await openDelegatedTunnel(priya, session, {
+      numbering,
       decisions: new PolicyEngine(policy, {
-        approver: new HubApprover(priya, { sessionId: session.sessionId, pollSeconds: 5 }),
+        approver: new HubApprover(priya, {
+          sessionId: session.sessionId,
+          connection: numbering,
+          pollSeconds: 5,
+        }),
         sideConnection: side.get,
       }),
     });

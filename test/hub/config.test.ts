@@ -95,7 +95,13 @@ targets:
       file,
     );
     expect(config.jit).toEqual({ pendingTtlSeconds: 86_400, expiryWarningSeconds: 600 });
-    expect(config.approvals).toEqual({ holdTimeoutSeconds: 300, maxHoldTimeoutSeconds: 3600 });
+    expect(config.approvals).toEqual({
+      holdTimeoutSeconds: 300,
+      maxHoldTimeoutSeconds: 3600,
+      perSessionPerMinute: 20,
+      perRequesterPerMinute: 60,
+      maxPendingPerRequester: 20,
+    });
     expect(config.recordings).toEqual({ gapGraceSeconds: 600 });
     const target = config.targets[0]!;
     expect(target.host).toBe('::1');

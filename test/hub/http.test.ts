@@ -31,6 +31,7 @@ import {
   type SseState,
 } from '../../tunnel/hub-client/index.ts';
 import { agentToken, signIn, type PersonTokens } from '../support/hub-tokens.ts';
+import { heldWrite, holdingSession } from '../support/held-statements.ts';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 const AUDIENCE = 'portcullis-hub';
@@ -61,6 +62,7 @@ function hubConfig(issuer: string, file: string): HubConfig {
     `identity: { issuer: ${issuer}, audience: ${AUDIENCE} }
 admins: [platform-admins]
 auditors: [auditors]
+approvals: { per_session_per_minute: 1000, per_requester_per_minute: 1000, max_pending_per_requester: 1000 }
 targets:
   - id: app-db
     kind: postgres
@@ -340,12 +342,10 @@ function chain(count: number, start = Date.UTC(2025, 2, 1, 9)): RecordingEventIn
   return events;
 }
 
-const hold = (sessionId: string, sql = 'delete from orders where id = 42') => ({
-  sessionId,
-  sql,
-  classes: ['write'],
-  rule: 'writes need approval',
-});
+/** Each held statement differs unless the test says otherwise: identical pending ones join the first. */
+let holdsMade = 0;
+const hold = (sessionId: string, sql = `delete from orders where id = ${++holdsMade}`) =>
+  heldWrite(sessionId, sql);
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -357,7 +357,7 @@ describe('the hub HTTP API on SQLite', () => {
   beforeAll(async () => {
     hub = await sqliteHub();
     const priya = as(hub, 'engineer');
-    fx.session = (await priya.openSession('app-db')).sessionId;
+    fx.session = await holdingSession(priya, 'app-db');
     fx.approval = (await priya.holdStatement(hold(fx.session))).id;
     fx.ledgerRequest = (
       await as(hub, 'oncall').requestAccess({ targetId: 'ledger-db', reason: 'shared fixture' })
@@ -385,8 +385,7 @@ describe('the hub HTTP API on SQLite', () => {
       .id;
   const freshApproval = async (): Promise<string> =>
     (await as(hub, 'engineer').holdStatement(hold(fx.session))).id;
-  const freshSession = async (): Promise<string> =>
-    (await as(hub, 'engineer').openSession('app-db')).sessionId;
+  const freshSession = async (): Promise<string> => holdingSession(as(hub, 'engineer'), 'app-db');
 
   interface Row {
     route: string;
@@ -636,7 +635,7 @@ describe('the hub HTTP API on SQLite', () => {
       message: expect.stringMatching(/your own request/),
     });
     await elena.revokeAccess(hers.id);
-    const { sessionId } = await elena.openSession('app-db');
+    const sessionId = await holdingSession(elena, 'app-db');
     const held = await elena.holdStatement(hold(sessionId));
     await expect(elena.decideApproval(held.id, { approve: true })).rejects.toMatchObject({
       status: 403,
@@ -1238,7 +1237,7 @@ describe('event stream lifecycle', () => {
     const port = Number(new URL(hub.url).port);
     const store = path.join(scratch, `hub-${hubs}`, 'hub.db');
     const priya = as(hub, 'engineer');
-    const sessionId = (await priya.openSession('app-db')).sessionId;
+    const sessionId = await holdingSession(priya, 'app-db');
     const before = await priya.holdStatement(hold(sessionId, 'delete from t where id = 10'));
 
     const wire = await rawStream(hub.url, tokens.manager!);
@@ -1344,7 +1343,7 @@ describe('two hub instances on one PostgreSQL database', () => {
     const elenaOnB = as(b, 'manager');
     const events = await tap(elenaOnB);
     try {
-      const { sessionId } = await priyaOnA.openSession('app-db');
+      const sessionId = await holdingSession(priyaOnA, 'app-db');
       const created = await priyaOnA.holdStatement(hold(sessionId, 'truncate table sessions_cache'));
       const waiting = priyaOnA.waitForApproval(created.id, { timeoutSeconds: 30 });
       const heard = await events.next(

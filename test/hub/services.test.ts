@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   canonicalJson,
@@ -20,6 +20,7 @@ import {
   ForbiddenError,
   ManualClock,
   NotFoundError,
+  RateLimitedError,
   UnavailableError,
   ValidationError,
   type HubServices,
@@ -139,6 +140,17 @@ async function harness(backend: Backend, location?: string): Promise<Harness> {
       await database.close();
     },
   };
+}
+
+/** A session of `who` with its first connection authenticated by the hub: it may hold statements. */
+async function holdingSession(
+  h: { services: HubServices },
+  who: Identity,
+  targetId: string,
+): Promise<string> {
+  const { sessionId } = await h.services.sessions.openSession(who, targetId);
+  await h.services.proofs.prove(who, sessionId, { method: 'postgres-md5', connection: 1, salt: 'AAAAAA==' });
+  return sessionId;
 }
 
 /** What an identity would get on the event stream: the stored events for it after an id. */
@@ -580,14 +592,20 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
     let session: string;
     beforeAll(async () => {
       h = await harness(backend);
-      session = (await h.services.sessions.openSession(alice, 'payments-db')).sessionId;
+      session = await holdingSession(h, alice, 'payments-db');
     });
     afterAll(async () => {
       await h.close();
     });
 
     const hold = (who: Identity, sessionId: string, sql = 'update accounts set frozen = true') =>
-      h.services.approvals.create(who, { sessionId, sql, classes: ['write'], rule: 'preset guarded: write' });
+      h.services.approvals.create(who, {
+        sessionId,
+        connection: 1,
+        sql,
+        classes: ['write'],
+        rule: 'preset guarded: write',
+      });
 
     it('holds a statement of the caller’s own session and asks the target’s approvers', async () => {
       const before = await lastEventId(h);
@@ -633,7 +651,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
     });
 
     it('never lets the requester decide their own statement', async () => {
-      const own = (await h.services.sessions.openSession(mallory, 'payments-db')).sessionId;
+      const own = await holdingSession(h, mallory, 'payments-db');
       const approval = await hold(mallory, own, 'delete from sessions');
       await expect(h.services.approvals.decide(mallory, approval.id, { approve: true })).rejects.toThrow(
         /your own statement/,
@@ -675,6 +693,153 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
       const other = (await h.services.sessions.openSession(bob, 'payments-db')).sessionId;
       await h.services.sessions.closeSession(bob, other);
       await expect(hold(bob, other)).rejects.toThrow(ConflictError);
+    });
+  });
+
+  describe('held statements cannot be flooded', () => {
+    let h: Harness;
+    beforeEach(async () => {
+      h = await harness(backend);
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    const holdOn = (sessionId: string, sql: string, connection = 1) =>
+      h.services.approvals.create(alice, {
+        sessionId,
+        connection,
+        sql,
+        classes: ['write'],
+        rule: 'preset guarded: write',
+      });
+
+    it('takes a hold only from a connection the hub authenticated for that session', async () => {
+      const session = await holdingSession(h, alice, 'payments-db');
+      const bare = (await h.services.sessions.openSession(alice, 'payments-db')).sessionId;
+      await expect(holdOn(session, 'delete from t', 2)).rejects.toThrow(/connection 2 .* not authenticated/);
+      await expect(holdOn(bare, 'delete from t', 1)).rejects.toThrow(ForbiddenError);
+      await expect(holdOn(session, 'delete from t', 0)).rejects.toThrow(ValidationError);
+      await expect(holdOn(session, 'delete from t', 1.5)).rejects.toThrow(ValidationError);
+      // The catalog connection (0) signs in too, but holds nothing.
+      await h.services.proofs.prove(alice, bare, {
+        method: 'postgres-md5',
+        connection: 3,
+        purpose: 'catalog',
+        salt: 'AAAAAA==',
+      });
+      await expect(holdOn(bare, 'delete from t', 3)).rejects.toThrow(ForbiddenError);
+      expect(await h.services.approvals.listPendingFor(mia)).toEqual([]);
+    });
+
+    it('collapses identical pending statements of a session into one approval that counts them', async () => {
+      const session = await holdingSession(h, alice, 'payments-db');
+      await h.services.proofs.prove(alice, session, {
+        method: 'postgres-md5',
+        connection: 2,
+        salt: 'AAAAAA==',
+      });
+      const before = await lastEventId(h);
+      const first = await holdOn(session, 'delete from orders where id = 7');
+      const again = await holdOn(session, 'delete from orders where id = 7', 2);
+      const third = await holdOn(session, 'delete from orders where id = 7');
+      expect([again.id, third.id]).toEqual([first.id, first.id]);
+      expect(third.holds).toBe(3);
+      // Approvers were asked once, and see how many statements wait.
+      expect((await eventsFor(h, mia, before)).map((e) => e.type)).toEqual(['approval.requested']);
+      expect(await h.services.approvals.listPendingFor(mia)).toMatchObject([{ id: first.id, holds: 3 }]);
+      // One statement gives up: the others still wait.
+      expect(await h.services.approvals.withdraw(alice, first.id, 'cancelled')).toMatchObject({
+        state: 'pending',
+        holds: 2,
+      });
+      const decided = await h.services.approvals.decide(mia, first.id, { approve: true });
+      expect(decided).toMatchObject({ state: 'approved', holds: 2 });
+      // Decided: the same text asks again.
+      const next = await holdOn(session, 'delete from orders where id = 7');
+      expect(next.id).not.toBe(first.id);
+      // Another session's identical statement is its own approval.
+      const other = await holdingSession(h, alice, 'payments-db');
+      expect((await holdOn(other, 'delete from orders where id = 7')).id).not.toBe(next.id);
+    });
+
+    it('limits new holds per session and per requester per minute, and pending ones per requester', async () => {
+      // Defaults: 20 per session a minute, 60 per requester a minute, 20 waiting at once.
+      const sessions = [await holdingSession(h, alice, 'payments-db')];
+      for (let i = 0; i < 20; i++) {
+        const held = await holdOn(sessions[0]!, `delete from orders where id = ${i}`);
+        await h.services.approvals.withdraw(alice, held.id, 'test');
+      }
+      const refused = await holdOn(sessions[0]!, 'delete from orders where id = 20').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RateLimitedError);
+      expect((refused as RateLimitedError).retryAfterSeconds).toBe(60);
+      expect((refused as Error).message).toMatch(/held 20 statements for approval in the last minute/);
+      // Identical to one still pending: joins it, beyond the limit.
+      const waiting = await h.services.approvals
+        .create(alice, {
+          sessionId: sessions[0]!,
+          connection: 1,
+          sql: 'delete from orders where id = 19',
+          classes: ['write'],
+          rule: 'another rule',
+        })
+        .catch((e: unknown) => e);
+      expect(waiting).toBeInstanceOf(RateLimitedError);
+
+      // Per requester: 60 a minute over all sessions.
+      for (let s = 1; s <= 2; s++) {
+        sessions.push(await holdingSession(h, alice, 'payments-db'));
+        for (let i = 0; i < 20; i++) {
+          const held = await holdOn(sessions[s]!, `update orders set n = ${i} where id = ${s}`);
+          await h.services.approvals.withdraw(alice, held.id, 'test');
+        }
+      }
+      sessions.push(await holdingSession(h, alice, 'payments-db'));
+      await expect(holdOn(sessions[3]!, 'delete from orders')).rejects.toThrow(
+        /you held 60 statements for approval in the last minute/,
+      );
+      // Someone else is not limited by alice.
+      const bobs = await holdingSession(h, bob, 'payments-db');
+      await expect(
+        h.services.approvals.create(bob, {
+          sessionId: bobs,
+          connection: 1,
+          sql: 'delete from orders',
+          classes: ['write'],
+          rule: 'preset guarded: write',
+        }),
+      ).resolves.toMatchObject({ state: 'pending' });
+
+      // A minute later the windows have passed; but only 20 may wait at once.
+      h.clock.advance(61_000);
+      const fresh = await holdingSession(h, alice, 'payments-db');
+      const held = [];
+      for (let i = 0; i < 20; i++) held.push(await holdOn(i < 10 ? fresh : sessions[1]!, `select ${i}`));
+      await expect(holdOn(sessions[2]!, 'select 20')).rejects.toThrow(
+        /20 of your held statements already wait for a decision/,
+      );
+      await h.services.approvals.decide(mia, held[0]!.id, { approve: false });
+      await expect(holdOn(sessions[2]!, 'select 20')).resolves.toMatchObject({ state: 'pending' });
+      expect((await h.services.approvals.listPendingFor(mia)).length).toBe(21); // 20 of alice's, 1 of bob's
+    });
+
+    it('expires the holds of a session that ended, and the waiting tunnel learns it', async () => {
+      const session = await holdingSession(h, alice, 'payments-db');
+      const held = await holdOn(session, 'delete from orders where id = 1');
+      const waiting = h.services.approvals.waitForDecision(alice, held.id);
+      const other = await holdingSession(h, alice, 'payments-db');
+      const kept = await holdOn(other, 'delete from orders where id = 2');
+      await h.services.sessions.closeSession(alice, session);
+      expect((await h.services.sweep()).expiredApprovals).toBe(1);
+      await expect(waiting).resolves.toMatchObject({
+        state: 'expired',
+        comment: 'the session ended before a decision',
+      });
+      expect((await h.services.approvals.listPendingFor(mia)).map((a) => a.id)).toEqual([kept.id]);
+      await expect(h.services.approvals.decide(mia, held.id, { approve: true })).rejects.toThrow(
+        ConflictError,
+      );
+      expect((await h.services.sweep()).expiredApprovals).toBe(0);
     });
   });
 
@@ -1102,9 +1267,10 @@ describe('several hub instances on one PostgreSQL database', () => {
   });
 
   it('resolves a hold waited for on one instance when it is decided on the other', async () => {
-    const session = await a.services.sessions.openSession(alice, 'payments-db');
+    const sessionId = await holdingSession(a, alice, 'payments-db');
     const approval = await a.services.approvals.create(alice, {
-      sessionId: session.sessionId,
+      sessionId,
+      connection: 1,
       sql: 'delete from invoices where id = 7',
       classes: ['write'],
       rule: 'preset guarded: write',

@@ -38,6 +38,7 @@ const approval: CommandApproval = {
   comment: null,
   decidedVia: null,
   context: { tables: ['payments'], writes: ['payments'], estimatedRows: 1203 },
+  holds: 1,
 };
 
 describe('notification models', () => {

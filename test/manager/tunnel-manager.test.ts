@@ -501,6 +501,53 @@ describe('in the standard world', () => {
       });
     });
 
+    it('identical held writes of several connections wait on one approval, and one decision runs them all', async () => {
+      const { manager: m } = await manager(priya);
+      const tunnel = await m.open('app-db');
+      const clients = [];
+      for (let i = 0; i < 3; i++) clients.push(await connect(tunnel.endpoint.url));
+      const runs = clients.map((c) => c.pg.query(`update payments set status = status where id = 2`));
+      const ids = await Promise.all(
+        clients.map((c) => until('the hold notice', () => heldRequest(c.notices))),
+      );
+      expect(new Set(ids).size).toBe(1);
+      const ofSession = (await elena.hub.approvals('pending')).filter(
+        (a) => a.sessionId === tunnel.sessionId,
+      );
+      expect(ofSession).toMatchObject([{ id: ids[0], holds: 3 }]);
+      await elena.hub.decideApproval(ids[0]!, { approve: true, comment: 'all three' });
+      for (const run of runs) expect((await within('the approved update', run, 5000)).rowCount).toBe(1);
+    });
+
+    it('refuses held statements past the per-session limit with a clear error; approvers never see them', async () => {
+      const { manager: m } = await manager(priya);
+      const tunnel = await m.open('app-db');
+      // Each connection holds one statement at a time: a flood needs many connections.
+      const clients = [];
+      for (let i = 0; i < 21; i++) clients.push(await connect(tunnel.endpoint.url));
+      const runs = clients.map((c, i) =>
+        c.pg.query(`update payments set status = 'flood-${i}' where id = 1`).then(
+          () => 'ran',
+          (error: Error & { code?: string }) => error,
+        ),
+      );
+      const refused = await within('one refusal', Promise.race(runs), 10_000);
+      expect(refused).toMatchObject({
+        code: '42501',
+        message: expect.stringMatching(
+          /approval could not be requested: session .* held 20 statements for approval in the last minute/,
+        ),
+      });
+      const pending = await until('20 holds at the hub', async () => {
+        const mine = (await elena.hub.approvals('pending')).filter((a) => a.sessionId === tunnel.sessionId);
+        return mine.length === 20 ? mine : undefined;
+      });
+      for (const approval of pending) await elena.hub.decideApproval(approval.id, { approve: false });
+      const outcomes = await within('every statement answered', Promise.all(runs), 10_000);
+      expect(outcomes.filter((o) => o === 'ran')).toEqual([]);
+      expect(outcomes.filter((o) => /denied by Elena Garcia/.test((o as Error).message))).toHaveLength(20);
+    });
+
     it('shows approvers and the recording the held statement without the password it carries', async () => {
       const { manager: m, spool } = await manager(priya);
       const tunnel = await m.open('app-db');

@@ -12,6 +12,16 @@ import type { RecordingPoint } from '../../tunnel/recorder/recording-point.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
 
+/** Numbers a tunnel's local connections 1, 2, … as the hub knows them (proofs, held statements). */
+export function connectionNumbering(): (connectionId: string) => number {
+  const numbers = new Map<string, number>();
+  return (connectionId) => {
+    let number = numbers.get(connectionId);
+    if (number === undefined) numbers.set(connectionId, (number = numbers.size + 1));
+    return number;
+  };
+}
+
 export interface DelegatedTunnel {
   tunnel: PostgresTunnel;
   endpoint: TunnelEndpoint;
@@ -21,13 +31,18 @@ export interface DelegatedTunnel {
 export async function openDelegatedTunnel(
   hub: HubClient,
   session: OpenedSession,
-  options: { decisions?: DecisionPoint; recorder?: RecordingPoint } = {},
+  options: {
+    decisions?: DecisionPoint;
+    recorder?: RecordingPoint;
+    /** Share it with a HubApprover, so held statements name the connection the hub authenticated. */
+    numbering?: (connectionId: string) => number;
+  } = {},
 ): Promise<DelegatedTunnel> {
-  let connections = 0;
+  const numbering = options.numbering ?? connectionNumbering();
   const tunnel = new PostgresTunnel({
     upstream: upstreamFromMaterial(session),
-    upstreamCredentials: () => {
-      const connection = ++connections;
+    upstreamCredentials: (connectionId) => {
+      const connection = numbering(connectionId);
       return delegatedCredentials(
         hubProver({ hub, sessionId: session.sessionId, purpose: 'client', connection: () => connection }),
       );

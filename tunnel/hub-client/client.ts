@@ -479,6 +479,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
         path: '/v1/approvals',
         body: {
           sessionId: input.sessionId,
+          connection: input.connection,
           sql: input.sql,
           classes: [...input.classes],
           rule: input.rule,

@@ -20,6 +20,11 @@ import { backoffDelay } from '../recorder/outbox.ts';
 export interface HubApproverOptions {
   /** The hub session the held statements belong to (one per tunnel). */
   sessionId: string;
+  /**
+   * The number the hub knows a local connection by (the one its upstream sign-in was proved under): the
+   * hub accepts held statements only from connections it authenticated.
+   */
+  connection: (connectionId: string) => number;
   /** How long the hub keeps the approval open; the engine's hold timeout, in whole seconds. */
   timeoutSeconds?: number;
   /** One long-poll's length. Default 60 s. */
@@ -63,6 +68,7 @@ export class HubApprover implements Approver {
     const context = request.scope ? await this.context(request.sql, request.scope) : undefined;
     const approval = await this.hub.holdStatement({
       sessionId: this.options.sessionId,
+      connection: this.options.connection(request.sessionId),
       // What approvers read: the statement, without the password it may set.
       sql: redactPasswords(request.sql),
       classes: request.classes,

@@ -304,6 +304,7 @@ class ManagedTunnel implements OpenTunnel {
     );
     const approver = new HubApprover(options.hub, {
       sessionId: opened.sessionId,
+      connection: (connectionId) => this.recording.connectionNumber(connectionId),
       timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
       log: (message) => this.log(message),
       estimateRows: async (sql, scope) => estimateRows(await this.side.get(), sql, scope),
