@@ -38,6 +38,8 @@ export type AuthErrorCode =
   | 'expired'
   | 'wrong_audience'
   | 'wrong_issuer'
+  /** Signed by a key the IdP no longer publishes: a sign-in from before its keys changed. */
+  | 'unknown_signing_key'
   /** The IdP's discovery document or JWKS could not be fetched: not the caller's fault (503). */
   | 'idp_unavailable'
   /** For the hub's own use: a valid identity that may not do what it asked (403). */
@@ -302,6 +304,15 @@ function mapVerifyError(error: unknown): AuthError {
       return new AuthError(401, 'wrong_issuer', 'the token is from another issuer', { cause: error });
     }
     return invalid(`claim ${error.claim} failed validation: ${error.message}`, error);
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    // Nearly always a token from before the IdP changed its keys (a development IdP restarted afresh).
+    return new AuthError(
+      401,
+      'unknown_signing_key',
+      'your sign-in is from a previous run of the identity provider (it no longer has the key that signed it)',
+      { cause: error },
+    );
   }
   if (error instanceof errors.JOSEError && TOKEN_FAULTS.has(error.code)) {
     return invalid(error.message, error);

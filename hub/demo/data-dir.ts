@@ -3,6 +3,7 @@
  *
  *   portcullis-demo.json   marks the directory as the demo's (and whether its cluster was created)
  *   secrets.json           the generated database passwords (0600)
+ *   idp-state.json         the identity provider's signing key and sign-ins (0600): they outlive restarts
  *   postgres/              the PostgreSQL cluster
  *   hub.yaml, policies/    the hub's configuration, rewritten at every start
  *   hub.db                 the hub's SQLite store
@@ -37,6 +38,7 @@ export function demoPaths(dataDir: string) {
   return {
     marker: path.join(dataDir, MARKER_FILE),
     secrets: path.join(dataDir, SECRETS_FILE),
+    idpState: path.join(dataDir, 'idp-state.json'),
     cluster: path.join(dataDir, 'postgres'),
     hubConfig: path.join(dataDir, 'hub.yaml'),
     policies: path.join(dataDir, 'policies'),

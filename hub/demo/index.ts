@@ -261,7 +261,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     log(`${shop.seeded ? 'seeded' : 'reusing'} the shop database: ${counts}`);
 
     const idp: DevIdp = await onPort('idp', requested.idp, () =>
-      startDevIdp({ port: requested.idp, audience: DEMO_AUDIENCE }),
+      startDevIdp({ port: requested.idp, audience: DEMO_AUDIENCE, stateFile: paths.idpState }),
     );
     started.push(() => idp.close());
 

@@ -1,6 +1,7 @@
 // The development identity provider: a real OpenID provider (oidc-provider 9) with in-memory accounts, for
 // the embedded demo and the tests. Never for production: accounts and passwords live in memory, the signing
-// key is generated at start, and it speaks plain HTTP on 127.0.0.1.
+// key is generated at start (or kept in a file, with the sign-ins, by the demo), and it speaks plain HTTP
+// on 127.0.0.1.
 //
 // What it issues:
 // - People (the public client `publicClientId`, e.g. the desktop app and the CLI): authorization code with
@@ -29,7 +30,8 @@ import type {
   Provider,
   TokenModel,
 } from 'oidc-provider';
-import { createMemoryAdapterFactory } from './memory-adapter.ts';
+import { keptStateWriter, readKeptState } from './kept-state.ts';
+import { createMemoryStore } from './memory-adapter.ts';
 import { DEFAULT_PUBLIC_CLIENT_ID, DEMO_AGENT, DEMO_USERS, type DevAgent, type DevUser } from './demo.ts';
 import { loginPage, logoutPage, messagePage } from './pages.ts';
 
@@ -51,6 +53,11 @@ export interface DevIdpOptions {
   accessTokenTtlSeconds?: number;
   /** The claim that carries group names in access and ID tokens. Default 'groups'. */
   groupsClaim?: string;
+  /**
+   * Keep the signing key, cookie keys and stored sign-ins in this file (0600), so that tokens issued
+   * before a restart still verify and refresh. Without it everything is generated at start and lost at exit.
+   */
+  stateFile?: string;
 }
 
 export interface DevIdp {
@@ -116,6 +123,12 @@ function loadOidcProvider(): Promise<typeof OidcProviderModule> {
     }
   })();
   return loadingProvider;
+}
+
+async function newSigningKey(): Promise<Record<string, unknown> & { kid: string }> {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true, modulusLength: 2048 });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
 }
 
 function digest(value: string): Buffer {
@@ -221,9 +234,24 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
 
   const { Provider: ProviderClass, errors } = await loadOidcProvider();
 
-  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true, modulusLength: 2048 });
-  const jwk = await exportJWK(privateKey);
-  const signingKey = { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
+  const kept = options.stateFile ? await readKeptState(options.stateFile) : undefined;
+  const signingKey = kept?.signingKey ?? (await newSigningKey());
+  const cookieKeys = kept?.cookieKeys ?? [randomBytes(32).toString('base64url')];
+  const saver = options.stateFile
+    ? keptStateWriter(
+        options.stateFile,
+        () => ({ version: 1, signingKey, cookieKeys, store: store.snapshot() }),
+        (error) => process.stderr.write(`[dev-idp] cannot keep sign-ins across restarts: ${error.message}\n`),
+      )
+    : undefined;
+  const store = createMemoryStore({
+    ...(kept ? { saved: kept.store } : {}),
+    ...(saver ? { changed: () => saver.changed() } : {}),
+  });
+  if (saver && !kept) {
+    saver.changed();
+    await saver.flush();
+  }
 
   // Listen first: the issuer names the port, and the provider needs the issuer. The request handler is
   // attached once the provider exists (synchronously after listening, before any request can be read).
@@ -247,10 +275,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   });
 
   const configuration: Configuration = {
-    adapter: createMemoryAdapterFactory(),
-    jwks: { keys: [signingKey] },
+    adapter: store.adapter,
+    jwks: { keys: [signingKey as Record<string, unknown>] },
     cookies: {
-      keys: [randomBytes(32).toString('base64url')],
+      keys: cookieKeys,
       // Browsers share cookies across ports of one host: keep clear of anything else on 127.0.0.1.
       names: {
         session: 'portcullis_idp_session',
@@ -478,7 +506,9 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   }
 
   process.stderr.write(
-    `[dev-idp] Portcullis DEVELOPMENT identity provider at ${issuer} (in-memory accounts, generated keys) - NOT FOR PRODUCTION\n`,
+    `[dev-idp] Portcullis DEVELOPMENT identity provider at ${issuer} (in-memory accounts, ${
+      options.stateFile ? `keys and sign-ins kept in ${options.stateFile}` : 'generated keys'
+    }) - NOT FOR PRODUCTION\n`,
   );
 
   let closing: Promise<void> | undefined;
@@ -494,7 +524,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      });
+      }).finally(() => saver?.flush());
       return closing;
     },
   };

@@ -18,7 +18,13 @@ import {
   type RunningDemo,
 } from '../../hub/demo/index.ts';
 import { createHubClient, type HubClient } from '../../tunnel/hub-client/index.ts';
-import { clientCredentialsLogin, discoverIssuer, loginWithBrowser } from '../../tunnel/identity/index.ts';
+import {
+  clientCredentialsLogin,
+  discoverIssuer,
+  loginWithBrowser,
+  refreshTokens,
+  type TokenSet,
+} from '../../tunnel/identity/index.ts';
 import { HubApprover } from '../../tunnel/manager/hub-approver.ts';
 import { loadClassifier } from '../../tunnel/policy/classifier.ts';
 import { PolicyEngine } from '../../tunnel/policy/engine.ts';
@@ -48,15 +54,19 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function signIn(username: string): Promise<HubClient> {
+async function signInTokens(username: string): Promise<TokenSet> {
   const user = demo.users.find((u) => u.username === username)!;
   const config = await discoverIssuer({ issuer: demo.issuer, clientId: demo.publicClientId });
-  const tokens = await loginWithBrowser(config, {
+  return loginWithBrowser(config, {
     openBrowser: async (url) => {
       const redirect = await signInOverHttp(url, { username: user.username, password: user.password });
       await fetch(redirect);
     },
   });
+}
+
+async function signIn(username: string): Promise<HubClient> {
+  const tokens = await signInTokens(username);
   return createHubClient({ url: demo.hubUrl, token: () => tokens.accessToken });
 }
 
@@ -429,7 +439,8 @@ describe('the data directory', () => {
     const client = await superuser();
     const before = await rowCounts(client);
     await client.end();
-    const priya = await signIn('priya');
+    const tokens = await signInTokens('priya');
+    const priya = createHubClient({ url: demo.hubUrl, token: () => tokens.accessToken });
     const request = await priya.requestAccess({
       targetId: 'shop-admin',
       reason: 'fix order 42',
@@ -440,7 +451,17 @@ describe('the data directory', () => {
     await demo.close(); // idempotent
     await expect(fetch(demo.hubUrl)).rejects.toThrow();
 
-    demo = await startDemo({ dataDir });
+    // Restarted on the same ports (as `npm start` does): Priya's sign-in outlives it.
+    const ports = { hubPort: Number(new URL(demo.hubUrl).port), idpPort: Number(new URL(demo.issuer).port) };
+    demo = await startDemo({ dataDir, ...ports });
+    expect((await stat(path.join(dataDir, 'idp-state.json'))).mode & 0o777).toBe(0o600);
+    expect((await priya.targets()).find((t) => t.id === 'shop-admin')).toMatchObject({ status: 'pending' });
+    const config = await discoverIssuer({ issuer: demo.issuer, clientId: demo.publicClientId });
+    const renewed = await refreshTokens(config, tokens);
+    expect(renewed.accessToken).not.toBe(tokens.accessToken);
+    expect((await createHubClient({ url: demo.hubUrl, token: () => renewed.accessToken }).me()).subject).toBe(
+      'priya',
+    );
     expect(await readFile(secretsFile, 'utf8')).toBe(secrets);
     const again = await superuser();
     try {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   base64url,
@@ -18,6 +21,10 @@ import {
   type TokenVerifier,
 } from '../../hub/auth/index.ts';
 import { rejectionOf } from '../support/rejection.ts';
+import { parseHubConfig } from '../../hub/config/index.ts';
+import { startHub } from '../../hub/server.ts';
+import { explainAccountError } from '../../tunnel/account/account.ts';
+import { createHubClient } from '../../tunnel/hub-client/index.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const elena = DEMO_USERS.find((u) => u.groups.includes('managers'))!;
@@ -267,5 +274,73 @@ describe('identity mapping', () => {
       'email',
     );
     expect(() => identityFromClaims({ iss: 'x' })).toThrow(AuthError);
+  });
+});
+
+describe('a development IdP restarted on the same port', () => {
+  let scratch: string;
+  const running: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-idp-restart-'));
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((r) => r.close()));
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A hub trusting the IdP at `issuer`, asked with `token` as the CLI would ask it. */
+  async function askHub(issuer: string, token: string): Promise<unknown> {
+    const hub = await startHub({
+      config: parseHubConfig(
+        `identity: { issuer: '${issuer}', audience: ${AUDIENCE} }\ntargets: []\n`,
+        'hub.yaml',
+      ),
+      database: ':memory:',
+    });
+    running.push(hub);
+    return createHubClient({ url: hub.url, token: () => token })
+      .me()
+      .catch((error: unknown) => error);
+  }
+
+  it('keeps sign-ins when it keeps its state; without it the hub says the sign-in is from a previous run', async () => {
+    const stateFile = path.join(scratch, 'idp-state.json');
+    const first = await startDevIdp({ audience: AUDIENCE, stateFile });
+    const port = Number(new URL(first.issuer).port);
+    const person = await signIn(first, elena.username);
+    await first.close();
+    expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+
+    const kept = await startDevIdp({ audience: AUDIENCE, port, stateFile });
+    running.push(kept);
+    expect(await askHub(kept.issuer, person.accessToken)).toMatchObject({ subject: elena.username });
+    const renewed = await refreshAccessToken(kept, person.refreshToken);
+    expect(await askHub(kept.issuer, renewed)).toMatchObject({ subject: elena.username });
+    await kept.close();
+
+    // Started afresh (new keys): the old token is not jargon, it is a sign-in to renew.
+    const afresh = await startDevIdp({ audience: AUDIENCE, port });
+    running.push(afresh);
+    const refused = await askHub(afresh.issuer, person.accessToken);
+    expect(refused).toMatchObject({
+      status: 401,
+      code: 'unknown_signing_key',
+      message:
+        'your sign-in is from a previous run of the identity provider (it no longer has the key that signed it)',
+    });
+    expect(explainAccountError(refused)).toMatchObject({
+      name: 'NotSignedInError',
+      message:
+        'your sign-in is from a previous run of the identity provider (it no longer has the key that signed it); ' +
+        'run `portcullis login`',
+    });
+  });
+
+  it('refuses to start on a damaged state file, naming it', async () => {
+    const stateFile = path.join(scratch, 'damaged.json');
+    await writeFile(stateFile, '{"version": 1, "signingKey": ');
+    await expect(startDevIdp({ audience: AUDIENCE, stateFile })).rejects.toThrow(
+      `the identity provider's kept state ${stateFile} is damaged`,
+    );
   });
 });

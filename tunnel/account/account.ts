@@ -249,6 +249,9 @@ export function explainAccountError(error: unknown): Error {
     }
     return error;
   }
+  if (error instanceof HubError && error.status === 401 && error.code === 'unknown_signing_key') {
+    return new NotSignedInError(`${error.message}; run \`portcullis login\``);
+  }
   if (error instanceof HubError && error.status === 401) {
     return new NotSignedInError(`the hub no longer accepts your sign-in (${error.message}); ${LOGIN_HINT}`);
   }
