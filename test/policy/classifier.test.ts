@@ -11,14 +11,14 @@ import {
   loadClassifier,
   resolveExecutes,
   STATEMENT_CLASSES,
-  USER_DEFINED_OBJECTS_QUERY,
-  userDefinedFromRows,
   type Classification,
   type StatementClass,
 } from '../../tunnel/policy/classifier.ts';
 import { STABLE_BUILTIN_FUNCTIONS } from '../../tunnel/policy/builtin-functions.ts';
 import { dangerousFunction, FUNCTION_LISTS } from '../../tunnel/policy/function-catalog.ts';
 import { PLAIN_NODES, UNWRAPPED_FIELDS } from '../../tunnel/policy/node-catalog.ts';
+import type { FunctionOverload } from '../../tunnel/policy/routine-catalog.ts';
+import { ROUTINE_FINGERPRINT_QUERY } from '../../tunnel/policy/routine-catalog-reader.ts';
 import { STATEMENT_RULES } from '../../tunnel/policy/statement-catalog.ts';
 import { HANDLED_NODE_TYPES } from '../../tunnel/policy/statement-handlers.ts';
 import { Walk } from '../../tunnel/policy/walker.ts';
@@ -771,13 +771,26 @@ describe('cursors', () => {
 });
 
 describe('built-in names the target database shadows', () => {
+  const user = (name: string, minArgs = 0, maxArgs = Infinity): FunctionOverload => ({
+    schema: 'public',
+    name,
+    effects: ['dynamic'],
+    origin: 'a user-defined function',
+    minArgs,
+    maxArgs,
+  });
   const shadowed = createClassifier({
-    userDefined: userDefinedFromRows([
-      { kind: 'function', name: 'upper' },
-      { kind: 'function', name: 'fullname' },
-      { kind: 'operator', name: '+' },
-      { kind: 'cast', name: 'int4' },
-    ]),
+    routines: {
+      functions: new Map([
+        ['upper', [user('upper', 1, 1)]],
+        ['fullname', [user('fullname', 1, 1)]],
+      ]),
+      operators: new Map([
+        ['+', [{ schema: 'public', name: '+', prefix: false, function: user('evil_plus') }]],
+      ]),
+      castTargets: new Map([['int4', user('evil_cast')]]),
+      implicitCasts: [],
+    },
   });
   const dynamic = (sql: string): boolean => shadowed.classify(sql).classes.has('dynamic');
 
@@ -797,8 +810,8 @@ describe('built-in names the target database shadows', () => {
     expect(classify("SELECT upper('x'::varchar)").classes.has('dynamic')).toBe(false);
   });
 
-  it('reads those names with a query that is itself a plain read', () => {
-    const c = classify(USER_DEFINED_OBJECTS_QUERY);
+  it('reads the catalog fingerprint with a query that is itself a plain read', () => {
+    const c = classify(ROUTINE_FINGERPRINT_QUERY);
     expect(c.failure).toBeUndefined();
     expect([...c.classes]).toEqual(['read']);
   });

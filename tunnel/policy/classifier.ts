@@ -32,6 +32,7 @@
 import { hasSqlDetails, loadModule, parseSync, type ParseResult } from 'libpg-query';
 import { RecentlyUsed } from './recently-used.ts';
 import { StatementShapes, watchConstants, type ConstantWatch, type ShapeStats } from './statement-shapes.ts';
+import type { RoutineCatalog } from './routine-catalog.ts';
 import { FrozenSet, INTERNALS, Walk } from './walker.ts';
 
 export const STATEMENT_CLASSES = Object.freeze([
@@ -108,39 +109,12 @@ export interface ClassifierOptions {
    */
   safeFunctions?: Iterable<string>;
   /**
-   * What the target database defines outside pg_catalog and information_schema, as read from its
-   * catalog with USER_DEFINED_OBJECTS_QUERY. An unqualified call of such a function name, an
-   * operator of such a name, or a cast to such a type may resolve to the user's object instead of
-   * the built-in (a better argument-type match wins over search-path order), so they count as
-   * `dynamic` even where the name is also a built-in's; so do such names in attribute notation
-   * (a.f is f(a)). Without this, built-in names are trusted to be the built-ins.
+   * What the target database defines beyond the built-ins — functions, operators, casts and domains,
+   * each judged by who made it — as readRoutineCatalog() reads it. A call, an operator or a cast is
+   * then as safe as every overload the server could pick for it (see routine-catalog.ts). Without it,
+   * built-in names are trusted to be the built-ins and every other name is `dynamic`.
    */
-  userDefined?: {
-    functions?: Iterable<string>;
-    operators?: Iterable<string>;
-    castTargets?: Iterable<string>;
-  };
-}
-
-/**
- * Reads what ClassifierOptions.userDefined wants from a target database: rows of (kind, name) with
- * kind 'function', 'operator' or 'cast' (the target type of a cast created after initdb).
- */
-export const USER_DEFINED_OBJECTS_QUERY = `SELECT 'function' AS kind, proname AS name FROM pg_catalog.pg_proc
- WHERE pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-UNION
-SELECT 'operator', oprname FROM pg_catalog.pg_operator
- WHERE oprnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-UNION
-SELECT 'cast', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
- WHERE c.oid >= 16384`;
-
-/** Turns the rows of USER_DEFINED_OBJECTS_QUERY into ClassifierOptions.userDefined. */
-export function userDefinedFromRows(
-  rows: readonly { kind: string; name: string }[],
-): NonNullable<ClassifierOptions['userDefined']> {
-  const pick = (kind: string): string[] => rows.filter((r) => r.kind === kind).map((r) => r.name);
-  return { functions: pick('function'), operators: pick('operator'), castTargets: pick('cast') };
+  routines?: RoutineCatalog;
 }
 
 export interface Classifier {
@@ -174,18 +148,9 @@ export function createClassifier(options: ClassifierOptions = {}): Classifier {
   for (const name of options.safeFunctions ?? []) {
     (name.includes('.') ? qualified : unqualified).add(name);
   }
-  const userDefined = options.userDefined;
   const walkerOptions = {
     parse: parseSync,
-    ...(userDefined === undefined
-      ? {}
-      : {
-          userDefined: {
-            functions: new Set(userDefined.functions ?? []),
-            operators: new Set(userDefined.operators ?? []),
-            castTargets: new Set(userDefined.castTargets ?? []),
-          },
-        }),
+    ...(options.routines === undefined ? {} : { routines: options.routines }),
     isExtraSafeFunction(schema: string | undefined, name: string): boolean {
       if (schema === undefined || schema === 'pg_catalog') return unqualified.has(name);
       return qualified.has(`${schema}.${name}`);

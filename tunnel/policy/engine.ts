@@ -1,11 +1,5 @@
 import type { Approver, ApprovalOutcome, ApprovalTicket, HeldStatementScope } from './approver.ts';
-import {
-  classify as defaultClassify,
-  createClassifier,
-  USER_DEFINED_OBJECTS_QUERY,
-  userDefinedFromRows,
-  type Classification,
-} from './classifier.ts';
+import { classify as defaultClassify, createClassifier, type Classification } from './classifier.ts';
 import type {
   Decision,
   DecisionPoint,
@@ -20,6 +14,11 @@ import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
 import { judgeStatement, stricter, type Judgement, type Policy } from './policy.ts';
+import {
+  readRoutineCatalog,
+  ROUTINE_FINGERPRINT_QUERY,
+  type RoutineTrust,
+} from './routine-catalog-reader.ts';
 import { judgeStartupSetting } from './startup-settings.ts';
 import type { StartupSetting } from '../postgres/startup-options.ts';
 import type { FieldDescription } from '../postgres/backend-messages.ts';
@@ -34,7 +33,7 @@ export interface PolicyEngineOptions {
 
 /** The policy engine at the decision point: one GuardedSession per client connection. */
 export class PolicyEngine implements DecisionPoint {
-  /** Classifiers by the database's set of user-defined names, each with its own cache. */
+  /** Classifiers by a fingerprint of the database's functions, operators and casts, each with its own cache. */
   private readonly classifiers = new Map<string, Classify>();
   private fresh: { readAt: number; classify: Classify } | undefined;
   private reading: Promise<Classify> | undefined;
@@ -63,9 +62,10 @@ export class PolicyEngine implements DecisionPoint {
   }
 
   /**
-   * The classifier must know which built-in names the database shadows with its own functions,
-   * operators and casts (a user's btrim(varchar) wins over the built-in by a better type match), so
-   * the names are read from the catalog and read again once they are older than CATALOG_TTL_MS.
+   * The classifier must know what the database defines beyond the built-ins — functions, operators,
+   * casts, domains, and which extension owns each (a user's btrim(varchar) wins over the built-in by
+   * a better type match; citext's = is a reviewed read) — so the catalog is read, and its fingerprint
+   * read again once it is older than CATALOG_TTL_MS.
    */
   private currentClassifier(): MaybePromise<Classify> {
     if (this.options.classify) return this.options.classify;
@@ -78,21 +78,24 @@ export class PolicyEngine implements DecisionPoint {
   private async readCatalog(): Promise<Classify> {
     const readAt = Date.now();
     const side = await this.options.sideConnection!();
-    const rows = await side.query(USER_DEFINED_OBJECTS_QUERY);
-    const objects = rows.map(([kind, name]) => ({ kind: kind ?? '', name: name ?? '' }));
-    const key = objects
-      .map((o) => `${o.kind}:${o.name}`)
-      .sort()
-      .join('|');
-    let classify = this.classifiers.get(key);
+    const fingerprint = (await side.query(ROUTINE_FINGERPRINT_QUERY))[0]?.[0] ?? '';
+    let classify = this.classifiers.get(fingerprint);
     if (!classify) {
+      const routines = await readRoutineCatalog(side, this.trust);
       if (this.classifiers.size >= 16) this.classifiers.delete(this.classifiers.keys().next().value!);
-      const created = createClassifier({ userDefined: userDefinedFromRows(objects) });
+      const created = createClassifier({ routines });
       classify = (sql) => created.classify(sql);
-      this.classifiers.set(key, classify);
+      this.classifiers.set(fingerprint, classify);
     }
     this.fresh = { readAt, classify };
     return classify;
+  }
+
+  private get trust(): RoutineTrust {
+    return {
+      extensions: (this.policy.trustedExtensions ?? []).map((e) => e.name),
+      functions: this.policy.trustedFunctions ?? [],
+    };
   }
 }
 

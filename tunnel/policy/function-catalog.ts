@@ -10,7 +10,7 @@
  */
 import { STABLE_BUILTIN_FUNCTIONS } from './builtin-functions.ts';
 
-export type FunctionEffect = 'write' | 'ddl' | 'server-access' | 'dynamic' | 'session';
+export type FunctionEffect = 'write' | 'ddl' | 'drop' | 'privilege' | 'server-access' | 'dynamic' | 'session';
 
 /** Built-ins that read or touch files, processes, replication or the server's configuration. */
 const SERVER_ACCESS = new Set([

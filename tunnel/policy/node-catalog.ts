@@ -161,7 +161,6 @@ export const PLAIN_NODES: ReadonlySet<string> = new Set([
   'ObjectWithArgs',
   // expressions
   'BoolExpr',
-  'CaseExpr',
   'CaseWhen',
   'RowExpr',
   'CoalesceExpr',

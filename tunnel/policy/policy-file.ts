@@ -9,6 +9,7 @@ import {
   presetPolicy,
   PRESETS,
   type MaskRule,
+  type NamedInPolicy,
   type Policy,
   type Preset,
   type StatementRule,
@@ -43,6 +44,8 @@ const TOP_LEVEL_KEYS = [
   'detect',
   'hold_timeout',
   'recording',
+  'trusted_extensions',
+  'trusted_functions',
 ] as const;
 const VERDICT_KEYS: Record<string, Verdict> = { block: 'block', approve: 'approve', allow: 'allow' };
 const STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
@@ -117,6 +120,7 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     if (!isSeq(list)) fail(list, key, 'must be a list of classes or {class, table} rules');
     (list as { items: Node[] }).items.forEach((item, index) => {
       rules.push(readRule(item, `${key}[${index}]`, verdict, `${file}:${lineOf(item)}`, fail));
+      if (rules.at(-1)!.table !== undefined) rules.at(-1)!.field = `${key}[${index}].table`;
     });
   }
 
@@ -126,7 +130,10 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     if (!isSeq(maskList)) fail(maskList, 'mask', 'must be a list of {column, strategy} rules');
     const key = options.maskKey ?? randomBytes(32);
     (maskList as { items: Node[] }).items.forEach((item, index) => {
-      mask.push(readMaskRule(item, `mask[${index}]`, `${file}:${lineOf(item)}`, key, fail));
+      mask.push({
+        ...readMaskRule(item, `mask[${index}]`, `${file}:${lineOf(item)}`, key, fail),
+        field: `mask[${index}].column`,
+      });
     });
   }
 
@@ -165,7 +172,51 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     recording = value as Policy['recording'];
   }
 
-  return { ...presetPolicy(preset), rules, mask, detect, holdTimeoutMs, recording, name: file };
+  const trustedExtensions = readNames(
+    field('trusted_extensions'),
+    'trusted_extensions',
+    file,
+    lineOf,
+    fail,
+  ).map(({ named }) => named);
+  const trustedFunctions = readNames(field('trusted_functions'), 'trusted_functions', file, lineOf, fail).map(
+    ({ named, node }) => {
+      const parts = splitIdentifiers(named.name);
+      if (!parts || parts.length > 2) return fail(node, named.field, 'must be [schema.]function');
+      return parts.length === 2
+        ? { ...named, schema: parts[0], name: parts[1]! }
+        : { ...named, name: parts[0]! };
+    },
+  );
+
+  return {
+    ...presetPolicy(preset),
+    rules,
+    mask,
+    detect,
+    holdTimeoutMs,
+    recording,
+    name: file,
+    trustedExtensions,
+    trustedFunctions,
+  };
+}
+
+/** A list of names (`trusted_extensions`, `trusted_functions`), each with where the file gives it. */
+function readNames(
+  list: Node | undefined,
+  key: string,
+  file: string,
+  lineOf: (node: Node | null | undefined) => number,
+  fail: Fail,
+): { named: NamedInPolicy; node: Node }[] {
+  if (list === undefined) return [];
+  if (!isSeq(list)) return fail(list, key, 'must be a list of names');
+  return (list as { items: Node[] }).items.map((node, index) => {
+    const name = isScalar(node) && typeof node.value === 'string' ? node.value.trim() : '';
+    if (name === '') fail(node, `${key}[${index}]`, 'must be a name');
+    return { named: { name, source: `${file}:${lineOf(node)}`, field: `${key}[${index}]` }, node };
+  });
 }
 
 type Fail = (node: Node | null | undefined, field: string, problem: string) => never;

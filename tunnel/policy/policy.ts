@@ -14,6 +14,8 @@ export interface StatementRule {
   table?: TablePattern;
   /** Where the rule came from, for error messages and recordings: "policy.yaml:4" or "preset guarded". */
   source: string;
+  /** The field of a policy file's rule that names its table: "block[1].table". */
+  field?: string;
 }
 
 export interface TablePattern {
@@ -28,6 +30,8 @@ export interface MaskRule {
   column: string;
   strategy: MaskStrategy;
   source: string;
+  /** The field of a policy file that names the column: "mask[0].column". */
+  field?: string;
 }
 
 export interface Policy {
@@ -47,6 +51,19 @@ export interface Policy {
   recording: 'strict' | 'best-effort';
   /** A description for logs and recordings: the preset name or the file. */
   name: string;
+  /** Extensions whose functions and operators count as reads (`trusted_extensions`). */
+  trustedExtensions?: readonly NamedInPolicy[];
+  /** Functions ([schema.]name, every overload) that count as reads (`trusted_functions`). */
+  trustedFunctions?: readonly (NamedInPolicy & { schema?: string })[];
+}
+
+/** A name a policy file gives, with where it gives it. */
+export interface NamedInPolicy {
+  name: string;
+  /** "policy.yaml:12" */
+  source: string;
+  /** "trusted_extensions[0]" */
+  field: string;
 }
 
 const ALWAYS_ALLOWED: StatementClass[] = ['read', 'session'];

@@ -4,11 +4,13 @@
  * either classified by its rule in statement-catalog.ts or is a plain node the walker descends into.
  */
 import {
-  dangerousFunction,
-  isBuiltinOperator,
-  isBuiltinTablesampleMethod,
-  isSideEffectFree,
-} from './function-catalog.ts';
+  attributeCallEffects,
+  castEffects,
+  functionCallEffects,
+  operatorEffects,
+  type CallEffect,
+} from './call-effects.ts';
+import { isBuiltinTablesampleMethod } from './function-catalog.ts';
 import {
   constantValue,
   defElems,
@@ -98,41 +100,47 @@ function enterWith(walk: Walk, body: Json, ctx: Context): Context {
   return { ...ctx, ctes: names };
 }
 
-function checkOperator(walk: Walk, names: unknown, ctx: Context): void {
+function addEffects(walk: Walk, effects: readonly CallEffect[], ctx: Context): void {
+  for (const { cls, reason } of effects) walk.add(cls, reason, ctx, true);
+}
+
+/** An operator written in the statement (prefix: it has no left operand). */
+function checkOperator(walk: Walk, names: unknown, ctx: Context, prefix = false): void {
   const parts = stringList(names);
   if (parts === undefined || parts.length === 0) throw new WalkFailure('operator without a name');
   const op = parts[parts.length - 1] as string;
   const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
   if (walk.extraSafe(schema, op)) return;
-  if (!isBuiltinOperator(schema, op)) {
-    walk.add('dynamic', `operator ${parts.join('.')}`, ctx, true);
-  } else if (schema === undefined && walk.userDefined?.operators.has(op) === true) {
-    walk.add('dynamic', `operator ${op}, a name the database also defines outside pg_catalog`, ctx, true);
-  }
+  addEffects(walk, operatorEffects(walk.routines, schema, op, prefix), ctx);
 }
 
-/**
- * Names in attribute position (a.f, (expr).f) that are dangerous functions. PostgreSQL calls f(a)
- * when a has no field f. Unknown names here are nearly always columns or fields, so only the names of
- * dangerous built-ins are flagged, and the names of user-defined functions when the caller supplies
- * them (ClassifierOptions.userDefined).
- */
+/** An operator the server looks up by name although the statement does not write it (BETWEEN, CASE x WHEN). */
+function impliedOperator(walk: Walk, op: string, ctx: Context): void {
+  if (walk.extraSafe(undefined, op)) return;
+  addEffects(walk, operatorEffects(walk.routines, undefined, op, false), ctx);
+}
+
+/** BETWEEN is `a >= b AND a <= c`, NOT BETWEEN `a < b OR a > c` (symmetric forms alike). */
+const BETWEEN_OPERATORS = new Map([
+  ['AEXPR_BETWEEN', ['>=', '<=']],
+  ['AEXPR_BETWEEN_SYM', ['>=', '<=']],
+  ['AEXPR_NOT_BETWEEN', ['<', '>']],
+  ['AEXPR_NOT_BETWEEN_SYM', ['<', '>']],
+]);
+
+/** Names in attribute position (a.f, (expr).f): PostgreSQL calls f(a) when a has no field f. */
 function attributeCalls(walk: Walk, names: unknown, from: number, ctx: Context): void {
   if (!Array.isArray(names)) return;
   for (let i = from; i < names.length; i++) {
     const node = unwrapNode(names[i]);
     if (node?.[0] !== 'String' || typeof node[1].sval !== 'string') continue;
     const name = node[1].sval;
-    const effect = dangerousFunction(name, 1);
-    if (effect !== undefined) walk.add(effect, `call of ${name}() in attribute notation`, ctx, true);
-    if (walk.userDefined?.functions.has(name) === true && !walk.extraSafe(undefined, name)) {
-      walk.add(
-        'dynamic',
-        `.${name} may call the user-defined function ${name}() (attribute notation)`,
-        ctx,
-        true,
-      );
-    }
+    const effects = attributeCallEffects(walk.routines, name);
+    addEffects(
+      walk,
+      walk.extraSafe(undefined, name) ? effects.filter((e) => e.cls !== 'dynamic') : effects,
+      ctx,
+    );
   }
 }
 
@@ -170,24 +178,19 @@ export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
       const args = Array.isArray(body.args) ? body.args : [];
       const written = parts.join('.');
-      const builtinSchema = schema === undefined || schema === 'pg_catalog';
-      if (builtinSchema && name === 'set_config') {
+      if ((schema === undefined || schema === 'pg_catalog') && name === 'set_config') {
         setConfig(walk, args, ctx);
       } else {
-        const effect = dangerousFunction(name, args.length);
-        if (effect !== undefined) walk.add(effect, `call of ${written}()`, ctx, true);
-        const extraSafe = walk.extraSafe(schema, name);
-        const safe = isSideEffectFree(schema, name) || extraSafe;
-        if (!safe && (effect === undefined || !builtinSchema)) {
-          walk.add('dynamic', `call of ${written}()`, ctx, true);
-        } else if (schema === undefined && !extraSafe && walk.userDefined?.functions.has(name) === true) {
-          walk.add(
-            'dynamic',
-            `call of ${written}(), a name the database also defines outside pg_catalog`,
-            ctx,
-            true,
-          );
-        }
+        const call = {
+          schema,
+          name,
+          written,
+          argumentCount: args.length,
+          // An ordered-set aggregate's WITHIN GROUP arguments are arguments of the function too.
+          arity: body.agg_within_group === true ? undefined : args.length,
+          declaredSafe: walk.extraSafe(schema, name),
+        };
+        addEffects(walk, functionCallEffects(walk.routines, call), ctx);
       }
       walk.walkFields('FuncCall', body, ctx, FUNCCALL_NAME);
     },
@@ -217,25 +220,28 @@ export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const target = (body.typeName ?? {}) as Json;
       const names = stringList(target.names);
       const type = names?.[names.length - 1];
-      if (type !== undefined && walk.userDefined?.castTargets.has(type) === true) {
-        walk.add('dynamic', `cast to ${type}, which has a user-defined cast`, ctx, true);
-      }
+      if (type !== undefined) addEffects(walk, castEffects(walk.routines, type), ctx);
       walk.walkFields('TypeCast', body, ctx);
     },
   ],
   [
     'A_Expr',
     (walk, body, ctx) => {
-      const kind = body.kind;
-      if (
-        kind !== 'AEXPR_BETWEEN' &&
-        kind !== 'AEXPR_NOT_BETWEEN' &&
-        kind !== 'AEXPR_BETWEEN_SYM' &&
-        kind !== 'AEXPR_NOT_BETWEEN_SYM'
-      ) {
-        checkOperator(walk, body.name, ctx);
+      const implied = BETWEEN_OPERATORS.get(String(body.kind));
+      if (implied !== undefined) {
+        for (const op of implied) impliedOperator(walk, op, ctx);
+      } else {
+        checkOperator(walk, body.name, ctx, body.lexpr === undefined);
       }
       walk.walkFields('A_Expr', body, ctx);
+    },
+  ],
+  [
+    'CaseExpr',
+    (walk, body, ctx) => {
+      // CASE x WHEN y compares with the operator = found by name, as x = y would.
+      if (body.arg !== undefined) impliedOperator(walk, '=', ctx);
+      walk.walkFields('CaseExpr', body, ctx);
     },
   ],
   [

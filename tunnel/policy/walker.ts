@@ -11,6 +11,7 @@
 import type { ParseResult } from 'libpg-query';
 import type { Classification, StatementClass, TableRef } from './classifier.ts';
 import { PLAIN_NODES, UNWRAPPED_FIELDS } from './node-catalog.ts';
+import type { RoutineCatalog } from './routine-catalog.ts';
 import { WalkFailure, wrapperBody, wrapperType, type Json } from './parse-tree.ts';
 import { settingClass, settingFailure } from './settings-catalog.ts';
 import { DEFINITIONS, STATEMENT_RULES } from './statement-catalog.ts';
@@ -21,14 +22,8 @@ export interface WalkerOptions {
   parse(sql: string): ParseResult;
   /** Extra functions the deployment declares side-effect free (e.g. an extension's). */
   isExtraSafeFunction(schema: string | undefined, name: string): boolean;
-  /** Names the target database defines outside pg_catalog (see ClassifierOptions.userDefined). */
-  userDefined?: UserDefinedNames;
-}
-
-export interface UserDefinedNames {
-  readonly functions: ReadonlySet<string>;
-  readonly operators: ReadonlySet<string>;
-  readonly castTargets: ReadonlySet<string>;
+  /** What the target database defines beyond the built-ins (see ClassifierOptions.routines). */
+  routines?: RoutineCatalog;
 }
 
 export interface Context {
@@ -136,11 +131,23 @@ export class Walk {
       }
       // Every statement type carries a class; a statement without one was not understood.
       if (this.statement.classes.size === 0) this.fail('statement without a classification');
+      this.implicitCasts();
       const statement = this.statement as StatementState & { text: string };
       statement.text = this.text;
       statements.push(statement);
     }
     return this.build(statements);
+  }
+
+  /**
+   * An implicit cast whose function is not a read may run wherever a value of its source type meets
+   * its target type, which the parse tree does not show: every statement that evaluates anything is
+   * as dynamic as that function.
+   */
+  private implicitCasts(): void {
+    const casts = this.options.routines?.implicitCasts ?? [];
+    if (casts.length === 0 || [...this.statement.classes].every((c) => c === 'session')) return;
+    for (const cast of casts) this.add('dynamic', cast, TOP, true);
   }
 
   // ---- the generic walk ------------------------------------------------------------------------
@@ -427,8 +434,8 @@ export class Walk {
     return this.options.isExtraSafeFunction;
   }
 
-  get userDefined(): UserDefinedNames | undefined {
-    return this.options.userDefined;
+  get routines(): RoutineCatalog | undefined {
+    return this.options.routines;
   }
 }
 
