@@ -119,6 +119,28 @@ CREATE FUNCTION evil_plus(int, varchar) RETURNS int LANGUAGE plpgsql AS $$ BEGIN
 CREATE OPERATOR public.+ (LEFTARG = int, RIGHTARG = varchar, FUNCTION = evil_plus);
 CREATE FUNCTION evil_cast(varchar) RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM canary; RETURN 0; END $$;
 CREATE CAST (varchar AS int) WITH FUNCTION evil_cast(varchar);
+-- Widely used extensions, installed beside the attempts: their objects are trusted by review, and
+-- what users build beside them is not.
+CREATE SCHEMA IF NOT EXISTS extensions;
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS hstore SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS ltree SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS cube SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS intarray SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp" SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS tablefunc SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS dblink SCHEMA extensions;
+CREATE FUNCTION public.similarity(text, int) RETURNS real LANGUAGE plpgsql
+  AS $$ BEGIN DELETE FROM canary; RETURN 0; END $$;
+CREATE FUNCTION evil_concat(extensions.citext, int) RETURNS text LANGUAGE plpgsql
+  AS $$ BEGIN DELETE FROM canary; RETURN ''; END $$;
+CREATE OPERATOR public.|| (LEFTARG = extensions.citext, RIGHTARG = int, FUNCTION = evil_concat);
+CREATE FUNCTION evil_check(text) RETURNS boolean LANGUAGE plpgsql
+  AS $$ BEGIN DELETE FROM canary; RETURN true; END $$;
+CREATE DOMAIN evil_domain AS text CHECK (evil_check(VALUE));
+CREATE DOMAIN evil_domain_outer AS evil_domain;
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 SELECT lo_from_bytea(${LARGE_OBJECT}, 'portcullis secret');
 `;
@@ -515,6 +537,45 @@ group('shadowed built-ins', () => {
       either("SELECT 2 - 'a'::varchar"),
     ],
     { cleanup: 'DROP FUNCTION IF EXISTS evil_minus(int, varchar) CASCADE' },
+  );
+});
+
+group('extensions', () => {
+  sql(
+    'dblink_exec back into the same server',
+    "SELECT extensions.dblink_exec('dbname=postgres', 'DELETE FROM canary')",
+    { readOnly: true },
+  );
+  sql('dblink_connect', "SELECT extensions.dblink_connect('evasion', 'dbname=postgres')");
+  sql('a user function overloading pg_trgm similarity()', "SELECT similarity('a', 1)", { readOnly: true });
+  sql('a user operator || beside citext and hstore ones', "SELECT 'a'::extensions.citext || 1", {
+    readOnly: true,
+  });
+  sql('a cast to a domain whose CHECK deletes', "SELECT 'x'::evil_domain", { readOnly: true });
+  sql('a cast to a domain over that domain', "SELECT CAST('x' AS evil_domain_outer)");
+  sql(
+    'crosstab() runs the SQL it is given',
+    "SELECT * FROM extensions.crosstab('SELECT evil_delete()::text, 1::text, 1::text') AS t(a text, b text)",
+  );
+  steps(
+    'an implicit cast through a user function, made after this session started',
+    [
+      ok('SELECT 2 - 1'),
+      {
+        via: 'direct',
+        expect: 'ok',
+        sql: `CREATE FUNCTION evil_mood(canary_mood) RETURNS int LANGUAGE plpgsql
+                AS $$ BEGIN DELETE FROM canary; RETURN 0; END $$;
+              CREATE CAST (canary_mood AS int) WITH FUNCTION evil_mood(canary_mood) AS IMPLICIT`,
+      },
+      { via: 'direct', expect: 'ok', sql: 'SELECT pg_sleep(1.2)' },
+      denied("SELECT abs('calm'::canary_mood)"),
+    ],
+    {
+      readOnly: true,
+      // The tunnels re-read the catalog within a second: wait, so the next attempts meet a clean one.
+      cleanup: 'DROP FUNCTION IF EXISTS evil_mood(canary_mood) CASCADE; SELECT pg_sleep(1.2)',
+    },
   );
 });
 
