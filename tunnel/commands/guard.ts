@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadClassifier } from '../policy/classifier.ts';
 import { PolicyEngine } from '../policy/engine.ts';
+import { checkPolicyCatalog, PolicyCatalogError } from '../policy/policy-catalog-check.ts';
 import { PolicyFileError, resolvePolicy } from '../policy/policy-file.ts';
 import type { Policy } from '../policy/policy.ts';
 import { JsonLinesRecorder } from '../recorder/jsonl-recorder.ts';
@@ -69,6 +70,19 @@ function policyFrom(spec: string): Policy {
     return resolvePolicy(spec, { maskKey: maskKeyFromEnvironment() });
   } catch (error) {
     if (error instanceof PolicyFileError) throw new UsageError(`--policy: ${error.message}`);
+    throw error;
+  }
+}
+
+async function refuseNamesTheDatabaseLacks(
+  policy: Policy,
+  side: ReturnType<typeof sharedSideConnection>,
+): Promise<void> {
+  try {
+    await checkPolicyCatalog(policy, await side.get());
+  } catch (error) {
+    side.close();
+    if (error instanceof PolicyCatalogError) throw new UsageError(`--policy: ${error.message}`);
     throw error;
   }
 }
@@ -170,6 +184,7 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
   const probe = await connectUpstream(upstream, { application_name: 'portcullis-guard-check' });
   probe.socket.destroy();
+  await refuseNamesTheDatabaseLacks(policy, side);
   if (passwordInArgs) warnOfPasswordInArgs();
 
   let stop: (why: string, failure?: Error) => void = () => {};

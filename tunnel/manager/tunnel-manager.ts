@@ -18,6 +18,7 @@ import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { estimateRows } from '../policy/held-statement-scope.ts';
+import { checkPolicyCatalog, PolicyCatalogError } from '../policy/policy-catalog-check.ts';
 import { parsePolicy } from '../policy/policy-file.ts';
 import { presetPolicy, type Policy } from '../policy/policy.ts';
 import type { UpstreamConfig } from '../postgres/connection-string.ts';
@@ -275,6 +276,8 @@ class ManagedTunnel implements OpenTunnel {
   private readonly recording: TunnelRecording;
   private readonly side: ReturnType<typeof sharedSideConnection>;
   private readonly strict: boolean;
+  /** Refuses a policy whose rules name what the target's database does not have. */
+  private readonly checkPolicy: () => Promise<void>;
   private expiryTimer: NodeJS.Timeout | undefined;
   private warnTimer: NodeJS.Timeout | undefined;
   private closing: Promise<TunnelClosed> | undefined;
@@ -296,6 +299,7 @@ class ManagedTunnel implements OpenTunnel {
     const proveThrough = (purpose: ConnectionPurpose, connection: () => number) =>
       delegatedCredentials(hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }));
     this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
+    this.checkPolicy = async () => checkPolicyCatalog(policy, await this.side.get());
     this.recording = new TunnelRecording(
       options.spool,
       opened.sessionId,
@@ -331,6 +335,15 @@ class ManagedTunnel implements OpenTunnel {
   async start(): Promise<void> {
     if (this.strict && this.options.spool.failing) {
       throw new Error(`recording is failing (${this.options.spool.failureMessage ?? 'unknown'})`);
+    }
+    try {
+      await this.checkPolicy();
+    } catch (error) {
+      this.side.close();
+      if (error instanceof PolicyCatalogError) {
+        throw new TargetUnavailableError(`${this.target.id}: ${error.message}`, { cause: error });
+      }
+      throw error;
     }
     const endpoint = await this.tunnel.listen();
     try {

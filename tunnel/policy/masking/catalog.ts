@@ -36,30 +36,33 @@ export interface QueryRunner {
   query(sql: string, parameters?: (string | null)[]): Promise<(string | null)[][]>;
 }
 
-/** A catalog read through a query runner, each answer cached for the life of the session. */
-export class CachedCatalog implements Catalog {
-  private readonly relations = new Map<number, Promise<RelationInfo | undefined>>();
-  private readonly names = new Map<string, Promise<RelationInfo | undefined>>();
-  private readonly views = new Map<number, Promise<string | undefined>>();
-  private readonly types = new Map<number, Promise<string | undefined>>();
-  private readonly shapes = new Map<number, Promise<TypeShape | undefined>>();
+/**
+ * How long an answer of the catalog is trusted. A table created, a column added or renamed, a view
+ * replaced by someone else is seen by the masking within this time, as the classifier sees new
+ * functions (engine.ts CATALOG_TTL_MS).
+ */
+export const RELATION_TTL_MS = 1000;
 
-  constructor(private readonly runner: () => Promise<QueryRunner>) {}
+/** A catalog read through a query runner, each answer cached for RELATION_TTL_MS. */
+export class CachedCatalog implements Catalog {
+  private readonly relations = new FreshCache<number, RelationInfo | undefined>();
+  private readonly names = new FreshCache<string, RelationInfo | undefined>();
+  private readonly views = new FreshCache<number, string | undefined>();
+  private readonly types = new FreshCache<number, string | undefined>();
+  private readonly shapes = new FreshCache<number, TypeShape | undefined>();
+
+  constructor(
+    private readonly runner: () => Promise<QueryRunner>,
+    private readonly ttlMs = RELATION_TTL_MS,
+  ) {}
 
   relation(oid: number): Promise<RelationInfo | undefined> {
-    let cached = this.relations.get(oid);
-    if (!cached) {
-      cached = this.loadRelation(oid);
-      this.relations.set(oid, cached);
-    }
-    return cached;
+    return this.relations.get(oid, this.ttlMs, () => this.loadRelation(oid));
   }
 
   relationByName(schema: string | undefined, name: string): Promise<RelationInfo | undefined> {
-    const key = `${schema ?? ''}.${name}`;
-    let cached = this.names.get(key);
-    if (!cached) {
-      cached = this.runner()
+    return this.names.get(`${schema ?? ''}.${name}`, this.ttlMs, () =>
+      this.runner()
         .then((r) =>
           r.query(
             schema === undefined
@@ -68,41 +71,28 @@ export class CachedCatalog implements Catalog {
             schema === undefined ? [name] : [schema, name, '.'],
           ),
         )
-        .then((rows) => (rows[0]?.[0] ? this.relation(Number(rows[0][0])) : undefined));
-      this.names.set(key, cached);
-    }
-    return cached;
+        .then((rows) => (rows[0]?.[0] ? this.relation(Number(rows[0][0])) : undefined)),
+    );
   }
 
   viewDefinition(oid: number): Promise<string | undefined> {
-    let cached = this.views.get(oid);
-    if (!cached) {
-      cached = this.runner()
+    return this.views.get(oid, this.ttlMs, () =>
+      this.runner()
         .then((r) => r.query('SELECT pg_catalog.pg_get_viewdef($1::oid)', [String(oid)]))
-        .then((rows) => rows[0]?.[0] ?? undefined);
-      this.views.set(oid, cached);
-    }
-    return cached;
+        .then((rows) => rows[0]?.[0] ?? undefined),
+    );
   }
 
   typeCategory(oid: number): Promise<string | undefined> {
-    let cached = this.types.get(oid);
-    if (!cached) {
-      cached = this.runner()
+    return this.types.get(oid, this.ttlMs, () =>
+      this.runner()
         .then((r) => r.query('SELECT typcategory FROM pg_catalog.pg_type WHERE oid = $1::oid', [String(oid)]))
-        .then((rows) => rows[0]?.[0] ?? undefined);
-      this.types.set(oid, cached);
-    }
-    return cached;
+        .then((rows) => rows[0]?.[0] ?? undefined),
+    );
   }
 
   typeShape(oid: number): Promise<TypeShape | undefined> {
-    let cached = this.shapes.get(oid);
-    if (!cached) {
-      cached = this.loadTypeShape(oid);
-      this.shapes.set(oid, cached);
-    }
-    return cached;
+    return this.shapes.get(oid, this.ttlMs, () => this.loadTypeShape(oid));
   }
 
   private async loadTypeShape(oid: number): Promise<TypeShape | undefined> {
@@ -148,5 +138,22 @@ export class CachedCatalog implements Catalog {
     const columns = new Map<number, string>();
     for (const row of rows) if (row[3] !== null) columns.set(Number(row[3]), row[4]!);
     return { oid, schema: first[0]!, name: first[1]!, kind: first[2]!, columns };
+  }
+}
+
+/** Answers kept while younger than a time to live; a failed load is not kept. */
+class FreshCache<K, V> {
+  private readonly entries = new Map<K, { at: number; value: Promise<V> }>();
+
+  get(key: K, ttlMs: number, load: () => Promise<V>): Promise<V> {
+    const now = Date.now();
+    const entry = this.entries.get(key);
+    if (entry && now - entry.at < ttlMs) return entry.value;
+    const value = load();
+    this.entries.set(key, { at: now, value });
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    return value;
   }
 }

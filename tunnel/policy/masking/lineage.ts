@@ -80,7 +80,8 @@ export class LineageUnknown extends Error {}
  * masked whatever it is called or wrapped in.
  */
 export class LineageAnalyzer {
-  private readonly relationTaints = new Map<number, Promise<OutputColumn[]>>();
+  /** By the catalog's answer (not the OID): a relation read again after a change is traced again. */
+  private readonly relationTaints = new WeakMap<RelationInfo, Promise<OutputColumn[]>>();
 
   constructor(
     private readonly policy: Policy,
@@ -89,10 +90,10 @@ export class LineageAnalyzer {
 
   /** The sensitivity of each column of a relation; views are followed to the columns they read. */
   columnsOf(relation: RelationInfo): Promise<OutputColumn[]> {
-    let cached = this.relationTaints.get(relation.oid);
+    let cached = this.relationTaints.get(relation);
     if (!cached) {
       cached = this.computeColumnsOf(relation, new Set());
-      this.relationTaints.set(relation.oid, cached);
+      this.relationTaints.set(relation, cached);
     }
     return cached;
   }
