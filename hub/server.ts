@@ -11,6 +11,7 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet } from 'jose';
+import type { PolicyCheck } from './api/types.ts';
 import { createTokenVerifier } from './auth/index.ts';
 import { loadHubConfig, type HubConfig } from './config/index.ts';
 import { openHubDatabase } from './db/index.ts';
@@ -71,7 +72,15 @@ function redact(location: string): string {
   return location.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
 }
 
+/** How often every target's policy is checked against its database, besides at start and on demand. */
+const POLICY_CHECK_INTERVAL_MS = 5 * 60_000;
+
+function openPolicyChecks(services: HubServices): Promise<unknown> {
+  return services.policyChecks.checkAll().catch(() => undefined);
+}
+
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
+  let reportPolicyCheck: (check: PolicyCheck) => void = () => {};
   const listen = parseListenAddress(options.listen ?? '127.0.0.1:0');
   let config = options.config;
   if (!config) {
@@ -84,7 +93,13 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   let services: HubServices | undefined;
   let app: ReturnType<typeof buildHubApp> | undefined;
   try {
-    services = await createHubServices({ database, config, clock: options.clock, env: options.env });
+    services = await createHubServices({
+      database,
+      config,
+      clock: options.clock,
+      env: options.env,
+      onPolicyChecked: (check) => reportPolicyCheck(check),
+    });
     const verifier = createTokenVerifier({
       issuer: config.identity.issuer,
       audience: config.identity.audience,
@@ -104,6 +119,24 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const stopSweeping = services.startSweeping(options.sweepIntervalMs ?? 5000, (error) =>
     running.log.error({ err: error }, 'sweep failed'),
   );
+  // Admins see policies that name what their database lacks in the log as well as in the API.
+  reportPolicyCheck = (check) => {
+    if (check.status === 'problems') {
+      running.log.error(
+        { target: check.targetId, policy: check.policy, problems: check.problems },
+        'policy names what the target database does not have; sessions on it are refused',
+      );
+    } else if (check.status === 'unchecked') {
+      running.log.warn(
+        { target: check.targetId, policy: check.policy, error: check.error },
+        'policy could not be checked against the target database',
+      );
+    }
+  };
+  const checkPolicies = (): void => void openPolicyChecks(services!);
+  checkPolicies();
+  const policyTimer = setInterval(checkPolicies, POLICY_CHECK_INTERVAL_MS);
+  policyTimer.unref();
   const { port } = running.server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const openServices = services;
@@ -116,6 +149,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     close() {
       closing ??= (async () => {
         stopSweeping();
+        clearInterval(policyTimer);
         await running.close();
         await openServices.close();
         await database.close();

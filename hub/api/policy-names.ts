@@ -9,6 +9,33 @@
  * schema matches that table in any schema, as the rules themselves do; a `*` table matches any table.
  */
 
+/**
+ * Splits a dotted name the way PostgreSQL reads identifiers: unquoted parts fold to lower case,
+ * "quoted" parts keep their case. Returns undefined when the text is not a dotted name.
+ */
+export function splitIdentifiers(text: string, allowStar = false): string[] | undefined {
+  const parts: string[] = [];
+  const pattern = /\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)|(\*))\s*(\.|$)/y;
+  let offset = 0;
+  while (offset < text.length) {
+    pattern.lastIndex = offset;
+    const match = pattern.exec(text);
+    if (!match) return undefined;
+    if (match[3] && !allowStar) return undefined;
+    parts.push(
+      match[1] !== undefined
+        ? match[1].replace(/""/g, '"')
+        : match[2] !== undefined
+          ? match[2].toLowerCase()
+          : '*',
+    );
+    offset = pattern.lastIndex;
+    if (match[4] === '') break;
+    if (offset >= text.length) return undefined;
+  }
+  return parts.length > 0 ? parts : undefined;
+}
+
 /** One name a policy gives, and where. */
 export interface PolicyNameRef {
   /** "policy.yaml:7" */

@@ -494,3 +494,20 @@ export interface WithdrawInput {
 export type AccessRequestScope = 'mine' | 'pending';
 /** GET /v1/approvals?scope= : held statements waiting for the caller's decision, or the caller's own. */
 export type ApprovalScope = 'pending' | 'mine';
+
+/**
+ * GET /v1/policy-checks (admins): whether each target's policy names only what its database has.
+ * `problems`: names the database lacks (no session opens on the target until they are fixed);
+ * `unchecked`: the hub could not read the policy file or reach the database (`error` says why) — the
+ * tunnel still checks for itself when it opens.
+ */
+export interface PolicyCheck {
+  targetId: string;
+  /** The preset, or the policy file as hub.yaml names it. */
+  policy: string;
+  checkedAt: string;
+  status: 'ok' | 'problems' | 'unchecked';
+  /** Each as "file:line: field: problem" parts. */
+  problems: { source: string; field: string; problem: string }[];
+  error: string | null;
+}

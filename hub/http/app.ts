@@ -55,6 +55,8 @@ export const ROUTES = [
   ['GET', '/v1/identity', 'how to sign in: issuer, audience, public client id; unauthenticated'],
   ['GET', '/v1/me', 'the caller: identity, groups, admin/auditor'],
   ['GET', '/v1/targets', 'targets the caller may use or request, with status and grant'],
+  ['GET', '/v1/policy-checks', 'admins: whether each target’s policy names only what its database has'],
+  ['POST', '/v1/policy-checks/:id', 'admins: check one target’s policy against its database now'],
   ['POST', '/v1/sessions', 'open a session {targetId} → OpenedSession: where and as whom, never a secret'],
   ['GET', '/v1/sessions', 'search sessions (own; everyone’s for auditors/admins)'],
   ['GET', '/v1/sessions/to-close', 'the caller’s sessions whose grant expired or was revoked'],
@@ -205,6 +207,18 @@ export function buildHubApp(options: HubAppOptions): FastifyInstance {
 
       v1.get('/targets', { schema: { querystring: schemas.noQuery } }, async (request) =>
         services.entitlements.targetsFor(caller(request)),
+      );
+
+      // Policy checks (admins) ----------------------------------------------------------------------
+
+      v1.get('/policy-checks', { schema: { querystring: schemas.noQuery } }, async (request) =>
+        services.policyChecks.list(caller(request)),
+      );
+
+      v1.post<{ Params: { id: string } }>(
+        '/policy-checks/:id',
+        { schema: { params: schemas.idParams } },
+        async (request) => services.policyChecks.recheck(caller(request), request.params.id),
       );
 
       // Sessions -------------------------------------------------------------------------------------

@@ -12,10 +12,13 @@ import { EntitlementService } from './entitlements.ts';
 import { EventRetention } from './event-retention.ts';
 import { EventBus } from './events.ts';
 import { AccessRequestService, type SweepResult } from './jit.ts';
+import type { PolicyCheck } from '../api/types.ts';
+import { PolicyCheckService } from './policy-checks.ts';
 import { RecordingService } from './recordings.ts';
 import { ProofService, targetCredentials } from './proofs.ts';
 import { ProvisioningService, type ReconcileResult } from './provisioning.ts';
 import { SessionService } from './sessions.ts';
+import { targetQuery, type TargetQuery } from './target-catalog.ts';
 
 export interface HubServicesOptions {
   database: HubDatabase;
@@ -24,6 +27,10 @@ export interface HubServicesOptions {
   clock?: Clock;
   /** Where password_env variables are read; process.env by default. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** How the policy checks read a target's catalog; a real connection with its credentials by default. */
+  targetQuery?: TargetQuery;
+  /** Told of every policy check (the hub logs those with problems). */
+  onPolicyChecked?: (check: PolicyCheck) => void;
 }
 
 export interface SweepReport extends SweepResult {
@@ -50,6 +57,7 @@ export interface HubServices {
   readonly approvals: CommandApprovalService;
   readonly recordings: RecordingService;
   readonly audit: AuditService;
+  readonly policyChecks: PolicyCheckService;
   config(): HubConfig;
   /**
    * Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps), and
@@ -75,7 +83,12 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   };
   const entitlements = new EntitlementService(ctx);
   const provisioning = new ProvisioningService(ctx);
-  const sessions = new SessionService(ctx, entitlements, provisioning);
+  const policyChecks = new PolicyCheckService(
+    ctx,
+    options.targetQuery ?? targetQuery(ctx.env),
+    options.onPolicyChecked,
+  );
+  const sessions = new SessionService(ctx, entitlements, provisioning, policyChecks);
   const proofs = new ProofService(
     ctx,
     async (session, target) =>
@@ -108,6 +121,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     approvals,
     recordings,
     audit,
+    policyChecks,
     config,
     sweep,
     startSweeping(intervalMs = 5000, onError = () => {}) {
@@ -144,6 +158,7 @@ export {
 } from './errors.ts';
 export { EventBus, type Audience, type NewEvent, type Recipients, type SubscribeOptions } from './events.ts';
 export { AccessRequestService, type SweepResult } from './jit.ts';
+export { PolicyCheckService } from './policy-checks.ts';
 export { RecordingService } from './recordings.ts';
 export { ProofService } from './proofs.ts';
 export { ProvisioningService, type ReconcileResult } from './provisioning.ts';

@@ -19,6 +19,7 @@ import type { TargetConfig } from '../config/hub-config.ts';
 import { iso } from './clock.ts';
 import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
 import type { EntitlementService } from './entitlements.ts';
+import type { PolicyCheckService } from './policy-checks.ts';
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
 import { targetCredentials } from './proofs.ts';
 import type { ProvisionedRole, ProvisioningService } from './provisioning.ts';
@@ -29,6 +30,7 @@ export class SessionService {
     private readonly ctx: ServiceContext,
     private readonly entitlements: EntitlementService,
     private readonly provisioning: ProvisioningService,
+    private readonly policyChecks: PolicyCheckService,
   ) {}
 
   /**
@@ -39,6 +41,7 @@ export class SessionService {
     const target = requireTarget(this.ctx.config(), targetId);
     const access = await this.entitlements.accessNow(identity, target);
     if (!access) throw new ForbiddenError(this.entitlements.explainRefusal(identity, target));
+    await this.policyChecks.requireUsable(target);
 
     // Everything that can fail is read before the session exists: the password too, though it stays here.
     const credentials = await targetCredentials(this.ctx, target);

@@ -317,6 +317,30 @@ describe('in the standard world', () => {
       expect(open.filter((s) => s.status !== 'closed')).toEqual([]);
     });
 
+    it('refuses to guard with a policy whose rules name what the database lacks, and closes the session', async () => {
+      // As if the hub had served it unchecked (it could not reach the database itself).
+      const hub: HubClient = {
+        ...priya.hub,
+        openSession: async (targetId) => ({
+          ...(await priya.hub.openSession(targetId)),
+          policy: {
+            kind: 'file',
+            name: 'app-policy.yaml',
+            yaml: 'mask:\n  - { column: customers.emial, strategy: email }\n',
+          },
+        }),
+      };
+      const { manager: m } = await manager(priya, { hub });
+      const refused = await m.open('app-db').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TargetUnavailableError);
+      expect((refused as Error).message).toContain(
+        'app-policy.yaml:2: mask[0].column: customers.emial: no such column; did you mean customers.email?',
+      );
+      expect(m.list()).toEqual([]);
+      const sessions = await priya.hub.searchSessions({ targetId: 'app-db' });
+      expect(sessions.filter((s) => s.status !== 'closed')).toEqual([]);
+    });
+
     it('opens one tunnel per target', async () => {
       const { manager: m } = await manager(priya);
       const tunnel = await m.open('reports-db');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { splitIdentifiers } from '../../hub/api/policy-names.ts';
 import { STATEMENT_CLASSES, type StatementClass } from './classifier.ts';
 import { DETECTOR_NAMES, type DetectorName } from './masking/detectors.ts';
 import type { MaskStrategy } from './masking/strategies.ts';
@@ -310,32 +311,7 @@ function readMaskRule(item: Node, where: string, source: string, key: Buffer, fa
   return { schema, table: table!, column: column!, strategy, source };
 }
 
-/**
- * Splits a dotted name the way PostgreSQL reads identifiers: unquoted parts fold to lower case,
- * "quoted" parts keep their case. Returns undefined when the text is not a dotted name.
- */
-export function splitIdentifiers(text: string, allowStar = false): string[] | undefined {
-  const parts: string[] = [];
-  const pattern = /\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)|(\*))\s*(\.|$)/y;
-  let offset = 0;
-  while (offset < text.length) {
-    pattern.lastIndex = offset;
-    const match = pattern.exec(text);
-    if (!match) return undefined;
-    if (match[3] && !allowStar) return undefined;
-    parts.push(
-      match[1] !== undefined
-        ? match[1].replace(/""/g, '"')
-        : match[2] !== undefined
-          ? match[2].toLowerCase()
-          : '*',
-    );
-    offset = pattern.lastIndex;
-    if (match[4] === '') break;
-    if (offset >= text.length) return undefined;
-  }
-  return parts.length > 0 ? parts : undefined;
-}
+export { splitIdentifiers };
 
 export function parseDuration(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
