@@ -89,7 +89,7 @@ export async function startDebianPostgres(bin: string): Promise<DebianPostgres> 
     } catch (error) {
       if (Date.now() > deadline || server.exitCode !== null) {
         server.kill('SIGKILL');
-        throw new Error(`Debian PostgreSQL did not start: ${(error as Error).message}`);
+        throw new Error(`Debian PostgreSQL did not start: ${(error as Error).message}`, { cause: error });
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
