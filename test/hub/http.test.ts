@@ -415,6 +415,13 @@ describe('the hub HTTP API on SQLite', () => {
     },
     { route: 'GET /v1/me', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.me() },
     { route: 'GET /v1/targets', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.targets() },
+    // Admins only (nobody here is one: test/hub/policy-checks.test.ts has admins).
+    { route: 'GET /v1/policy-checks', expect: [403, 403, 403, 403, 403, 401], call: (c) => c.policyChecks() },
+    {
+      route: 'POST /v1/policy-checks/:id',
+      expect: [403, 403, 403, 403, 403, 401],
+      call: (c) => c.recheckPolicy('app-db'),
+    },
     {
       route: 'POST /v1/sessions (standing access: app-db)',
       expect: [201, 201, 201, 403, 403, 401],

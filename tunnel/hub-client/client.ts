@@ -34,6 +34,7 @@ import type {
   SessionSummary,
   SessionToClose,
   TargetEntitlement,
+  PolicyCheck,
 } from '../../hub/api/types.ts';
 import { parseEventStream, type SseState } from './sse.ts';
 
@@ -93,6 +94,10 @@ export interface HubClient {
   identity(options?: RequestOptions): Promise<HubIdentity>;
   me(options?: RequestOptions): Promise<Me>;
   targets(options?: RequestOptions): Promise<TargetEntitlement[]>;
+  /** Admins: whether each target's policy names only what its database has. */
+  policyChecks(options?: RequestOptions): Promise<PolicyCheck[]>;
+  /** Admins: checks one target's policy against its database now. */
+  recheckPolicy(targetId: string, options?: RequestOptions): Promise<PolicyCheck>;
 
   openSession(targetId: string, options?: RequestOptions): Promise<OpenedSession>;
   closeSession(sessionId: string, reason?: string, options?: RequestOptions): Promise<SessionSummary>;
@@ -410,6 +415,9 @@ export function createHubClient(options: HubClientOptions): HubClient {
     identity: (o = {}) => json({ method: 'GET', path: '/v1/identity', signal: o.signal }),
     me: (o = {}) => json({ method: 'GET', path: '/v1/me', signal: o.signal }),
     targets: (o = {}) => json({ method: 'GET', path: '/v1/targets', signal: o.signal }),
+    policyChecks: (o = {}) => json({ method: 'GET', path: '/v1/policy-checks', signal: o.signal }),
+    recheckPolicy: (targetId, o = {}) =>
+      json({ method: 'POST', path: `/v1/policy-checks/${id(targetId)}`, body: {}, signal: o.signal }),
 
     openSession: (targetId, o = {}) =>
       json({ method: 'POST', path: '/v1/sessions', body: { targetId }, signal: o.signal }),
