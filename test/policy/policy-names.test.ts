@@ -83,7 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const close of closers) await close().catch(() => {});
+  for (const close of closers.reverse()) await close().catch(() => {});
   await direct?.end();
   await server?.stop();
 });
@@ -215,6 +215,7 @@ describe('relations created or changed after the tunnel started', () => {
     closers.push(() => tunnel.close().then(() => side.close()));
     const endpoint = await tunnel.listen();
     const client = new pg.Client({ connectionString: endpoint.url });
+    client.on('error', () => {});
     await client.connect();
     closers.push(() => client.end());
 
