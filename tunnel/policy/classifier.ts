@@ -30,6 +30,7 @@
  *   DML and the relations DDL creates, alters or drops. CTE names are not tables.
  */
 import { hasSqlDetails, loadModule, parseSync, type ParseResult } from 'libpg-query';
+import './parser-compilation.ts';
 import { RecentlyUsed } from './recently-used.ts';
 import { StatementShapes, watchConstants, type ConstantWatch, type ShapeStats } from './statement-shapes.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
