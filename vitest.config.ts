@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'tunnel/**/*.test.ts', 'hub/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'tunnel/**/*.test.ts', 'hub/**/*.test.ts', 'renderer/**/*.test.ts'],
     // The CLI runs compiled, as users run it: build it from the sources under test first.
     globalSetup: ['test/support/build-cli.ts'],
     testTimeout: 60_000,

@@ -272,6 +272,8 @@ export interface TimelineEntryView {
   kind: TimelineKind;
   connection: number | null;
   text: string;
+  /** `text` without the statement, which `sql` holds. */
+  summary: string;
   sql: string | null;
   maskedCells: number;
   chain: 'ok' | 'tampered' | 'unverified';

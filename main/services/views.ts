@@ -105,6 +105,7 @@ export function timelineEntryView(entry: TimelineEntry): TimelineEntryView {
     kind: entry.kind,
     connection: entry.connection,
     text: entry.text,
+    summary: entry.summary,
     sql: entry.sql,
     maskedCells: entry.maskedCells,
     chain: entry.chain,

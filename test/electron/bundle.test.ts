@@ -4,7 +4,7 @@
  * electron, the way a sandboxed renderer evaluates it), main is ESM with nothing but electron, node
  * built-ins and runtime dependencies left external, and the renderer page carries the CSP.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -122,6 +122,25 @@ describe('the electron-vite bundle', () => {
     expect(imports.filter((m) => !allowed.has(m.replace(/^((?:@[^/]+\/)?[^/]+).*$/, '$1')))).toEqual([]);
     expect(code).toMatch(/^import\s/m);
     expect(code).not.toMatch(/\brequire\(/);
+  });
+
+  it('keeps native modules out of main, and ships the renderer minified, without Node or the engine', async () => {
+    const main = await readFile(path.join(out, 'main', 'index.js'), 'utf8');
+    expect(runtimeImports(main)).toEqual(
+      expect.arrayContaining(['better-sqlite3', 'electron', 'electron-store']),
+    );
+    const assets = path.join(out, 'renderer', 'assets');
+    const scripts = (await readdir(assets)).filter((f) => f.endsWith('.js'));
+    expect(scripts).toHaveLength(1);
+    const renderer = await readFile(path.join(assets, scripts[0]!), 'utf8');
+    expect(/react(-dom)?\.development/.test(renderer), 'React development build').toBe(false);
+    expect(renderer.split('\n').length, 'lines').toBeLessThan(50); // minified
+    expect(runtimeImports(renderer).filter((m) => !m.startsWith('./'))).toEqual([]);
+    // The renderer reaches main only through window.portcullis, and names no token or credential field.
+    expect(/ipcRenderer|\brequire\(/.test(renderer), 'Electron or Node in the renderer').toBe(false);
+    expect(/refreshToken|accessToken|password_env/.test(renderer), 'token fields in the renderer').toBe(
+      false,
+    );
   });
 
   it('ships a renderer page with the CSP and only external, relative scripts', async () => {

@@ -102,6 +102,8 @@ export interface TestDesktop {
   home: string;
   /** Signs `username` in through the browser step, driven over HTTP. */
   signIn(username: string): Promise<void>;
+  /** The next sign-in's browser step signs `username` in (for a sign-in started from the window). */
+  browserSignsInAs(username: string): void;
   /** Sends each push also to `listener` (the renderer bridge). */
   forward(listener: (channel: PushChannel, message: unknown) => void): void;
 }
@@ -134,8 +136,11 @@ export async function createTestDesktop(options: DesktopOptions): Promise<TestDe
     saveAs: null,
     home,
     async signIn(username) {
-      browser = fakeBrowser(demoUser(username)).openBrowser;
+      desktop.browserSignsInAs(username);
       await desktop.services.account.signIn(options.hubUrl);
+    },
+    browserSignsInAs(username) {
+      browser = fakeBrowser(demoUser(username)).openBrowser;
     },
     forward: (listener) => listeners.push(listener),
   };

@@ -11,6 +11,11 @@ export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** "4 ms", "232.8 ms": a duration as people read it (the recording keeps the full precision). */
+function milliseconds(ms: number): string {
+  return `${Number.isInteger(ms) ? ms : ms.toFixed(1)} ms`;
+}
+
 /** "09:30:01.250": the time of day of an ISO-8601 UTC time (the transcript's header gives the date). */
 function clock(iso: string): string {
   return /T(\d{2}:\d{2}:\d{2}(?:\.\d{3})?)/.exec(iso)?.[1] ?? iso;
@@ -64,7 +69,7 @@ export function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>):
     case 'hold.resolved':
       return `hold ${e.request} ${e.outcome}${e.by ? ` by ${e.by}` : ''}${quoted(e.comment)}`;
     case 'result':
-      return `result ${e.command}: ${count(e.rows, 'row')}, ${count(e.maskedCells, 'masked cell')}, ${e.durationMs} ms`;
+      return `result ${e.command}: ${count(e.rows, 'row')}, ${count(e.maskedCells, 'masked cell')}, ${milliseconds(e.durationMs)}`;
     case 'error':
       return `error ${e.code} (${e.severity}): ${e.message}`;
     case 'auth.failed':
@@ -159,6 +164,8 @@ export interface TimelineEntry {
   connection: number | null;
   /** What happened, for people (describePayload). */
   text: string;
+  /** `text` without the statement at its end, for a view that shows the statement on its own. */
+  summary: string;
   /** The statement, for statements and holds. */
   sql: string | null;
   /** Cells masked in a result. */
@@ -196,13 +203,16 @@ function timelineKind(event: SessionEvent): TimelineKind {
 export function timelineEntry(event: RecordedEvent): TimelineEntry {
   const e = { type: event.type, ...(event.payload as object) } as SessionEvent;
   const sql = e.type === 'statement' || e.type === 'hold' ? e.sql : null;
+  const text = describePayload(event);
+  const tail = typeof sql === 'string' ? `: ${sql}` : null;
   return {
     seq: event.seq,
     at: event.at,
     type: event.type,
     kind: timelineKind(e),
     connection: connectionOf(event),
-    text: describePayload(event),
+    text,
+    summary: tail && text.endsWith(tail) ? text.slice(0, -tail.length) : text,
     sql: typeof sql === 'string' ? sql : null,
     maskedCells: e.type === 'result' && typeof e.maskedCells === 'number' ? e.maskedCells : 0,
     chain: event.chainOk === true ? 'ok' : event.chainOk === false ? 'tampered' : 'unverified',

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm start`: the desktop app on the embedded demo. Starts `portcullis demo` (arguments are passed on:
+// `npm start -- --reset`), builds the app, and launches Electron on it with the demo's hub offered at sign-in.
+//
+// npm install does not download Electron's binary (package.json allowScripts keeps install scripts from
+// running, so that it works offline). When the binary is missing this fetches it with Electron's own
+// installer; where that is impossible (no internet) it says so in one line and runs the demo alone.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const electronDir = path.join(root, 'node_modules', 'electron');
+const cli = path.join(root, 'bin', 'portcullis.mjs');
+const INSTALL_TIMEOUT_MS = Number(process.env.PORTCULLIS_ELECTRON_INSTALL_TIMEOUT_MS ?? 180_000);
+
+/** The Electron executable, when installed. */
+export function installedElectron(dir = electronDir) {
+  const pathFile = path.join(dir, 'path.txt');
+  if (!existsSync(pathFile)) return null;
+  const executable = path.join(dir, 'dist', readFileSync(pathFile, 'utf8').trim());
+  return existsSync(executable) ? executable : null;
+}
+
+/** Runs Electron's own installer (node_modules/electron/install.js); the reason it failed, or null. */
+export function fetchElectron(dir = electronDir, timeoutMs = INSTALL_TIMEOUT_MS) {
+  const installer = path.join(dir, 'install.js');
+  if (!existsSync(installer)) return 'the electron package is not installed (run `npm install`)';
+  const run = spawnSync(process.execPath, [installer], { cwd: dir, encoding: 'utf8', timeout: timeoutMs });
+  if (run.error?.code === 'ETIMEDOUT') return `the download did not finish within ${timeoutMs / 1000} s`;
+  if (run.status !== 0) {
+    const cause = `${run.stderr ?? ''}`
+      .split('\n')
+      .find((line) => /Error|ENOTFOUND|ECONNREFUSED|EAI_AGAIN|getaddrinfo/.test(line));
+    return cause ? cause.trim().replace(/^\S*Error:\s*/, '') : `the installer exited with ${run.status}`;
+  }
+  return installedElectron(dir) ? null : 'the installer finished but left no binary';
+}
+
+function runDemoAlone(args) {
+  const demo = spawn(process.execPath, [cli, 'demo', ...args], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => demo.kill(signal));
+  demo.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+/** Starts the demo and resolves with its ready line once it printed it. */
+function startDemo(args) {
+  const demo = spawn(process.execPath, [cli, 'demo', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: demo.stdout });
+  return new Promise((resolve, reject) => {
+    demo.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it was ready`)));
+    lines.on('line', (line) => {
+      let ready;
+      try {
+        ready = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (ready.event === 'ready') resolve({ demo, hubUrl: ready.hub });
+    });
+  });
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  let electron = installedElectron();
+  if (!electron) {
+    process.stderr.write(
+      'portcullis: the Electron binary is not installed; fetching it with Electron’s installer…\n',
+    );
+    const failure = fetchElectron();
+    electron = failure ? null : installedElectron();
+    if (!electron) {
+      process.stderr.write(
+        `portcullis: cannot fetch Electron (${failure}); run \`node node_modules/electron/install.js\` where the internet (or ELECTRON_MIRROR) is reachable, then \`npm start\` again — starting the demo without the desktop window.\n`,
+      );
+      runDemoAlone(args);
+      return;
+    }
+  }
+  const built = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
+  if (built.status !== 0) process.exit(built.status ?? 1);
+  const { demo, hubUrl } = await startDemo(args);
+  const app = spawn(electron, [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), root], {
+    stdio: 'inherit',
+    env: { ...process.env, PORTCULLIS_APP_HUB: hubUrl, ELECTRON_RENDERER_URL: '' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => app.kill(signal));
+  app.on('exit', (code) => {
+    demo.once('exit', () => process.exit(code ?? 0));
+    demo.kill('SIGTERM');
+  });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    process.stderr.write(`portcullis: ${error.message}\n`);
+    process.exit(1);
+  });
+}
