@@ -4,6 +4,7 @@
  */
 import { benchClassifier } from './classifier.ts';
 import { benchCliStartup } from './cli-startup.ts';
+import { benchDesktopApp } from './desktop-app.ts';
 import { benchHeldStatement } from './held-statement.ts';
 import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
@@ -22,6 +23,7 @@ const suites: Record<string, () => Promise<void>> = {
   recorder: benchRecorder,
   'held-statement': benchHeldStatement,
   'cli-startup': benchCliStartup,
+  'desktop-app': benchDesktopApp,
 };
 
 const only = process.argv.slice(2);

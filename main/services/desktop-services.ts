@@ -51,6 +51,8 @@ export interface DesktopConfig {
   /** Where the profile, the encrypted tokens and secrets, the ports and the spool live. */
   home: HomePaths;
   defaultHubUrl: string;
+  /** Where new targets' stable ports are picked from (default 15432–15631). */
+  portRange?: { first: number; last: number };
   maskKey?: Buffer;
   statsIntervalMs?: number;
   revocationPollMs?: number;
@@ -103,6 +105,7 @@ export class DesktopServices {
       clipboard: ports.clipboard,
       secrets: new LocalSecrets(file('local-secrets.sealed'), ports.encryption),
       paths: config.home,
+      ...(config.portRange ? { portRange: config.portRange } : {}),
       ...(config.maskKey ? { maskKey: config.maskKey } : {}),
       ...(config.statsIntervalMs ? { statsIntervalMs: config.statsIntervalMs } : {}),
       ...(config.revocationPollMs ? { revocationPollMs: config.revocationPollMs } : {}),
@@ -214,11 +217,11 @@ export class DesktopServices {
     this.connection.start(hub);
     this.targets.start(hub);
     this.approvals.start(hub);
-    await this.tunnels.start(signedIn);
     if (this.preferences.current().hubUrl !== signedIn.account.profile.hub) {
       this.preferences.update({ hubUrl: signedIn.account.profile.hub });
     }
-    await this.reread();
+    // The lists need not wait for the engine (its classifier takes a moment to load).
+    await Promise.all([this.tunnels.start(signedIn), this.reread()]);
   }
 
   private async signingOut(): Promise<void> {

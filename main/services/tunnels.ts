@@ -27,6 +27,7 @@ export interface TunnelsOptions {
   clipboard: Clipboard;
   secrets: LocalSecrets;
   paths: { spool: string; ports: string };
+  portRange?: { first: number; last: number };
   maskKey?: Buffer;
   /** How often the live counts are pushed while watched. Default 1000 ms. */
   statsIntervalMs?: number;
@@ -57,7 +58,7 @@ export class TunnelsService {
   private readonly connectedListeners = new Set<() => void>();
 
   constructor(private readonly options: TunnelsOptions) {
-    this.ports = new PortRegistry(options.paths.ports);
+    this.ports = new PortRegistry(options.paths.ports, options.portRange);
   }
 
   /** Targets with a tunnel open now. */
@@ -78,6 +79,7 @@ export class TunnelsService {
       tokens: account.tokens,
       identity: me,
       paths: this.options.paths,
+      ...(this.options.portRange ? { portRange: this.options.portRange } : {}),
       ...(this.options.maskKey ? { maskKey: this.options.maskKey } : {}),
       ...(this.options.revocationPollMs ? { revocationPollMs: this.options.revocationPollMs } : {}),
       log: (message) => this.options.log?.(message),

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../hub/api/types.ts';
 import { homePathsIn } from '../../tunnel/account/home.ts';
 import { RecordingSpool } from '../../tunnel/recorder/spool.ts';
-import { AUDITOR, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
+import { AUDITOR, SECRETS, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
 import { createTestDesktop, testEncryption, type TestDesktop } from '../support/desktop.ts';
 import { until } from '../support/waiting.ts';
 
@@ -159,6 +159,10 @@ describe('a tunnel run by the app', () => {
     } finally {
       await client.end();
     }
+    // Neither the target's credentials nor the tunnel's secret ever went to the renderer unasked.
+    const pushed = JSON.stringify(priya.pushes);
+    expect(pushed).not.toContain(SECRETS.APP_DB_PASSWORD);
+    expect(pushed).not.toContain(priya.services.tunnels.revealSecret('app-db'));
     await priya.services.tunnels.disconnect('app-db');
     expect(priya.mirror().tunnels).toEqual([]);
     // Closed from the window: no notification about it.

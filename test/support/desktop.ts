@@ -4,13 +4,13 @@
  * an action, a tray that keeps its models, a push channel that mirrors the renderer's state — signed in
  * through the real browser flow (driven over HTTP) against a real hub.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AppState, Destination, PushChannel, PushContract } from '../../preload/api.ts';
 import { DesktopServices, type DesktopConfig } from '../../main/services/desktop-services.ts';
 import type { Encryption } from '../../main/services/encrypted-store.ts';
+import { testEncryption } from './test-encryption.ts';
 import type {
   NotificationHandlers,
   NotificationModel,
@@ -19,7 +19,7 @@ import type {
 } from '../../main/services/ports.ts';
 import { homePathsIn } from '../../tunnel/account/home.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
-import { until } from './waiting.ts';
+import { freeRange, until } from './waiting.ts';
 
 export interface ShownNotification {
   model: NotificationModel;
@@ -66,24 +66,7 @@ export class FakeNotifier implements Notifier {
   }
 }
 
-/** A stand-in for safeStorage: real AES-GCM under a per-test key. */
-export function testEncryption(available = true): Encryption {
-  const key = randomBytes(32);
-  return {
-    isAvailable: () => available,
-    encrypt(text) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
-    },
-    decrypt(data) {
-      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
-      decipher.setAuthTag(data.subarray(12, 28));
-      return Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]).toString('utf8');
-    },
-  };
-}
+export { testEncryption } from './test-encryption.ts';
 
 export interface TestDesktop {
   services: DesktopServices;
@@ -180,6 +163,8 @@ export async function createTestDesktop(options: DesktopOptions): Promise<TestDe
       defaultHubUrl: options.hubUrl,
       statsIntervalMs: 100,
       revocationPollMs: 1000,
+      // Ports of their own: other programs on a shared machine use the default range too.
+      portRange: options.config?.portRange ?? (await freeRange(20)),
       ...options.config,
     },
   );

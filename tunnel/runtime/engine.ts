@@ -30,6 +30,8 @@ export interface EngineOptions {
   identity: { subject: string; name: string; kind: string };
   /** The spool database and the stable-port file (HomePaths has both). */
   paths: { spool: string; ports: string };
+  /** Where new targets' stable ports are picked from. Default 15432–15631. */
+  portRange?: { first: number; last: number };
   /** The key of the `hash` mask. */
   maskKey?: Buffer;
   /** One line for people per thing worth saying (outages once, not per retry). */
@@ -77,7 +79,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     hub: options.hub,
     tokens: options.tokens,
     spool,
-    ports: new PortRegistry(options.paths.ports),
+    ports: new PortRegistry(options.paths.ports, options.portRange),
     identity: options.identity,
     ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),
