@@ -6,10 +6,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, session, shell } from 'electron';
-import type { BrowserWindow, WebContents } from 'electron';
+import type { BrowserWindow } from 'electron';
 import { homePathsIn, portcullisHome, HOME_ENV } from '../tunnel/account/home.ts';
 import { maskKeyFromEnvironment } from '../tunnel/commands/mask-key.ts';
 import { handleLinks, registerAppScheme, serveRenderer } from './electron/app-protocol.ts';
+import { denyAllPermissions, hardenContents } from './electron/hardening.ts';
 import { registerIpc, windowSender } from './electron/ipc.ts';
 import { ElectronNotifier } from './electron/notifications.ts';
 import { electronStores } from './electron/preferences-store.ts';
@@ -20,8 +21,6 @@ import { bringForward, createMainWindow } from './electron/window.ts';
 import { handlers } from './ipc/handlers.ts';
 import {
   contentSecurityPolicy,
-  externalUrlToOpen,
-  isAllowedNavigation,
   isAppOrigin,
   packagedAppUrl,
   toPlatform,
@@ -56,7 +55,9 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.on('second-instance', () => mainWindow && bringForward(mainWindow));
-  app.on('web-contents-created', (_event, contents) => harden(contents));
+  app.on('web-contents-created', (_event, contents) =>
+    hardenContents(contents, appUrl, (url) => void shell.openExternal(url)),
+  );
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
@@ -84,8 +85,7 @@ if (!app.requestSingleInstanceLock()) {
 
 function start(): void {
   const ses = session.defaultSession;
-  ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  ses.setPermissionCheckHandler(() => false);
+  denyAllPermissions(ses);
   ses.webRequest.onHeadersReceived((details, callback) => {
     if (!isAppOrigin(details.url, appUrl)) {
       callback({});
@@ -145,18 +145,5 @@ function openWindow(): void {
   window.on('closed', () => {
     if (mainWindow === window) mainWindow = null;
     services?.windowVisible(false);
-  });
-}
-
-/** Applied to every web contents the app ever creates. */
-function harden(contents: WebContents): void {
-  contents.on('will-navigate', (event, url) => {
-    if (!isAllowedNavigation(url, appUrl)) event.preventDefault();
-  });
-  contents.on('will-attach-webview', (event) => event.preventDefault());
-  contents.setWindowOpenHandler(({ url }) => {
-    const external = externalUrlToOpen(url);
-    if (external) void shell.openExternal(external);
-    return { action: 'deny' };
   });
 }

@@ -3,6 +3,7 @@
  * quitting or the person turned that off; its size and place are remembered.
  */
 import { BrowserWindow } from 'electron';
+import { secureWebPreferences } from './hardening.ts';
 import type { WindowBounds } from './preferences-store.ts';
 
 export interface WindowOptions {
@@ -27,18 +28,7 @@ export function createMainWindow(options: WindowOptions): BrowserWindow {
     minHeight: 480,
     show: false,
     ...(process.platform === 'linux' ? { icon: options.icon } : {}),
-    webPreferences: {
-      preload: options.preload,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInSubFrames: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
+    webPreferences: secureWebPreferences(options.preload),
   });
   window.once('ready-to-show', () => window.show());
   window.on('show', () => options.onVisibility(true));
