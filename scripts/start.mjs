@@ -4,12 +4,14 @@
 //
 // npm install does not download Electron's binary (package.json allowScripts keeps install scripts from
 // running, so that it works offline). When the binary is missing this fetches it with Electron's own
-// installer; where that is impossible (no internet) it says so in one line and runs the demo alone.
+// installer; where that is impossible (no internet) it says so in one line and runs the demo with the app's
+// browser preview instead (main/browser: the same services and screens, shown in a browser on this machine).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const electronDir = path.join(root, 'node_modules', 'electron');
@@ -39,17 +41,62 @@ export function fetchElectron(dir = electronDir, timeoutMs = INSTALL_TIMEOUT_MS)
   return installedElectron(dir) ? null : 'the installer finished but left no binary';
 }
 
-function runDemoAlone(args) {
-  const demo = spawn(process.execPath, [cli, 'demo', ...args], { stdio: 'inherit' });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => demo.kill(signal));
-  demo.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+/** Builds the app as `npm run build` does (main, preload, renderer into out/). */
+function buildApp() {
+  const built = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
+
+/** The browser preview's server (out/browser/index.mjs) and the page's bridge script (out/browser/bridge.js). */
+export async function buildPreview() {
+  const common = { absWorkingDir: root, bundle: true, logLevel: 'warning' };
+  await esbuild({
+    ...common,
+    entryPoints: ['main/browser/index.ts'],
+    outfile: path.join(root, 'out', 'browser', 'index.mjs'),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    packages: 'external',
+  });
+  await esbuild({
+    ...common,
+    entryPoints: ['renderer/browser-preview/bridge.ts'],
+    outfile: path.join(root, 'out', 'browser', 'bridge.js'),
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+  });
+}
+
+/** Runs `child` until it exits, passing Ctrl-C and SIGTERM on; stops `demo` afterwards. */
+function superviseApp(child, demo) {
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code) => {
+    if (demo.exitCode !== null || demo.signalCode !== null) process.exit(code ?? 0);
+    demo.once('exit', () => process.exit(code ?? 0));
+    demo.kill('SIGTERM');
+  });
+  demo.on('exit', () => child.kill('SIGTERM'));
+}
+
+async function runPreview(args) {
+  buildApp();
+  await buildPreview();
+  const { demo, hubUrl } = await startDemo(args);
+  const preview = spawn(process.execPath, [path.join(root, 'out', 'browser', 'index.mjs'), '--hub', hubUrl], {
+    stdio: 'inherit',
+  });
+  superviseApp(preview, demo);
 }
 
 /** Starts the demo and resolves with its ready line once it printed it. */
 function startDemo(args) {
-  const demo = spawn(process.execPath, [cli, 'demo', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const demo = spawn(process.execPath, [cli, 'demo', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: demo.stdout });
   return new Promise((resolve, reject) => {
     demo.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it was ready`)));
@@ -60,7 +107,9 @@ function startDemo(args) {
       } catch {
         return;
       }
-      if (ready.event === 'ready') resolve({ demo, hubUrl: ready.hub });
+      if (ready.event !== 'ready') return;
+      process.stdout.write(`${line}\n`);
+      resolve({ demo, hubUrl: ready.hub });
     });
   });
 }
@@ -76,31 +125,19 @@ async function main() {
     electron = failure ? null : installedElectron();
     if (!electron) {
       process.stderr.write(
-        `portcullis: cannot fetch Electron (${failure}); run \`node node_modules/electron/install.js\` where the internet (or ELECTRON_MIRROR) is reachable, then \`npm start\` again — starting the demo without the desktop window.\n`,
+        `portcullis: cannot fetch Electron (${failure}); run \`node node_modules/electron/install.js\` where the internet (or ELECTRON_MIRROR) is reachable, then \`npm start\` again — starting the demo with the app in your browser instead.\n`,
       );
-      runDemoAlone(args);
+      await runPreview(args);
       return;
     }
   }
-  const built = spawnSync(
-    process.execPath,
-    [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
-  if (built.status !== 0) process.exit(built.status ?? 1);
+  buildApp();
   const { demo, hubUrl } = await startDemo(args);
   const app = spawn(electron, [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), root], {
     stdio: 'inherit',
     env: { ...process.env, PORTCULLIS_APP_HUB: hubUrl, ELECTRON_RENDERER_URL: '' },
   });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => app.kill(signal));
-  app.on('exit', (code) => {
-    demo.once('exit', () => process.exit(code ?? 0));
-    demo.kill('SIGTERM');
-  });
+  superviseApp(app, demo);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

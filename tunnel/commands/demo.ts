@@ -215,11 +215,6 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
     if (!stopSignal) {
       out.line(readyLine(demo));
       out.note(guide(demo));
-      if (process.env.npm_lifecycle_event === 'start') {
-        out.note(
-          'npm start: the desktop window comes with the desktop app; until then, the CLI above is the way in.\n',
-        );
-      }
       await new Promise<void>((resolve) => {
         wake = resolve;
         if (stopSignal) resolve();
