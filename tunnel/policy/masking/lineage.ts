@@ -1,4 +1,5 @@
 import { parseSync } from 'libpg-query';
+import { isBuiltinOperator, isSideEffectFree } from '../function-catalog.ts';
 import { maskRuleFor, type Policy } from '../policy.ts';
 import type { MaskStrategy } from './strategies.ts';
 import type { Catalog, RelationInfo } from './catalog.ts';
@@ -19,6 +20,8 @@ export type Taint =
 export interface OutputColumn {
   name: string;
   taint: Taint;
+  /** Stands for however many columns (none or more) a function in FROM returns, all of this taint. */
+  spread?: true;
 }
 
 /** A FROM item in scope: its alias and its columns with their sensitivity, in order. */
@@ -27,6 +30,26 @@ interface ScopeEntry {
   /** Relation name, for schema.table.column references. */
   relation?: string;
   columns: OutputColumn[];
+  /** A function in FROM whose column names are not written out: any name may be one of its columns. */
+  open?: { taint: Taint };
+}
+
+/** The FROM items of the queries around a subquery, innermost first: it may refer to their columns. */
+type Outer = readonly ScopeEntry[][];
+
+/** Fits output columns to a result of `count` columns, expanding a spread; undefined when they cannot fit. */
+export function fitOutputs(outputs: readonly OutputColumn[], count: number): OutputColumn[] | undefined {
+  const spreads = outputs.filter((o) => o.spread).length;
+  if (spreads === 0) return outputs.length === count ? [...outputs] : undefined;
+  const fixed = outputs.length - spreads;
+  if (spreads > 1 || fixed > count) return undefined;
+  return outputs.flatMap((o) =>
+    o.spread ? Array.from({ length: count - fixed }, () => ({ name: o.name, taint: o.taint })) : [o],
+  );
+}
+
+function tainted(entry: ScopeEntry): boolean {
+  return entry.columns.some((c) => c.taint) || Boolean(entry.open?.taint);
 }
 
 type Node = Record<string, unknown>;
@@ -35,6 +58,9 @@ const DERIVED: Taint = { kind: 'derived' };
 
 /** Aggregates whose result reveals nothing of the values they read. */
 const REVEAL_NOTHING = new Set(['count']);
+
+/** A_Expr kinds whose `name` is an operator's (others name a construct: BETWEEN, IN, LIKE …). */
+const OPERATOR_KINDS = new Set(['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL']);
 
 function union(a: Taint, b: Taint): Taint {
   return a || b ? DERIVED : undefined;
@@ -68,6 +94,21 @@ export function strongest(a: Taint, b: Taint): Taint {
 function strings(nodes: unknown): string[] {
   return ((nodes as Node[] | undefined) ?? []).map(
     (n) => (n.String as { sval?: string } | undefined)?.sval ?? '',
+  );
+}
+
+/** Column names from a function's column definition list: `f() AS t(a int, b text)`, ROWS FROM(f() AS (a int)). */
+function columnDefinitionNames(fn: Node): string[] {
+  const lists = [
+    fn.coldeflist,
+    ...((fn.functions as Node[] | undefined) ?? []).map(
+      (f) => ((f.List as Node | undefined)?.items as Node[] | undefined)?.[1],
+    ),
+  ];
+  return lists.flatMap((list) =>
+    Array.isArray(list)
+      ? list.map((d) => ((d as Node).ColumnDef as { colname?: string } | undefined)?.colname ?? '')
+      : [],
   );
 }
 
@@ -124,10 +165,8 @@ export class LineageAnalyzer {
         new Set([...visiting, relation.oid]),
       );
       // A view's own column names may rename the query's outputs; positions line up.
-      return names.map((name, i) => ({
-        name,
-        taint: outputs[i]?.taint ?? (outputs.length === names.length ? undefined : DERIVED),
-      }));
+      const fitted = fitOutputs(outputs, names.length);
+      return names.map((name, i) => ({ name, taint: fitted ? fitted[i]!.taint : DERIVED }));
     }
     return names.map((name) => {
       const rule = maskRuleFor(this.policy, { schema: relation.schema, table: relation.name, column: name });
@@ -139,11 +178,12 @@ export class LineageAnalyzer {
     statement: Node,
     ctes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer = [],
   ): Promise<OutputColumn[]> {
     const [kind, body] = Object.entries(statement)[0] as [string, Node];
     switch (kind) {
       case 'SelectStmt':
-        return this.selectOutputs(body, ctes, visiting);
+        return this.selectOutputs(body, ctes, visiting, outer);
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'DeleteStmt':
@@ -152,14 +192,15 @@ export class LineageAnalyzer {
         const entries: ScopeEntry[] = [];
         entries.push(await this.rangeVarEntry(body.relation as Node, scope, visiting));
         for (const item of ((body.fromClause ?? body.usingClause) as Node[] | undefined) ?? []) {
-          entries.push(...(await this.fromItem(item, scope, visiting)));
+          entries.push(...(await this.fromItem(item, scope, visiting, [[...entries], ...outer])));
         }
         const returning = ((body.returningClause as Node | undefined)?.exprs ?? body.returningList) as
           Node[] | undefined;
-        return this.targets(returning ?? [], entries, scope, visiting);
+        return this.targets(returning ?? [], entries, scope, visiting, outer);
       }
       case 'DeclareCursorStmt':
-        return this.statementOutputs(body.query as Node, ctes, visiting);
+      case 'PrepareStmt':
+        return this.statementOutputs(body.query as Node, ctes, visiting, outer);
       case 'ExplainStmt':
       case 'VariableShowStmt':
         // Plans and settings carry no table data.
@@ -191,13 +232,19 @@ export class LineageAnalyzer {
 
   private async selectOutputs(
     select: Node,
-    outer: Map<string, OutputColumn[]>,
+    outerCtes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer,
   ): Promise<OutputColumn[]> {
-    const ctes = await this.withCtes(select, outer, visiting);
+    const ctes = await this.withCtes(select, outerCtes, visiting);
     if (select.op && select.op !== 'SETOP_NONE') {
-      const left = await this.selectOutputs(select.larg as Node, ctes, visiting);
-      const right = await this.selectOutputs(select.rarg as Node, ctes, visiting);
+      const left = await this.selectOutputs(select.larg as Node, ctes, visiting, outer);
+      const right = await this.selectOutputs(select.rarg as Node, ctes, visiting, outer);
+      if ([...left, ...right].some((o) => o.spread)) {
+        // Columns cannot be paired up: one spread as sensitive as anything on either side.
+        const taint = [...left, ...right].reduce<Taint>((a, o) => union(a, o.taint), undefined);
+        return [{ name: left[0]?.name ?? '?column?', taint, spread: true }];
+      }
       return left.map((column, i) => ({
         name: column.name,
         taint: strongest(column.taint, right[i]?.taint),
@@ -210,7 +257,7 @@ export class LineageAnalyzer {
         first.map((_, i) =>
           Promise.all(
             rows.map((row) =>
-              this.expressionTaint(((row.List as Node).items as Node[])[i]!, [], ctes, visiting),
+              this.expressionTaint(((row.List as Node).items as Node[])[i]!, [], ctes, visiting, outer),
             ),
           ).then((ts) => ts.reduce<Taint>((a, b) => union(a, b), undefined)),
         ),
@@ -218,9 +265,10 @@ export class LineageAnalyzer {
       return taints.map((taint, i) => ({ name: `column${i + 1}`, taint }));
     }
     const entries: ScopeEntry[] = [];
+    // A LATERAL item may refer to the items before it, and every item to the queries around.
     for (const item of (select.fromClause as Node[] | undefined) ?? [])
-      entries.push(...(await this.fromItem(item, ctes, visiting)));
-    return this.targets((select.targetList as Node[] | undefined) ?? [], entries, ctes, visiting);
+      entries.push(...(await this.fromItem(item, ctes, visiting, [[...entries], ...outer])));
+    return this.targets((select.targetList as Node[] | undefined) ?? [], entries, ctes, visiting, outer);
   }
 
   private async targets(
@@ -228,6 +276,7 @@ export class LineageAnalyzer {
     entries: ScopeEntry[],
     ctes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer,
   ): Promise<OutputColumn[]> {
     const outputs: OutputColumn[] = [];
     for (const item of list) {
@@ -243,16 +292,19 @@ export class LineageAnalyzer {
             : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
         if (qualifier !== undefined && chosen.length === 0)
           throw new LineageUnknown(`unknown ${qualifier}.*`);
-        for (const entry of chosen) outputs.push(...entry.columns);
+        for (const entry of chosen) {
+          outputs.push(...entry.columns);
+          if (entry.open) outputs.push({ name: entry.alias, taint: entry.open.taint, spread: true });
+        }
         continue;
       }
       const name =
         (target.name as string | undefined) ?? (ref ? strings(ref.fields).at(-1) : undefined) ?? '?column?';
       if (ref) {
-        outputs.push({ name, taint: this.resolveColumn(strings(ref.fields), entries) });
+        outputs.push({ name, taint: this.resolveColumn(strings(ref.fields), entries, outer) });
         continue;
       }
-      outputs.push({ name, taint: await this.valueTaint(value, entries, ctes, visiting) });
+      outputs.push({ name, taint: await this.valueTaint(value, entries, ctes, visiting, outer) });
     }
     return outputs;
   }
@@ -266,30 +318,31 @@ export class LineageAnalyzer {
     entries: ScopeEntry[],
     ctes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer,
   ): Promise<Taint> {
     if (value.ColumnRef) {
       const fields = (value.ColumnRef as { fields: Node[] }).fields;
-      if (fields.at(-1)?.A_Star === undefined) return this.resolveColumn(strings(fields), entries);
+      if (fields.at(-1)?.A_Star === undefined) return this.resolveColumn(strings(fields), entries, outer);
     }
     if (value.RowExpr) {
       const taints: Taint[] = [];
       for (const arg of ((value.RowExpr as Node).args as Node[] | undefined) ?? []) {
         const star = this.starColumns(arg, entries);
         if (star) taints.push(...star.map((c) => c.taint));
-        else taints.push(await this.valueTaint(arg, entries, ctes, visiting));
+        else taints.push(await this.valueTaint(arg, entries, ctes, visiting, outer));
       }
       return recordTaint(taints);
     }
     if (value.A_ArrayExpr) {
       let element: Taint = undefined;
       for (const item of ((value.A_ArrayExpr as Node).elements as Node[] | undefined) ?? [])
-        element = strongest(element, await this.valueTaint(item, entries, ctes, visiting));
+        element = strongest(element, await this.valueTaint(item, entries, ctes, visiting, outer));
       return arrayTaint(element);
     }
     const sub = value.SubLink as Node | undefined;
     if (sub?.subLinkType === 'ARRAY_SUBLINK') {
-      const outputs = await this.statementOutputs(sub.subselect as Node, ctes, visiting);
-      return outputs.length === 1 ? arrayTaint(outputs[0]!.taint) : DERIVED;
+      const outputs = await this.statementOutputs(sub.subselect as Node, ctes, visiting, [entries, ...outer]);
+      return outputs.length === 1 && !outputs[0]!.spread ? arrayTaint(outputs[0]!.taint) : DERIVED;
     }
     const call = value.FuncCall as Node | undefined;
     if (
@@ -305,11 +358,12 @@ export class LineageAnalyzer {
         entries,
         ctes,
         visiting,
+        outer,
       );
       if (args.length === 1 && !call.agg_star && !around)
-        return arrayTaint(await this.valueTaint(args[0]!, entries, ctes, visiting));
+        return arrayTaint(await this.valueTaint(args[0]!, entries, ctes, visiting, outer));
     }
-    return this.expressionTaint(value, entries, ctes, visiting);
+    return this.expressionTaint(value, entries, ctes, visiting, outer);
   }
 
   /** The columns `alias.*` (or `*`) stands for, inside ROW(…); undefined when `arg` is not a star. */
@@ -322,11 +376,31 @@ export class LineageAnalyzer {
         ? entries
         : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
     if (qualifier !== undefined && chosen.length === 0) throw new LineageUnknown(`unknown ${qualifier}.*`);
+    if (chosen.some((e) => e.open))
+      throw new LineageUnknown('the columns of a function in FROM are not known');
     return chosen.flatMap((e) => e.columns);
   }
 
-  /** A column reference's sensitivity; a bare alias is a whole-row reference and carries all of it. */
-  private resolveColumn(path: string[], entries: ScopeEntry[]): Taint {
+  /**
+   * A column reference's sensitivity, looked up in this query's FROM items and then in the queries
+   * around it; a bare alias is a whole-row reference and carries all of it.
+   */
+  private resolveColumn(path: string[], entries: ScopeEntry[], outer: Outer): Taint {
+    const levels = [entries, ...outer];
+    for (const [depth, level] of levels.entries()) {
+      const found = this.resolveIn(path, level);
+      if (!found) continue;
+      // A function's unnamed columns may or may not hold the name: it may belong further out.
+      return found.open
+        ? union(found.taint, this.resolveColumn(path, [], levels.slice(depth + 1)))
+        : found.taint;
+    }
+    // Unknown to us (a typo the server will reject, say): assume the worst of what is in sight.
+    return levels.some((level) => level.some(tainted)) ? DERIVED : undefined;
+  }
+
+  /** What `path` names among one query's FROM items; undefined when nothing there can be it. */
+  private resolveIn(path: string[], entries: ScopeEntry[]): { taint: Taint; open?: true } | undefined {
     const column = path.at(-1)!;
     const qualifier = path.length > 1 ? path.at(-2) : undefined;
     const candidates =
@@ -334,17 +408,17 @@ export class LineageAnalyzer {
         ? entries
         : entries.filter((e) => e.alias === qualifier || e.relation === qualifier);
     const matches = candidates.flatMap((e) => e.columns.filter((c) => c.name === column));
-    if (matches.length === 1) return matches[0]!.taint;
-    if (matches.length > 1) return matches.some((m) => m.taint) ? DERIVED : undefined;
+    if (matches.length === 1) return { taint: matches[0]!.taint };
+    if (matches.length > 1) return { taint: matches.some((m) => m.taint) ? DERIVED : undefined };
     const wholeRow = entries.filter(
       (e) => e.alias === column || (qualifier === undefined && e.relation === column),
     );
-    if (wholeRow.length === 1) return recordTaint(wholeRow[0]!.columns.map((c) => c.taint));
-    if (wholeRow.length > 0)
-      return wholeRow.some((e) => e.columns.some((c) => c.taint)) ? DERIVED : undefined;
-    // Unknown to us (an outer query's column, a typo the server will reject): assume the worst in a
-    // query that can see masked data.
-    return entries.some((e) => e.columns.some((c) => c.taint)) ? DERIVED : undefined;
+    if (wholeRow.length === 1 && !wholeRow[0]!.open)
+      return { taint: recordTaint(wholeRow[0]!.columns.map((c) => c.taint)) };
+    if (wholeRow.length > 0) return { taint: wholeRow.some(tainted) ? DERIVED : undefined };
+    const open = candidates.filter((e) => e.open);
+    if (open.length > 0) return { taint: open.some(tainted) ? DERIVED : undefined, open: true };
+    return undefined;
   }
 
   private async expressionTaint(
@@ -352,6 +426,7 @@ export class LineageAnalyzer {
     entries: ScopeEntry[],
     ctes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer,
   ): Promise<Taint> {
     let taint: Taint = undefined;
     const visit = async (value: unknown): Promise<void> => {
@@ -366,21 +441,34 @@ export class LineageAnalyzer {
         const fields = (node.ColumnRef as { fields: Node[] }).fields;
         const path = strings(fields);
         const qualified = fields.at(-1)?.A_Star !== undefined ? path.slice(0, -1) : path;
-        const t = this.resolveColumn(qualified.length > 0 ? qualified : ['*'], entries);
+        const t = this.resolveColumn(qualified.length > 0 ? qualified : ['*'], entries, outer);
         if (t) taint = DERIVED;
         return;
       }
       if (node.SubLink) {
         const sub = (node.SubLink as Node).subselect as Node;
-        const outputs = await this.statementOutputs(sub, ctes, visiting);
+        const outputs = await this.statementOutputs(sub, ctes, visiting, [entries, ...outer]);
         if (outputs.some((o) => o.taint)) taint = DERIVED;
         await visit((node.SubLink as Node).testexpr);
         return;
       }
       if (node.FuncCall) {
         const call = node.FuncCall as Node;
-        const name = strings(call.funcname).at(-1);
-        if (name && REVEAL_NOTHING.has(name) && !call.agg_filter) return;
+        const path = strings(call.funcname);
+        const name = path.at(-1)!;
+        // A function the server does not ship may read any table: what it returns cannot be traced.
+        if (!isSideEffectFree(path.length > 1 ? path.at(-2) : undefined, name)) {
+          taint = DERIVED;
+          return;
+        }
+        if (REVEAL_NOTHING.has(name) && !call.agg_filter) return;
+      }
+      if (node.A_Expr && OPERATOR_KINDS.has((node.A_Expr as Node).kind as string)) {
+        const path = strings((node.A_Expr as Node).name);
+        if (!isBuiltinOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) {
+          taint = DERIVED;
+          return;
+        }
       }
       for (const child of Object.values(node)) await visit(child);
     };
@@ -392,38 +480,40 @@ export class LineageAnalyzer {
     item: Node,
     ctes: Map<string, OutputColumn[]>,
     visiting: Set<number>,
+    outer: Outer,
   ): Promise<ScopeEntry[]> {
     if (item.RangeVar) return [await this.rangeVarEntry(item.RangeVar as Node, ctes, visiting)];
     if (item.RangeSubselect) {
       const sub = item.RangeSubselect as Node;
-      const outputs = await this.statementOutputs(sub.subquery as Node, ctes, visiting);
+      const outputs = await this.statementOutputs(sub.subquery as Node, ctes, visiting, outer);
       return [this.aliased(sub.alias as Node | undefined, '', outputs)];
     }
     if (item.JoinExpr) {
       const join = item.JoinExpr as Node;
-      const sides = [
-        ...(await this.fromItem(join.larg as Node, ctes, visiting)),
-        ...(await this.fromItem(join.rarg as Node, ctes, visiting)),
-      ];
+      const left = await this.fromItem(join.larg as Node, ctes, visiting, outer);
+      const right = await this.fromItem(join.rarg as Node, ctes, visiting, [
+        [...(outer[0] ?? []), ...left],
+        ...outer.slice(1),
+      ]);
+      const sides = [...left, ...right];
       const alias = join.alias as Node | undefined;
       if (!alias) return sides;
-      return [
-        ...sides,
-        this.aliased(
-          alias,
-          '',
-          sides.flatMap((s) => s.columns),
-        ),
-      ];
+      const columns = sides.flatMap((s) =>
+        s.open ? [...s.columns, { name: s.alias, taint: s.open.taint, spread: true as const }] : s.columns,
+      );
+      return [...sides, this.aliased(alias, '', columns)];
     }
     if (item.RangeFunction) {
       const fn = item.RangeFunction as Node;
       // A set-returning function's columns are as sensitive as whatever it was given.
-      const taint = await this.expressionTaint(fn.functions as Node, [], ctes, visiting);
+      const taint = await this.expressionTaint(fn.functions as Node, [], ctes, visiting, outer);
       const alias = fn.alias as Node | undefined;
       const names = strings(alias?.colnames);
-      if (names.length === 0) throw new LineageUnknown('function in FROM without column names');
-      return [{ alias: (alias?.aliasname as string) ?? '', columns: names.map((name) => ({ name, taint })) }];
+      if (names.length === 0) names.push(...columnDefinitionNames(fn));
+      const aliasName = (alias?.aliasname as string | undefined) ?? '';
+      // generate_series(1, 3) g: one column named g, or the columns of a composite — unknown here.
+      if (names.length === 0) return [{ alias: aliasName, columns: [], open: { taint } }];
+      return [{ alias: aliasName, columns: names.map((name) => ({ name, taint })) }];
     }
     throw new LineageUnknown(`cannot follow FROM item ${Object.keys(item)[0]}`);
   }
@@ -451,7 +541,11 @@ export class LineageAnalyzer {
     return {
       alias: (alias?.aliasname as string | undefined) ?? relation,
       relation: relation || undefined,
-      columns: columns.map((c, i) => ({ name: renamed[i] ?? c.name, taint: c.taint })),
+      columns: columns.map((c, i) => ({
+        name: renamed[i] ?? c.name,
+        taint: c.taint,
+        ...(c.spread ? { spread: true as const } : {}),
+      })),
     };
   }
 }

@@ -8,7 +8,14 @@ import { maskDataRow, type RowMaskPlan } from './datarow.ts';
 import { createDetector, type ValueDetector } from './detectors.ts';
 import { ColumnMasks, DERIVED_STRATEGY } from './column-masks.ts';
 import type { ColumnMask } from './composite-values.ts';
-import { LineageAnalyzer, LineageUnknown, recordTaint, type OutputColumn, type Taint } from './lineage.ts';
+import {
+  fitOutputs,
+  LineageAnalyzer,
+  LineageUnknown,
+  recordTaint,
+  type OutputColumn,
+  type Taint,
+} from './lineage.ts';
 
 export interface Describer {
   describe(sql: string, parameterTypes?: readonly number[]): Promise<FieldDescription[] | null>;
@@ -159,8 +166,7 @@ export class ResultMasking {
     let outputs: OutputColumn[] | undefined;
     if (fields.some((f) => f.tableOid === 0)) {
       try {
-        outputs = await this.lineage.outputsOf(sql, index);
-        if (outputs.length !== fields.length) outputs = undefined;
+        outputs = fitOutputs(await this.lineage.outputsOf(sql, index), fields.length);
       } catch (error) {
         if (!(error instanceof LineageUnknown)) throw error;
       }
