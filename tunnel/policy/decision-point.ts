@@ -80,22 +80,63 @@ export interface ResultMask {
   maskCopyData(frame: Buffer): { frame: Buffer; maskedCells: number };
 }
 
+/** The mask of a result that needs no masking: every frame passes as it is. */
+export const PASS_THROUGH: ResultMask = {
+  maskDataRow: (frame) => ({ frame, maskedCells: 0 }),
+  maskCopyData: (frame) => ({ frame, maskedCells: 0 }),
+};
+
 export type MaybePromise<T> = T | Promise<T>;
+
+/** What produced a result: a statement's text and its position among the statements of that text. */
+export interface ResultSource {
+  sql: string;
+  index: number;
+}
+
+/**
+ * What one statement does to the names a result can be produced through — cursors and portals (one
+ * namespace on the server), prepared statements (SQL PREPARE and protocol Parse share another).
+ */
+export type StatementEffect = (
+  | { kind: 'declare'; cursor: string; holdable: boolean }
+  /** FETCH or MOVE: runs the named cursor or portal further. */
+  | { kind: 'fetch'; cursor: string }
+  /** CLOSE name, or CLOSE ALL when `cursor` is undefined. */
+  | { kind: 'close'; cursor?: string }
+  | { kind: 'prepare'; name: string }
+  | { kind: 'execute'; name: string }
+  /** DEALLOCATE name, or DEALLOCATE ALL when `name` is undefined. */
+  | { kind: 'deallocate'; name?: string }
+  /** DISCARD ALL: every cursor, portal and prepared statement is gone. */
+  | { kind: 'discard' }
+  | { kind: 'other' }
+) & {
+  /**
+   * The statement may run code the tunnel cannot see (a user's function, a trigger), which could
+   * close a cursor and open another under the same name.
+   */
+  mayRunUserCode: boolean;
+};
+
+/** Masking for the results of one session, by what produced each of them. */
+export interface ResultPlanner {
+  /** The effect of each statement of `sql`, in order. */
+  effects(sql: string): readonly StatementEffect[];
+  /** Masking for the rows of a result with these columns, produced by `source`. */
+  forResult(fields: readonly FieldDescription[], source: ResultSource): MaybePromise<ResultMask>;
+  /** Masking for a result nobody can attribute: every cell, type-valid where the columns are known. */
+  maskWhole(fields?: readonly FieldDescription[]): ResultMask;
+  /** Masking for the rows of COPY … TO STDOUT, the `index`-th statement of `sql`. */
+  forCopyOut(sql: string, index: number): MaybePromise<ResultMask>;
+}
 
 export interface SessionPolicy {
   /**
-   * Masking for the rows that follow a RowDescription of a simple query (`statementIndex` counts the
-   * statements of a multi-statement string); undefined when nothing needs masking.
+   * Masking of results; absent only when the policy masks nothing (no mask rule, no detector), and
+   * then every result passes as it is.
    */
-  describeResult?(
-    fields: FieldDescription[],
-    sql: string,
-    statementIndex: number,
-  ): MaybePromise<ResultMask | undefined>;
-  /** Masking for the rows of an Execute of a prepared statement; settled by the Execute's decision. */
-  executeResult?(statement: string): ResultMask | undefined;
-  /** Masking for COPY … TO STDOUT rows; undefined when nothing needs masking. */
-  copyOutResult?(sql: string, statementIndex: number): MaybePromise<ResultMask | undefined>;
+  readonly results?: ResultPlanner;
   /** Judges a statement; a Promise holds the client's later messages, in order, until it settles. */
   decide(context: StatementContext): Decision | Promise<Decision>;
   /**

@@ -6,7 +6,7 @@ import type {
   SessionHooks,
   SessionInfo,
   SessionPolicy,
-  ResultMask,
+  ResultPlanner,
   MaybePromise,
   StatementContext,
 } from './decision-point.ts';
@@ -21,7 +21,6 @@ import {
 } from './routine-catalog-reader.ts';
 import { judgeStartupSetting } from './startup-settings.ts';
 import type { StartupSetting } from '../postgres/startup-options.ts';
-import type { FieldDescription } from '../postgres/backend-messages.ts';
 
 export interface PolicyEngineOptions {
   approver?: Approver;
@@ -47,7 +46,9 @@ export class PolicyEngine implements DecisionPoint {
     const { sideConnection } = this.options;
     const masking =
       sideConnection && (this.policy.mask.length > 0 || this.policy.detect.length > 0)
-        ? new ResultMasking(this.policy, new CachedCatalog(sideConnection), sideConnection)
+        ? new ResultMasking(this.policy, new CachedCatalog(sideConnection), sideConnection, (sql) =>
+            this.classifyNow(sql),
+          )
         : undefined;
     if (!masking && this.policy.mask.length > 0) {
       throw new Error('this policy masks columns, which needs a side connection to the upstream catalog');
@@ -59,6 +60,12 @@ export class PolicyEngine implements DecisionPoint {
       this.options.approver,
       masking,
     );
+  }
+
+  /** Classifies with the freshest classifier at hand, without waiting for a catalog read. */
+  private classifyNow(sql: string): Classification {
+    const current = this.currentClassifier();
+    return (current instanceof Promise ? (this.fresh?.classify ?? defaultClassify) : current)(sql);
   }
 
   /**
@@ -130,8 +137,6 @@ class GuardedSession implements SessionPolicy {
   /** Named protocol portals: the statements each may have been bound from, since SQL FETCH can run them. */
   private readonly portals = new Map<string, string[]>();
   private standardConformingStringsOff = false;
-  /** Side-connection describes still under way, by statement name: an Execute waits for its own. */
-  private readonly describing = new Map<string, Promise<unknown>>();
   private hold: PendingHold | undefined;
   private readonly observing: boolean;
   constructor(
@@ -144,16 +149,8 @@ class GuardedSession implements SessionPolicy {
     this.observing = policy.preset === 'observe';
   }
 
-  describeResult(fields: FieldDescription[], sql: string, statementIndex: number) {
-    return this.masking?.forDescription(fields, sql, statementIndex);
-  }
-
-  executeResult(statement: string): ResultMask | undefined {
-    return this.masking?.forStatement(statement);
-  }
-
-  copyOutResult(sql: string, statementIndex: number) {
-    return this.masking?.forCopyOut(sql, statementIndex);
+  get results(): ResultPlanner | undefined {
+    return this.masking;
   }
 
   private get hooks(): SessionHooks {
@@ -203,13 +200,6 @@ class GuardedSession implements SessionPolicy {
         this.addStatement(route.statement, classification, context.startsBatch);
         const failed = classification.failure ? this.failClosed(classification) : undefined;
         if (failed?.action === 'deny') return failed;
-        // Learn the result's shape now, on the side connection, so its rows stream masked at Execute.
-        if (this.masking?.active) {
-          this.describing.set(
-            route.statement,
-            this.masking.prepareStatement(route.statement, route.sql, route.parameterTypes),
-          );
-        }
         return this.preflight(this.statements.get(route.statement)!, route.sql);
       }
       case 'bind': {
@@ -224,14 +214,7 @@ class GuardedSession implements SessionPolicy {
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
-        const decision = this.judge(classifications, route.sql, false, textParameters(route));
-        const describing = this.describing.get(route.statement);
-        if (!describing) return decision;
-        this.describing.delete(route.statement);
-        return describing.then(
-          () => decision,
-          () => decision,
-        );
+        return this.judge(classifications, route.sql, false, textParameters(route));
       }
       case 'query':
         return this.judge([classify(route.sql)], route.sql);

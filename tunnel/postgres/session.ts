@@ -1,16 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
-import type {
-  Decision,
-  DecisionPoint,
-  MaybePromise,
-  ResultMask,
-  SessionPolicy,
-  StatementRoute,
-} from '../policy/decision-point.ts';
+import type { Decision, DecisionPoint, SessionPolicy, StatementRoute } from '../policy/decision-point.ts';
 import type { ClientInfo, RecordingPoint, SessionEvent } from '../recorder/recording-point.ts';
-import { readNoticeFields, readRowDescription } from './backend-messages.ts';
+import { readNoticeFields } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
 import { FramingError, InvalidStartupPacket, MessageFramer } from './framer.ts';
 import {
@@ -31,6 +24,7 @@ import {
   noticeResponse,
   type TransactionStatus,
 } from './protocol.ts';
+import { PendingPlan, ResultAttribution } from './result-attribution.ts';
 import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
@@ -100,24 +94,6 @@ interface Portal {
   sql: string;
   parameters: (Buffer | null)[];
   parameterFormats: number[];
-  resultFormats: number[];
-}
-
-interface InFlight {
-  sql: string;
-  startedAt: number;
-  rows: number;
-  maskedCells: number;
-  /** Simple queries end at ReadyForQuery; extended executes at their completion message. */
-  simple: boolean;
-  /** Which statement of a multi-statement simple query is answering now. */
-  statementIndex: number;
-  /** Extended protocol: the prepared statement and the result formats its portal was bound with. */
-  statement?: string;
-  formats: readonly number[];
-  /** Masking for the rows now streaming, and their formats. */
-  mask?: ResultMask;
-  copyOut?: boolean;
 }
 
 /** How long a dismissed client gets to read its FATAL before its socket is destroyed regardless. */
@@ -170,14 +146,15 @@ export class PostgresSession {
 
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
-  private readonly inFlight: InFlight[] = [];
+  /** Which message produced each result the server sends, and how it is masked. */
+  private readonly results: ResultAttribution;
   /** Messages bound for each side while one received chunk is processed; see Coalescer. */
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
   private batchingUpstream = false;
   /** Whether an extended-protocol message went upstream since the last Sync; see StatementContext. */
   private extendedSinceSync = false;
-  /** While a masking plan is prepared, the server's later messages and chunks wait here. */
+  /** While a masking plan is prepared, the server's messages (from the one waiting) and chunks wait here. */
   private heldFrames: { type: number; frame: Buffer }[] | undefined;
   private heldChunks: Buffer[] | undefined;
   private endReason = 'client disconnected';
@@ -212,6 +189,13 @@ export class PostgresSession {
       hooks: {
         notice: (message) => this.send(noticeResponse({ code: '00000', message })),
         record: (event) => options.recorder.record(options.sessionId, event),
+      },
+    });
+    this.results = new ResultAttribution({
+      planner: this.policy.results,
+      onResult: (summary) => {
+        this.stats.maskedCells += summary.maskedCells;
+        options.recorder.record(options.sessionId, { type: 'result', ...summary });
       },
     });
     client.setNoDelay(true);
@@ -596,7 +580,6 @@ export class PostgresSession {
           sql: statement?.sql ?? '',
           parameters: bind.parameters,
           parameterFormats: bind.parameterFormats,
-          resultFormats: bind.resultFormats,
         });
         const route: StatementRoute = {
           kind: 'bind',
@@ -724,16 +707,6 @@ export class PostgresSession {
       });
     }
     if (decision.action === 'allow') {
-      if (route.kind === 'query' || route.kind === 'function-call') {
-        this.inFlight.push({ ...this.newInFlight(sql), simple: true });
-      } else if (route.kind === 'execute') {
-        this.inFlight.push({
-          ...this.newInFlight(sql),
-          simple: false,
-          statement: route.statement,
-          formats: this.portals.get(route.portal)?.resultFormats ?? [],
-        });
-      }
       this.forward(frame);
       return;
     }
@@ -777,18 +750,6 @@ export class PostgresSession {
     }
   }
 
-  private newInFlight(sql: string): InFlight {
-    return {
-      sql,
-      startedAt: performance.now(),
-      rows: 0,
-      maskedCells: 0,
-      simple: true,
-      statementIndex: 0,
-      formats: [],
-    };
-  }
-
   private forward(frame: Buffer): void {
     const type = frame[0];
     if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall) {
@@ -797,6 +758,12 @@ export class PostgresSession {
     } else if (EXTENDED.has(type!)) {
       this.extendedSinceSync = true;
     }
+    const before = this.results.sent(type!, frame);
+    if (before) this.sendUpstream(before);
+    this.sendUpstream(frame);
+  }
+
+  private sendUpstream(frame: Buffer): void {
     if (this.batchingUpstream) this.toUpstream.add(frame);
     else this.writeUpstream(frame);
   }
@@ -835,57 +802,54 @@ export class PostgresSession {
       return;
     }
     const replacement = this.inspectBackend(type, frame);
-    if (replacement === undefined) this.toClient.add(frame);
+    if (replacement instanceof PendingPlan) this.holdBackend(replacement.ready, type, frame);
+    else if (replacement === undefined) this.toClient.add(frame);
     else if (replacement) this.toClient.add(replacement);
   };
 
   /**
-   * Stops the server's stream at the current message until `pending` settles (a masking plan that
-   * needs the catalog): later messages wait, in order, and the upstream socket is paused meanwhile.
+   * Stops the server's stream at this message until `ready` settles (a masking plan that needs the
+   * catalog): it and later messages wait, in order, and the upstream socket is paused meanwhile.
    */
-  private holdBackend<T>(
-    pending: Promise<T>,
-    then: (value: T) => Buffer | null | undefined,
-    frame: Buffer,
-  ): void {
-    this.heldFrames = [];
+  private holdBackend(ready: Promise<void>, type: number, frame: Buffer): void {
+    this.heldFrames = [{ type, frame }];
     this.heldChunks = [];
     this.upstream?.socket.pause();
-    pending
+    ready
       .then(
-        (value) => then(value),
+        () => true,
         (error: unknown) => {
           this.terminate(`could not prepare masking for this result: ${(error as Error).message}`, 'XX000');
-          return null;
+          return false;
         },
       )
-      .then((replacement) => {
+      .then((ok) => {
         const frames = this.heldFrames ?? [];
         const chunks = this.heldChunks ?? [];
         this.heldFrames = undefined;
         this.heldChunks = undefined;
-        if (this.phase !== 'proxy') return;
-        if (replacement === undefined) this.toClient.add(frame);
-        else if (replacement) this.toClient.add(replacement);
-        for (const held of frames) this.onBackendFrame(held.type, held.frame);
-        this.toClient.flush(this.send);
-        for (const chunk of chunks) this.onUpstreamData(chunk);
-        if (this.heldChunks) return;
-        this.upstream?.socket.resume();
-        if (this.upstreamClosedWhileHeld) this.onUpstreamClosed();
+        if (ok && this.phase === 'proxy') this.replay(frames, chunks);
       })
       .catch((error: unknown) => this.failClient(error));
   }
 
-  /** Applies a mask that may still be on its way; while it is, the stream waits behind this frame. */
-  private withMask(
-    mask: MaybePromise<ResultMask | undefined>,
-    frame: Buffer,
-    use: (mask: ResultMask | undefined) => Buffer | null | undefined,
-  ): Buffer | null | undefined {
-    if (!(mask instanceof Promise)) return use(mask);
-    this.holdBackend(mask, use, frame);
-    return null;
+  /** Offers held messages again, then held chunks; stops where another plan must be waited for. */
+  private replay(frames: { type: number; frame: Buffer }[], chunks: Buffer[]): void {
+    while (frames.length > 0) {
+      const held = frames.shift()!;
+      this.onBackendFrame(held.type, held.frame);
+      if (this.heldFrames && this.heldChunks) {
+        this.heldFrames.push(...frames);
+        this.heldChunks.push(...chunks);
+        this.toClient.flush(this.send);
+        return;
+      }
+    }
+    this.toClient.flush(this.send);
+    for (const chunk of chunks) this.onUpstreamData(chunk);
+    if (this.heldChunks) return;
+    this.upstream?.socket.resume();
+    if (this.upstreamClosedWhileHeld) this.onUpstreamClosed();
   }
 
   private readonly send = (bytes: Buffer): void => {
@@ -897,77 +861,13 @@ export class PostgresSession {
     }
   };
 
-  /** Observes one server message; returns a replacement (null to drop it) or undefined to pass it on. */
-  private inspectBackend(type: number, frame: Buffer): Buffer | null | undefined {
+  /**
+   * Observes one server message; returns a replacement (null to drop it), undefined to pass it on, or
+   * a PendingPlan to wait for before offering it again.
+   */
+  private inspectBackend(type: number, frame: Buffer): Buffer | null | undefined | PendingPlan {
+    const attributed = this.results.received(type, frame);
     switch (type) {
-      case Backend.dataRow: {
-        const head = this.inFlight[0];
-        if (!head) return undefined;
-        head.rows++;
-        if (!head.simple && head.mask === undefined)
-          head.mask = this.policy.executeResult?.(head.statement ?? '');
-        if (!head.mask) return undefined;
-        const masked = head.mask.maskDataRow(frame, head.formats);
-        head.maskedCells += masked.maskedCells;
-        return masked.frame === frame ? undefined : masked.frame;
-      }
-      case Backend.rowDescription: {
-        const head = this.inFlight[0];
-        if (!head?.simple || !this.policy.describeResult) return undefined;
-        const fields = readRowDescription(frame);
-        head.formats = fields.map((f) => f.format);
-        return this.withMask(
-          this.policy.describeResult(fields, head.sql, head.statementIndex),
-          frame,
-          (mask) => {
-            head.mask = mask;
-            return undefined;
-          },
-        );
-      }
-      case Backend.copyOutResponse: {
-        const head = this.inFlight[0];
-        if (!head || !this.policy.copyOutResult) return undefined;
-        head.copyOut = true;
-        return this.withMask(this.policy.copyOutResult(head.sql, head.statementIndex), frame, (mask) => {
-          head.mask = mask;
-          return undefined;
-        });
-      }
-      case Backend.copyData: {
-        const head = this.inFlight[0];
-        if (!head?.copyOut || !head.mask) return undefined;
-        const masked = head.mask.maskCopyData(frame);
-        head.maskedCells += masked.maskedCells;
-        return masked.frame === frame ? undefined : masked.frame;
-      }
-      case Backend.commandComplete: {
-        const head = this.inFlight[0];
-        if (head) {
-          this.stats.maskedCells += head.maskedCells;
-          this.options.recorder.record(this.id, {
-            type: 'result',
-            command: frame.toString('utf8', 5, frame.length - 1),
-            rows: head.rows,
-            maskedCells: head.maskedCells,
-            durationMs: performance.now() - head.startedAt,
-          });
-          head.rows = 0;
-          head.maskedCells = 0;
-          head.mask = undefined;
-          head.copyOut = false;
-          head.statementIndex++;
-          if (!head.simple) this.inFlight.shift();
-        }
-        return undefined;
-      }
-      case Backend.emptyQueryResponse:
-      case Backend.portalSuspended: {
-        const head = this.inFlight[0];
-        if (head && !head.simple) this.inFlight.shift();
-        else if (head && type === Backend.emptyQueryResponse) head.statementIndex++;
-        return undefined;
-      }
       case Backend.errorResponse:
         return this.onUpstreamError(frame);
       case Backend.parameterStatus:
@@ -981,7 +881,6 @@ export class PostgresSession {
         return undefined;
       case Backend.readyForQuery:
         this.transactionStatus = String.fromCharCode(frame[5]!) as TransactionStatus;
-        this.inFlight.length = 0;
         this.syncPointsAnswered++;
         // A denial whose marker never came back (the server was skipping an aborted transaction and
         // said so itself) is settled once its sync point is answered.
@@ -990,7 +889,7 @@ export class PostgresSession {
         }
         return undefined;
       default:
-        return undefined;
+        return attributed;
     }
   }
 
@@ -1005,7 +904,6 @@ export class PostgresSession {
         return denial.replacement;
       }
     }
-    if (this.inFlight[0] && !this.inFlight[0].simple) this.inFlight.shift();
     this.options.recorder.record(this.id, {
       type: 'error',
       code: fields.get('C') ?? '',

@@ -1,6 +1,14 @@
 import { parseSync, scanSync } from 'libpg-query';
 import type { FieldDescription } from '../../postgres/backend-messages.ts';
-import type { ResultMask } from '../decision-point.ts';
+import {
+  PASS_THROUGH,
+  type MaybePromise,
+  type ResultMask,
+  type ResultPlanner,
+  type ResultSource,
+  type StatementEffect,
+} from '../decision-point.ts';
+import type { Classification } from '../classifier.ts';
 import type { Policy } from '../policy.ts';
 import type { Catalog } from './catalog.ts';
 import { maskCopyRow, type CopyRowOptions } from './copy-rows.ts';
@@ -16,6 +24,7 @@ import {
   type OutputColumn,
   type Taint,
 } from './lineage.ts';
+import { statementEffects } from './statement-effects.ts';
 
 export interface Describer {
   describe(sql: string, parameterTypes?: readonly number[]): Promise<FieldDescription[] | null>;
@@ -27,70 +36,42 @@ const PLAN_CACHE_SIZE = 256;
  * Masking for one session: turns a result's columns (by provenance, lineage and detectors) into a
  * ResultMask applied to each DataRow while it streams. Plans are cached by statement text.
  */
-export class ResultMasking {
-  readonly active: boolean;
+export class ResultMasking implements ResultPlanner {
   private readonly detector: ValueDetector | undefined;
   private readonly lineage: LineageAnalyzer;
   private readonly columnMasks: ColumnMasks;
-  private readonly plans = new Map<string, ResultMask | undefined>();
-  private readonly statements = new Map<string, Promise<ResultMask | undefined> | ResultMask | undefined>();
+  private readonly plans = new Map<string, ResultMask>();
 
   constructor(
     private readonly policy: Policy,
     private readonly catalog: Catalog,
     private readonly describer: () => Promise<Describer>,
+    /** Classifies a text now (what may run a user's code decides how long cursors are trusted). */
+    private readonly classify: (sql: string) => Classification,
   ) {
-    this.active = policy.mask.length > 0 || policy.detect.length > 0;
     this.detector = policy.detect.length > 0 ? createDetector(policy.detect) : undefined;
     this.lineage = new LineageAnalyzer(policy, catalog);
     this.columnMasks = new ColumnMasks(catalog, this.lineage, this.detector !== undefined);
   }
 
-  /** For the RowDescription of a simple query: sync when the plan is cached. */
-  forDescription(
-    fields: FieldDescription[],
-    sql: string,
-    index: number,
-  ): ResultMask | undefined | Promise<ResultMask | undefined> {
-    if (!this.active) return undefined;
-    const key = `${index}:${signature(fields)}:${sql}`;
-    if (this.plans.has(key)) return this.plans.get(key);
-    return this.planColumns(fields, sql, index).then((columns) => {
+  effects(sql: string): readonly StatementEffect[] {
+    return statementEffects(sql, this.classify(sql));
+  }
+
+  /** Masking for a result with these columns produced by `source`: sync when the plan is cached. */
+  forResult(fields: readonly FieldDescription[], source: ResultSource): MaybePromise<ResultMask> {
+    const key = `${source.index}:${signature(fields)}:${source.sql}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    return this.planColumns(fields, source.sql, source.index).then((columns) => {
       const mask = this.rowMask(columns, fields);
       this.remember(key, mask);
       return mask;
     });
   }
 
-  /** Describes a statement being prepared on the side connection, so its Executes stream masked. */
-  prepareStatement(
-    name: string,
-    sql: string,
-    parameterTypes: readonly number[],
-  ): Promise<ResultMask | undefined> {
-    const pending = this.describer()
-      .then((d) => d.describe(sql, parameterTypes))
-      .then((fields) => (fields ? this.forDescription(fields, sql, 0) : undefined));
-    this.statements.set(name, pending);
-    void pending.then(
-      (mask) => this.statements.get(name) === pending && this.statements.set(name, mask),
-      () => {},
-    );
-    return pending;
-  }
-
-  /** The mask of a prepared statement's rows; a statement never described is masked in full. */
-  forStatement(name: string): ResultMask | undefined {
-    if (!this.active) return undefined;
-    const known = this.statements.get(name);
-    if (known instanceof Promise || (known === undefined && !this.statements.has(name)))
-      return this.maskEverything();
-    return known;
-  }
-
   /** Why a statement's COPY output could not be masked (binary format), before it runs. */
   copyRefusal(sql: string): string | undefined {
-    if (!this.active) return undefined;
     let statements: RawStatement[];
     try {
       statements = (parseSync(sql) as unknown as { stmts?: RawStatement[] }).stmts ?? [];
@@ -109,8 +90,7 @@ export class ResultMasking {
     return undefined;
   }
 
-  async forCopyOut(sql: string, index: number): Promise<ResultMask | undefined> {
-    if (!this.active) return undefined;
+  async forCopyOut(sql: string, index: number): Promise<ResultMask> {
     const raw = (parseSync(sql) as unknown as { stmts: RawStatement[] }).stmts[index];
     const copy = raw?.stmt.CopyStmt;
     if (!raw || !copy) throw new Error('COPY output could not be matched to a COPY statement');
@@ -126,7 +106,7 @@ export class ResultMasking {
       select = `SELECT ${columns.length ? columns.join(', ') : '*'} FROM ${relation.schemaname ? `${quoteIdent(relation.schemaname)}.` : ''}${quoteIdent(relation.relname)}`;
     }
     const fields = await (await this.describer()).describe(select);
-    if (!fields) return undefined;
+    if (!fields) throw new Error('COPY output could not be described');
     const columns = await this.planColumns(fields, select, 0);
     const plan: RowMaskPlan = {
       columns,
@@ -154,7 +134,11 @@ export class ResultMasking {
     };
   }
 
-  private async planColumns(fields: FieldDescription[], sql: string, index: number): Promise<ColumnMask[]> {
+  private async planColumns(
+    fields: readonly FieldDescription[],
+    sql: string,
+    index: number,
+  ): Promise<ColumnMask[]> {
     const taints =
       this.policy.mask.length === 0
         ? fields.map(() => undefined)
@@ -162,7 +146,11 @@ export class ResultMasking {
     return Promise.all(fields.map((field, i) => this.columnMasks.forColumn(taints[i], field.typeOid)));
   }
 
-  private async columnTaints(fields: FieldDescription[], sql: string, index: number): Promise<Taint[]> {
+  private async columnTaints(
+    fields: readonly FieldDescription[],
+    sql: string,
+    index: number,
+  ): Promise<Taint[]> {
     let outputs: OutputColumn[] | undefined;
     if (fields.some((f) => f.tableOid === 0)) {
       try {
@@ -192,8 +180,8 @@ export class ResultMasking {
     );
   }
 
-  private rowMask(columns: ColumnMask[], fields: FieldDescription[]): ResultMask | undefined {
-    if (!this.detector && columns.every((c) => c === undefined)) return undefined;
+  private rowMask(columns: ColumnMask[], fields: readonly FieldDescription[]): ResultMask {
+    if (!this.detector && columns.every((c) => c === undefined)) return PASS_THROUGH;
     const typeOids = fields.map((f) => f.typeOid);
     const detector = this.detector;
     return {
@@ -202,18 +190,25 @@ export class ResultMasking {
     };
   }
 
-  private maskEverything(): ResultMask {
+  /**
+   * Every cell masked, as a computed column made from masked data would be: text types read
+   * `[redacted]`, others NULL (and every binary cell of a type the rewriter cannot vouch for).
+   */
+  maskWhole(fields?: readonly FieldDescription[]): ResultMask {
+    const typeOids = fields?.map((f) => f.typeOid) ?? [];
     return {
       maskDataRow: (frame, formats) => {
         const count = frame.readInt16BE(5);
         const columns = Array.from({ length: count }, () => DERIVED_STRATEGY);
-        return maskDataRow(frame, { columns, formats, typeOids: [], detector: undefined });
+        return maskDataRow(frame, { columns, formats, typeOids, detector: undefined });
       },
-      maskCopyData: (frame) => ({ frame, maskedCells: 0 }),
+      maskCopyData: () => {
+        throw new Error('COPY output the tunnel cannot attribute is not passed');
+      },
     };
   }
 
-  private remember(key: string, mask: ResultMask | undefined): void {
+  private remember(key: string, mask: ResultMask): void {
     if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value!);
     this.plans.set(key, mask);
   }
@@ -249,7 +244,7 @@ function parenthesisedQuery(statement: string): string {
   throw new Error('could not find the query of COPY ( … ) TO');
 }
 
-function signature(fields: FieldDescription[]): string {
+function signature(fields: readonly FieldDescription[]): string {
   return fields.map((f) => `${f.tableOid}.${f.columnNumber}.${f.typeOid}`).join(',');
 }
 
