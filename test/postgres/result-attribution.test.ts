@@ -410,6 +410,12 @@ describe('attributing rows fetched from cursors', () => {
     failed.receive(server.commandComplete('ROLLBACK'), server.readyForQuery('I'));
     expect(fetchExtended(failed)).toContain('row whole cols=2 formats=11');
 
+    const chained = new Pipeline();
+    declared(chained, declare, 'T');
+    chained.send(query('COMMIT AND CHAIN'));
+    chained.receive(server.commandComplete('COMMIT'), server.readyForQuery('T'));
+    expect(fetchExtended(chained)).toContain('row whole cols=2 formats=11');
+
     const errored = new Pipeline();
     declared(errored, declare, 'T');
     errored.send(query('SELECT nope'));

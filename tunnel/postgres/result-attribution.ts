@@ -376,7 +376,10 @@ export class ResultAttribution {
   /** A statement ran to completion: what it did to the server's names takes effect. */
   private completed(producer: Producer | undefined, portal: string | undefined, command: string): void {
     this.ranUserCode(producer, portal);
-    if (command === 'ROLLBACK') this.names.aborted();
+    // The transaction ended here even when another begins at once (COMMIT AND CHAIN): its cursors
+    // and portals are gone.
+    if (command === 'COMMIT') this.names.transactionEnded();
+    else if (command === 'ROLLBACK' || command === 'PREPARE TRANSACTION') this.names.aborted();
     const effect = producer?.effect ?? this.unknownEffect;
     switch (effect.kind) {
       case 'declare':
