@@ -125,18 +125,22 @@ function strategyOf(taint: Taint): MaskStrategy | undefined {
 /** The taint of each of `count` fields of a value whose taint is `taint`. */
 function fieldTaints(taint: Taint, count: number): Taint[] {
   if (taint?.kind === 'record' && taint.fields.length === count) return [...taint.fields];
+  // Computed by code the tunnel cannot see from nothing masked: the type's own rules decide.
+  if (taint?.kind === 'opaque') return Array.from({ length: count }, () => undefined);
   const each = taint === undefined ? undefined : taint.kind === 'direct' ? taint : DERIVED;
   return Array.from({ length: count }, () => each);
 }
 
 function elementTaint(taint: Taint): Taint {
-  if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived') return taint;
+  if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived' || taint.kind === 'opaque')
+    return taint;
   return taint.kind === 'array' ? taint.element : DERIVED;
 }
 
 /** The mask of a value whose type is only known from its bytes (a field of an anonymous record). */
 function untypedMask(taint: Taint): ColumnMask {
-  if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived') return strategyOf(taint);
+  if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived' || taint.kind === 'opaque')
+    return strategyOf(taint);
   if (taint.kind === 'array')
     return { kind: 'array', element: untypedMask(taint.element), elementType: 0, delimiter: COMMA };
   return { kind: 'record', fields: taint.fields.map(untypedMask), types: [], rest: DERIVED_STRATEGY };

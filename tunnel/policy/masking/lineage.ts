@@ -8,11 +8,14 @@ import type { Catalog, RelationInfo } from './catalog.ts';
  * Sensitivity of one output column: the mask rule's strategy when the column IS a masked column,
  * `derived` when it is computed from masked data (lower(email), row_to_json(c), string_agg(email, …)),
  * field by field for a record of traced values (a whole-row reference, ROW(…)), element-wise for an
- * array of them (array_agg(email), ARRAY(SELECT email …), ARRAY[…]).
+ * array of them (array_agg(email), ARRAY(SELECT email …), ARRAY[…]); `opaque` when code the tunnel
+ * cannot see computed it from nothing masked (a user's function of untainted arguments): a scalar is
+ * masked, a composite value by its type's own rules.
  */
 export type Taint =
   | { kind: 'direct'; strategy: MaskStrategy }
   | { kind: 'derived' }
+  | { kind: 'opaque' }
   | { kind: 'record'; fields: readonly Taint[] }
   | { kind: 'array'; element: Taint }
   | undefined;
@@ -55,6 +58,7 @@ function tainted(entry: ScopeEntry): boolean {
 type Node = Record<string, unknown>;
 
 const DERIVED: Taint = { kind: 'derived' };
+const OPAQUE: Taint = { kind: 'opaque' };
 
 /** Aggregates whose result reveals nothing of the values they read. */
 const REVEAL_NOTHING = new Set(['count']);
@@ -458,15 +462,16 @@ export class LineageAnalyzer {
         const name = path.at(-1)!;
         // A function the server does not ship may read any table: what it returns cannot be traced.
         if (!isSideEffectFree(path.length > 1 ? path.at(-2) : undefined, name)) {
-          taint = DERIVED;
+          taint = await this.untraceable(call, entries, ctes, visiting, outer);
           return;
         }
         if (REVEAL_NOTHING.has(name) && !call.agg_filter) return;
       }
       if (node.A_Expr && OPERATOR_KINDS.has((node.A_Expr as Node).kind as string)) {
-        const path = strings((node.A_Expr as Node).name);
+        const operator = node.A_Expr as Node;
+        const path = strings(operator.name);
         if (!isBuiltinOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) {
-          taint = DERIVED;
+          taint = await this.untraceable(operator, entries, ctes, visiting, outer);
           return;
         }
       }
@@ -474,6 +479,31 @@ export class LineageAnalyzer {
     };
     await visit(expression);
     return taint;
+  }
+
+  /** A call of code the tunnel cannot see: derived from what it is given, or opaque when that is clean. */
+  private async untraceable(
+    call: Node,
+    entries: ScopeEntry[],
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+    outer: Outer,
+  ): Promise<Taint> {
+    const given = await this.expressionTaint(
+      {
+        args: call.args,
+        lexpr: call.lexpr,
+        rexpr: call.rexpr,
+        filter: call.agg_filter,
+        order: call.agg_order,
+        over: call.over,
+      },
+      entries,
+      ctes,
+      visiting,
+      outer,
+    );
+    return given ? DERIVED : OPAQUE;
   }
 
   private async fromItem(
