@@ -13,6 +13,7 @@ import type {
 import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
+import { FreshRoutineNames } from './masking/routine-names.ts';
 import { judgeStatement, stricter, type Judgement, type Policy } from './policy.ts';
 import {
   readRoutineCatalog,
@@ -36,6 +37,8 @@ export class PolicyEngine implements DecisionPoint {
   private readonly classifiers = new Map<string, Classify>();
   private fresh: { readAt: number; classify: Classify } | undefined;
   private reading: Promise<Classify> | undefined;
+  /** What lineage may trace through, read once for all sessions. */
+  private routineNames: FreshRoutineNames | undefined;
 
   constructor(
     readonly policy: Policy,
@@ -46,8 +49,12 @@ export class PolicyEngine implements DecisionPoint {
     const { sideConnection } = this.options;
     const masking =
       sideConnection && (this.policy.mask.length > 0 || this.policy.detect.length > 0)
-        ? new ResultMasking(this.policy, new CachedCatalog(sideConnection), sideConnection, (sql) =>
-            this.classifyNow(sql),
+        ? new ResultMasking(
+            this.policy,
+            new CachedCatalog(sideConnection),
+            sideConnection,
+            (sql) => this.classifyNow(sql),
+            (this.routineNames ??= new FreshRoutineNames(sideConnection, CATALOG_TTL_MS)),
           )
         : undefined;
     if (!masking && this.policy.mask.length > 0) {

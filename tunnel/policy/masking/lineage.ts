@@ -3,6 +3,7 @@ import { isBuiltinOperator, isSideEffectFree } from '../function-catalog.ts';
 import { maskRuleFor, type Policy } from '../policy.ts';
 import type { MaskStrategy } from './strategies.ts';
 import type { Catalog, RelationInfo } from './catalog.ts';
+import { BUILTIN_ONLY, type RoutineNames } from './routine-names.ts';
 
 /**
  * Sensitivity of one output column: the mask rule's strategy when the column IS a masked column,
@@ -126,15 +127,20 @@ export class LineageUnknown extends Error {}
  */
 export class LineageAnalyzer {
   /** By the catalog's answer (not the OID): a relation read again after a change is traced again. */
-  private readonly relationTaints = new WeakMap<RelationInfo, Promise<OutputColumn[]>>();
+  private relationTaints = new WeakMap<RelationInfo, Promise<OutputColumn[]>>();
+  /** The database's names as last read: what a call or an operator of the analysis resolves to. */
+  private routines: RoutineNames = BUILTIN_ONLY;
 
   constructor(
     private readonly policy: Policy,
     private readonly catalog: Catalog,
+    /** What the database defines beyond the built-ins; without it, built-in names are the built-ins. */
+    private readonly routineNames: () => Promise<RoutineNames> = () => Promise.resolve(BUILTIN_ONLY),
   ) {}
 
   /** The sensitivity of each column of a relation; views are followed to the columns they read. */
-  columnsOf(relation: RelationInfo): Promise<OutputColumn[]> {
+  async columnsOf(relation: RelationInfo): Promise<OutputColumn[]> {
+    await this.readRoutineNames();
     let cached = this.relationTaints.get(relation);
     if (!cached) {
       cached = this.computeColumnsOf(relation, new Set());
@@ -145,6 +151,7 @@ export class LineageAnalyzer {
 
   /** Output columns of the `index`-th statement of `sql`, or LineageUnknown. */
   async outputsOf(sql: string, index = 0): Promise<OutputColumn[]> {
+    await this.readRoutineNames();
     let tree: { stmts?: { stmt: Node }[] };
     try {
       tree = parseSync(sql) as typeof tree;
@@ -154,6 +161,34 @@ export class LineageAnalyzer {
     const statement = tree.stmts?.[index]?.stmt;
     if (!statement) throw new LineageUnknown('no such statement');
     return this.statementOutputs(statement, new Map(), new Set());
+  }
+
+  /** A view traced before a function it calls was redefined must be traced again. */
+  private async readRoutineNames(): Promise<void> {
+    const names = await this.routineNames();
+    if (names.fingerprint !== this.routines.fingerprint) this.relationTaints = new WeakMap();
+    this.routines = names;
+  }
+
+  /** Whether a call of this name computes only from its arguments, whatever it resolves to. */
+  private traceableFunction(schema: string | undefined, name: string): boolean {
+    const { routines } = this;
+    const key = schema === undefined ? name : `${schema}.${name}`;
+    if (routines.userImplicitCasts || routines.userFunctions.has(key)) return false;
+    return isSideEffectFree(schema, name) || routines.extensionFunctions.has(key);
+  }
+
+  private traceableOperator(schema: string | undefined, name: string): boolean {
+    const { routines } = this;
+    const key = schema === undefined ? name : `${schema}.${name}`;
+    if (routines.userImplicitCasts || routines.userOperators.has(key)) return false;
+    return isBuiltinOperator(schema, name) || routines.extensionOperators.has(key);
+  }
+
+  /** Whether a cast to this type runs only the server's code. */
+  private traceableCast(typeName: string[]): boolean {
+    const key = typeName.slice(-2).join('.');
+    return !this.routines.userCastTargets.has(key);
   }
 
   private async computeColumnsOf(relation: RelationInfo, visiting: Set<number>): Promise<OutputColumn[]> {
@@ -349,12 +384,8 @@ export class LineageAnalyzer {
       return outputs.length === 1 && !outputs[0]!.spread ? arrayTaint(outputs[0]!.taint) : DERIVED;
     }
     const call = value.FuncCall as Node | undefined;
-    if (
-      call &&
-      strings(call.funcname)
-        .join('.')
-        .replace(/^pg_catalog\./, '') === 'array_agg'
-    ) {
+    const callee = call ? strings(call.funcname) : [];
+    if (call && callee.at(-1) === 'array_agg' && this.traceableFunction(callee.at(-2), 'array_agg')) {
       const args = (call.args as Node[] | undefined) ?? [];
       // What filters or orders the values may reveal something of them: then the whole array is derived.
       const around = await this.expressionTaint(
@@ -461,7 +492,7 @@ export class LineageAnalyzer {
         const path = strings(call.funcname);
         const name = path.at(-1)!;
         // A function the server does not ship may read any table: what it returns cannot be traced.
-        if (!isSideEffectFree(path.length > 1 ? path.at(-2) : undefined, name)) {
+        if (!this.traceableFunction(path.length > 1 ? path.at(-2) : undefined, name)) {
           taint = await this.untraceable(call, entries, ctes, visiting, outer);
           return;
         }
@@ -470,8 +501,16 @@ export class LineageAnalyzer {
       if (node.A_Expr && OPERATOR_KINDS.has((node.A_Expr as Node).kind as string)) {
         const operator = node.A_Expr as Node;
         const path = strings(operator.name);
-        if (!isBuiltinOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) {
+        if (!this.traceableOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) {
           taint = await this.untraceable(operator, entries, ctes, visiting, outer);
+          return;
+        }
+      }
+      if (node.TypeCast) {
+        const cast = node.TypeCast as Node;
+        const typeName = strings((cast.typeName as Node | undefined)?.names);
+        if (!this.traceableCast(typeName)) {
+          taint = await this.untraceable({ args: [cast.arg] }, entries, ctes, visiting, outer);
           return;
         }
       }

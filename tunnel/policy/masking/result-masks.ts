@@ -24,6 +24,8 @@ import {
   type OutputColumn,
   type Taint,
 } from './lineage.ts';
+import type { FreshRoutineNames } from './routine-names.ts';
+import { type RoutineNames } from './routine-names.ts';
 import { statementEffects } from './statement-effects.ts';
 
 export interface Describer {
@@ -41,6 +43,8 @@ export class ResultMasking implements ResultPlanner {
   private readonly lineage: LineageAnalyzer;
   private readonly columnMasks: ColumnMasks;
   private readonly plans = new Map<string, ResultMask>();
+  /** The database's names the cached plans were made with: other names, other plans. */
+  private plansFingerprint = '';
 
   constructor(
     private readonly policy: Policy,
@@ -48,9 +52,11 @@ export class ResultMasking implements ResultPlanner {
     private readonly describer: () => Promise<Describer>,
     /** Classifies a text now (what may run a user's code decides how long cursors are trusted). */
     private readonly classify: (sql: string) => Classification,
+    /** What the database defines beyond the built-ins, kept fresh; needed only with mask rules. */
+    private readonly routines?: FreshRoutineNames,
   ) {
     this.detector = policy.detect.length > 0 ? createDetector(policy.detect) : undefined;
-    this.lineage = new LineageAnalyzer(policy, catalog);
+    this.lineage = new LineageAnalyzer(policy, catalog, routines && (() => routines.current()));
     this.columnMasks = new ColumnMasks(catalog, this.lineage, this.detector !== undefined);
   }
 
@@ -60,6 +66,23 @@ export class ResultMasking implements ResultPlanner {
 
   /** Masking for a result with these columns produced by `source`: sync when the plan is cached. */
   forResult(fields: readonly FieldDescription[], source: ResultSource): MaybePromise<ResultMask> {
+    if (this.routines && this.policy.mask.length > 0) {
+      const names = this.routines.fresh();
+      if (!names) return this.routines.current().then((read) => this.planned(fields, source, read));
+      return this.planned(fields, source, names);
+    }
+    return this.planned(fields, source, undefined);
+  }
+
+  private planned(
+    fields: readonly FieldDescription[],
+    source: ResultSource,
+    names: RoutineNames | undefined,
+  ): MaybePromise<ResultMask> {
+    if (names && names.fingerprint !== this.plansFingerprint) {
+      this.plans.clear();
+      this.plansFingerprint = names.fingerprint;
+    }
     const key = `${source.index}:${signature(fields)}:${source.sql}`;
     const cached = this.plans.get(key);
     if (cached) return cached;
