@@ -300,6 +300,17 @@ export function isSideEffectFree(schema: string | undefined, name: string): bool
   return schema === 'information_schema' && INFORMATION_SCHEMA.has(name);
 }
 
+/**
+ * Built-ins that return only what they compute from their arguments, the session or the server's state
+ * — never a table's rows: the side-effect-free ones, and those that write, lock or set only what they
+ * are told (nextval, pg_advisory_lock, set_config …). Not those that run SQL, read files or decode WAL.
+ */
+export function isBuiltinWithoutTableAccess(schema: string | undefined, name: string): boolean {
+  if (isSideEffectFree(schema, name)) return true;
+  if (schema !== undefined && schema !== 'pg_catalog') return false;
+  return SESSION.has(name) || WRITE.has(name) || name === 'set_config';
+}
+
 export function isBuiltinOperator(schema: string | undefined, name: string): boolean {
   return (schema === undefined || schema === 'pg_catalog') && BUILTIN_OPERATORS.has(name);
 }

@@ -1,5 +1,5 @@
 import { parseSync } from 'libpg-query';
-import { isBuiltinOperator, isSideEffectFree } from '../function-catalog.ts';
+import { isBuiltinOperator, isBuiltinWithoutTableAccess } from '../function-catalog.ts';
 import { maskRuleFor, type Policy } from '../policy.ts';
 import type { MaskStrategy } from './strategies.ts';
 import type { Catalog, RelationInfo } from './catalog.ts';
@@ -11,7 +11,7 @@ import { BUILTIN_ONLY, type RoutineNames } from './routine-names.ts';
  * field by field for a record of traced values (a whole-row reference, ROW(…)), element-wise for an
  * array of them (array_agg(email), ARRAY(SELECT email …), ARRAY[…]); `opaque` when code the tunnel
  * cannot see computed it from nothing masked (a user's function of untainted arguments): a scalar is
- * masked, a composite value by its type's own rules.
+ * masked, and so is every field of a composite value — by the type's own rule where it has one.
  */
 export type Taint =
   | { kind: 'direct'; strategy: MaskStrategy }
@@ -60,6 +60,9 @@ type Node = Record<string, unknown>;
 
 const DERIVED: Taint = { kind: 'derived' };
 const OPAQUE: Taint = { kind: 'opaque' };
+
+/** How often a recursive CTE is followed around before what it carries is taken as derived. */
+const MAX_RECURSION_ROUNDS = 4;
 
 /** Aggregates whose result reveals nothing of the values they read. */
 const REVEAL_NOTHING = new Set(['count']);
@@ -175,7 +178,7 @@ export class LineageAnalyzer {
     const { routines } = this;
     const key = schema === undefined ? name : `${schema}.${name}`;
     if (routines.userImplicitCasts || routines.userFunctions.has(key)) return false;
-    return isSideEffectFree(schema, name) || routines.extensionFunctions.has(key);
+    return isBuiltinWithoutTableAccess(schema, name) || routines.extensionFunctions.has(key);
   }
 
   private traceableOperator(schema: string | undefined, name: string): boolean {
@@ -254,19 +257,45 @@ export class LineageAnalyzer {
     outer: Map<string, OutputColumn[]>,
     visiting: Set<number>,
   ): Promise<Map<string, OutputColumn[]>> {
-    const withClause = body.withClause as { ctes?: Node[] } | undefined;
+    const withClause = body.withClause as { ctes?: Node[]; recursive?: boolean } | undefined;
     if (!withClause?.ctes) return outer;
     const scope = new Map(outer);
     for (const item of withClause.ctes) {
       const cte = item.CommonTableExpr as Node;
-      const outputs = await this.statementOutputs(cte.ctequery as Node, scope, visiting);
+      const name = cte.ctename as string;
       const renamed = strings(cte.aliascolnames);
-      scope.set(
-        cte.ctename as string,
-        outputs.map((o, i) => ({ name: renamed[i] ?? o.name, taint: o.taint })),
-      );
+      const rename = (outputs: OutputColumn[]): OutputColumn[] =>
+        outputs.map((o, i) => ({ name: renamed[i] ?? o.name, taint: o.taint }));
+      const query = cte.ctequery as Node;
+      const select = query.SelectStmt as Node | undefined;
+      if (withClause.recursive && select?.op && select.op !== 'SETOP_NONE') {
+        scope.set(name, await this.recursiveOutputs(select, name, rename, scope, visiting));
+      } else {
+        scope.set(name, rename(await this.statementOutputs(query, scope, visiting)));
+      }
     }
     return scope;
+  }
+
+  /**
+   * A recursive CTE's columns: its non-recursive term first, then the whole query with the CTE itself
+   * in scope, again until what each column carries stops growing.
+   */
+  private async recursiveOutputs(
+    body: Node,
+    name: string,
+    rename: (outputs: OutputColumn[]) => OutputColumn[],
+    scope: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+  ): Promise<OutputColumn[]> {
+    let columns = rename(await this.selectOutputs(body.larg as Node, scope, visiting, []));
+    for (let round = 0; round < MAX_RECURSION_ROUNDS; round++) {
+      const inner = new Map(scope).set(name, columns);
+      const next = rename(await this.selectOutputs(body, inner, visiting, []));
+      if (JSON.stringify(next) === JSON.stringify(columns)) return columns;
+      columns = next;
+    }
+    return columns.map((c) => ({ ...c, taint: DERIVED }));
   }
 
   private async selectOutputs(
