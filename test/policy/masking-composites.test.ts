@@ -264,13 +264,23 @@ describe('composite and array values over the simple protocol', () => {
     expect(fields.id).toBe(1);
   });
 
-  it('masks the value of a record-returning function by its type', async () => {
+  it("masks the value of a record-returning function by its type's rules, and every other field", async () => {
     const rows = await one<{ c: string }>(
       observed,
       'SELECT customer_by_id(id) AS c FROM customers ORDER BY id',
     );
-    for (const [i, person] of people.entries())
-      expectCustomer(await fieldsOf(rows[i]!.c, 'customers'), person);
+    for (const [i, person] of people.entries()) {
+      // The function may have put anything in any field: fields without a rule are untraceable.
+      const fields = await fieldsOf(rows[i]!.c, 'customers');
+      expect(fields).toMatchObject({
+        id: null,
+        name: '[redacted]',
+        email: `***@${person.email.split('@')[1]}`,
+        ssn: '[redacted]',
+        note: '[redacted]',
+      });
+      expect(fields.card_number).toMatch(new RegExp(`^[* ]+${person.card.slice(-4)}$`));
+    }
     expect(leaks(await received(observed, 'SELECT * FROM customer_by_id(2)'))).toEqual([]);
   });
 

@@ -13,6 +13,7 @@ import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { RawClient } from '../support/raw-client.ts';
 
 const people = [
   { id: 1, email: 'quentin.zabriskie@mailhost.test', secret: 'ZEBRA-SAFFRON-7781' },
@@ -55,7 +56,13 @@ beforeAll(async () => {
       AS $$ SELECT email FROM customers WHERE id = $1 $$;
     CREATE OPERATOR public.|| (LEFTARG = int, RIGHTARG = int, FUNCTION = shadow.pick);
     CREATE OPERATOR public.+ (LEFTARG = int, RIGHTARG = text, FUNCTION = shadow.pick_text);
-    CREATE VIEW via_function AS SELECT id, gete(id) AS e FROM customers;`);
+    CREATE VIEW via_function AS SELECT id, gete(id) AS e FROM customers;
+    CREATE TYPE label AS (text text);
+    CREATE FUNCTION label_of(int) RETURNS label LANGUAGE sql
+      AS $$ SELECT ROW(email)::label FROM customers WHERE id = $1 $$;
+    CREATE CAST (int AS label) WITH FUNCTION label_of(int);
+    CREATE EXTENSION citext;
+    CREATE EXTENSION hstore;`);
   for (const p of people)
     await direct.query('INSERT INTO customers VALUES ($1, $2, $3)', [p.id, p.email, p.secret]);
   await direct.end();
@@ -119,6 +126,8 @@ describe("users' functions under observe", () => {
     { sql: "SELECT upper('1')", setup: 'SET search_path = shadow, pg_catalog, public' },
     { sql: 'SELECT 1 || 2' },
     { sql: "SELECT 1 + 'x'::text" },
+    { sql: 'SELECT (1::label).text' },
+    { sql: 'SELECT CAST(2 AS label) AS l' },
   ];
   for (const binary of [false, true]) {
     it(`masks what they return, ${binary ? 'binary' : 'text'}`, async () => {
@@ -143,4 +152,62 @@ describe("users' functions under observe", () => {
       { id: 2, s: 4 },
     ]);
   });
+  it('traces through the functions of extensions that only compute from their arguments', async () => {
+    // citext defines max, min, strpos … and hstore defines ->, || …: theirs, not a user's.
+    expect(
+      await rowsOf(
+        "SELECT max(id) AS m, strpos('abc', 'c') AS p, ('a=>1'::hstore -> 'a') AS v, akeys('a=>1'::hstore) AS k FROM customers",
+      ),
+    ).toEqual([{ m: 2, p: 3, v: '1', k: ['a'] }]);
+    const rows = await rowsOf("SELECT email::citext AS e, hstore('e', email) -> 'e' AS h FROM customers");
+    expect(leaks(JSON.stringify(rows))).toEqual([]);
+  });
+
+  it('masks a function a user creates mid-session under a built-in name, within a second', async () => {
+    const client = new pg.Client({ connectionString: masked.url });
+    await client.connect();
+    try {
+      // initcap(text) takes the varchar; once public.initcap(varchar) exists, the server picks it.
+      const sql = "SELECT initcap(v) AS v FROM (SELECT '1'::varchar AS v) s";
+      expect((await client.query(sql)).rows).toEqual([{ v: '1' }]);
+      await client.query(`CREATE FUNCTION public.initcap(varchar) RETURNS text LANGUAGE sql
+        AS $$ SELECT email FROM customers WHERE id = $1::int $$`);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await client.query(sql)).rows).toEqual([{ v: '[redacted]' }]);
+    } finally {
+      await client.query('DROP FUNCTION IF EXISTS public.initcap(varchar)').catch(() => {});
+      await client.end();
+    }
+  });
+
+  it('masks what a FunctionCall message returns, which no statement describes', async () => {
+    const direct = await server.connect();
+    const oid = Number((await direct.query("SELECT 'gete'::regproc::oid AS oid")).rows[0].oid);
+    await direct.end();
+    const client = await RawClient.login(masked.port, masked.user, masked.password);
+    client.write(functionCall(oid, '1'));
+    const messages = await client.until('Z');
+    const response = messages.find((m) => m.type === 'V');
+    expect(response, JSON.stringify(messages.map((m) => m.type))).toBeDefined();
+    expect(leaks(Buffer.concat(messages.map((m) => m.bytes)).toString('latin1'))).toEqual([]);
+    expect(response!.bytes.readInt32BE(5)).toBe(-1);
+    client.end();
+  });
 });
+
+/** A FunctionCall of `oid` with one text argument, asking for a text result. */
+function functionCall(oid: number, argument: string): Buffer {
+  const value = Buffer.from(argument);
+  const body = Buffer.alloc(4 + 2 + 2 + 2 + 4 + value.length + 2);
+  let at = body.writeInt32BE(oid, 0);
+  at = body.writeInt16BE(1, at);
+  at = body.writeInt16BE(0, at);
+  at = body.writeInt16BE(1, at);
+  at = body.writeInt32BE(value.length, at);
+  at += value.copy(body, at);
+  body.writeInt16BE(0, at);
+  const head = Buffer.alloc(5);
+  head[0] = 0x46;
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}

@@ -63,6 +63,7 @@ export const Backend = {
   copyBothResponse: 0x57, // W
   copyData: 0x64, // d
   copyDone: 0x63, // c
+  functionCallResponse: 0x56, // V
   negotiateProtocolVersion: 0x76, // v
 } as const;
 

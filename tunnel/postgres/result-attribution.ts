@@ -190,6 +190,8 @@ export class ResultAttribution {
       case Backend.readyForQuery:
         this.readyForQuery(frame[5]);
         return undefined;
+      case Backend.functionCallResponse:
+        return this.functionCallResponse(frame);
       default:
         return undefined;
     }
@@ -202,6 +204,19 @@ export class ResultAttribution {
     const masked = result.mask.maskDataRow(frame, result.formats);
     result.tally.maskedCells += masked.maskedCells;
     return masked.frame === frame ? undefined : masked.frame;
+  }
+
+  /**
+   * What a FunctionCall returned: no statement says what the function read, so its value is masked
+   * whole — NULL, valid for any type — whenever the policy masks anything.
+   */
+  private functionCallResponse(frame: Buffer): Buffer | undefined {
+    if (!this.options.planner || frame.readInt32BE(5) < 0) return undefined;
+    const masked = Buffer.alloc(9);
+    masked[0] = Backend.functionCallResponse;
+    masked.writeInt32BE(8, 1);
+    masked.writeInt32BE(-1, 5);
+    return masked;
   }
 
   private copyData(frame: Buffer): Buffer | undefined | PendingPlan {

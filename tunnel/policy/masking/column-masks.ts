@@ -70,7 +70,7 @@ export class ColumnMasks {
         const fields = await Promise.all(
           shape.fields.map((field, i) =>
             this.mask(
-              strongest(traced[i], own.find((c) => c.name === field.name)?.taint),
+              fieldTaint(traced[i], own.find((c) => c.name === field.name)?.taint),
               field.typeOid,
               depth + 1,
             ),
@@ -125,10 +125,18 @@ function strategyOf(taint: Taint): MaskStrategy | undefined {
 /** The taint of each of `count` fields of a value whose taint is `taint`. */
 function fieldTaints(taint: Taint, count: number): Taint[] {
   if (taint?.kind === 'record' && taint.fields.length === count) return [...taint.fields];
-  // Computed by code the tunnel cannot see from nothing masked: the type's own rules decide.
-  if (taint?.kind === 'opaque') return Array.from({ length: count }, () => undefined);
-  const each = taint === undefined ? undefined : taint.kind === 'direct' ? taint : DERIVED;
+  const each = taint === undefined || taint.kind === 'direct' || taint.kind === 'opaque' ? taint : DERIVED;
   return Array.from({ length: count }, () => each);
+}
+
+/**
+ * A field's taint from what lineage traced and the type's own rule for it. Code the tunnel cannot see
+ * may have put anything in any field: a field its type has a rule for is masked by that rule, every
+ * other field is masked as untraceable.
+ */
+function fieldTaint(traced: Taint, own: Taint): Taint {
+  if (traced?.kind === 'opaque') return own?.kind === 'direct' ? own : (own ?? traced);
+  return strongest(traced, own);
 }
 
 function elementTaint(taint: Taint): Taint {
