@@ -449,6 +449,103 @@ describe('cursors', () => {
   });
 });
 
+describe('cursors and batches of other shapes', () => {
+  it('follows DECLARE, FETCH, PREPARE and EXECUTE inside one multi-statement query', async () => {
+    const client = await login();
+    const messages = await simple(
+      client,
+      `BEGIN; DECLARE "Quoted Cur" NO SCROLL CURSOR FOR ${WIDE}; FETCH 2 FROM "Quoted Cur";
+       PREPARE wide_p AS ${WIDE}; EXECUTE wide_p; FETCH NEXT FROM "Quoted Cur";
+       DECLARE v CURSOR FOR SELECT * FROM (VALUES (7, 'plain')) t(n, word); FETCH ALL FROM v; COMMIT`,
+    );
+    const [first, executed, next, values] = results(messages);
+    expect(first!.map((r) => r.map(textOf))).toEqual([
+      ['1', '***@mailhost.test', '**** **** **** 6467', '[redacted]'],
+      ['2', '***@corpmail.test', '**** **** **** 9903', '[redacted]'],
+    ]);
+    expect(executed!.map((r) => textOf(r[3]!))).toEqual(['[redacted]', '[redacted]', '[redacted]']);
+    expect(next!.map((r) => textOf(r[0]!))).toEqual(['3']);
+    expect(values!.map((r) => r.map(textOf))).toEqual([['7', 'plain']]);
+    await simple(client, 'DEALLOCATE wide_p');
+    client.end();
+  });
+
+  it('masks a cursor over a view, a CTE and a join fetched in binary through a named statement', async () => {
+    const client = await login();
+    await simple(client, 'BEGIN');
+    await simple(
+      client,
+      `DECLARE j CURSOR FOR WITH c AS (SELECT id, email FROM customers)
+         SELECT c.id, c.email, g FROM c JOIN generate_series(1, 3) g ON g = c.id ORDER BY c.id`,
+    );
+    await exchange(client, parse('FETCH 1 FROM j', 'fetch_one'), sync());
+    for (const binary of [false, true, false]) {
+      const messages = await exchange(client, bind({ statement: 'fetch_one', binary }), execute(), sync());
+      const [row] = results(messages)[0]!;
+      expect(textOf(row![1]!)).toMatch(/^\*\*\*@/);
+      expect(binary ? int4Of(row![2]!) : Number(textOf(row![2]!))).toBe(
+        binary ? int4Of(row![0]!) : Number(textOf(row![0]!)),
+      );
+    }
+    await simple(client, 'COMMIT');
+    client.end();
+  });
+
+  it('masks whole a refcursor opened and fetched in the same pipeline, and passes the rest of it', async () => {
+    const client = await login();
+    const messages = await exchange(client, serialize.query('BEGIN'));
+    expect(messages.filter((m) => m.type === 'E')).toEqual([]);
+    const piped = await exchange(
+      client,
+      parse("SELECT open_customers('piped')"),
+      bind(),
+      execute(),
+      parse('FETCH 2 FROM piped'),
+      bind({ binary: true }),
+      execute(),
+      parse(SERIES),
+      bind(),
+      execute(),
+      sync(),
+    );
+    const [, fetched, series] = results(piped);
+    expect(fetched!.flat().every((cell) => cell === null || textOf(cell) === '[redacted]')).toBe(true);
+    expect(series!.map((r) => r.map(textOf))).toEqual([
+      ['1', 'c4ca4238a0b923820dcc509a6f75849b'],
+      ['2', 'c81e728d9d4c2f636f067f89cc14862c'],
+    ]);
+    await simple(client, 'COMMIT');
+    client.end();
+  });
+
+  it('keeps each result of a pipeline on its plan when Executes are limited and portals interleave', async () => {
+    const client = await login();
+    await simple(client, 'BEGIN');
+    const messages = await exchange(
+      client,
+      parse(WIDE),
+      bind({ portal: 'a' }),
+      parse(IDS),
+      bind({ portal: 'b', binary: true }),
+      execute('a', 1),
+      execute('b', 2),
+      execute('a', 1),
+      execute('b', 0),
+      execute('a', 0),
+      sync(),
+    );
+    const rows = results(messages);
+    expect(rows.map((r) => r.length)).toEqual([1, 2, 1, 1, 1]);
+    expect(textOf(rows[0]![0]![3]!)).toBe('[redacted]');
+    expect(rows[1]!.map((r) => int4Of(r[0]!))).toEqual([1, 2]);
+    expect(textOf(rows[2]![0]![1]!)).toBe('***@corpmail.test');
+    expect(int4Of(rows[3]![0]![0]!)).toBe(3);
+    expect(textOf(rows[4]![0]![2]!)).toBe('**** ****** *8431');
+    await simple(client, 'COMMIT');
+    client.end();
+  });
+});
+
 describe('drivers', () => {
   it('node-postgres: cursors fetched through simple and prepared statements, text and binary', async () => {
     for (const binary of [false, true]) {
