@@ -1,9 +1,7 @@
 /** What every service shares, and the role checks they all use. */
-import type { Kysely, Transaction } from 'kysely';
 import type { Identity } from '../api/types.ts';
 import type { HubConfig, TargetConfig } from '../config/hub-config.ts';
 import type { HubDatabase } from '../db/database.ts';
-import type { HubSchema } from '../db/schema.ts';
 import type { Clock } from './clock.ts';
 import { NotFoundError } from './errors.ts';
 import type { EventBus } from './events.ts';
@@ -18,7 +16,7 @@ export interface ServiceContext {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-export type Db = Kysely<HubSchema> | Transaction<HubSchema>;
+export type { Db } from './db-handle.ts';
 
 export function memberOf(identity: Identity, groups: readonly string[]): boolean {
   return groups.some((group) => identity.groups.includes(group));
@@ -42,7 +40,3 @@ export function requireTarget(config: HubConfig, targetId: string): TargetConfig
   if (!target) throw new NotFoundError(`no target ${JSON.stringify(targetId)}`);
   return target;
 }
-
-/** Recipient keys of the event log. */
-export const toSubject = (subject: string): string => `subject:${subject}`;
-export const toGroup = (group: string): string => `group:${group}`;

@@ -14,7 +14,8 @@ import type { HubEvent, HubEventType, Identity } from '../api/types.ts';
 import type { HubDatabase, Listener } from '../db/database.ts';
 import type { HubSchema } from '../db/schema.ts';
 import { iso, type Clock } from './clock.ts';
-import { toGroup, toSubject, type Db } from './context.ts';
+import type { Db } from './db-handle.ts';
+import { toGroup, toSubject } from './event-recipients.ts';
 
 export const EVENTS_CHANNEL = 'portcullis_events';
 /** pg_advisory_xact_lock key for appends ("Port" in ASCII). */

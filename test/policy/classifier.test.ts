@@ -21,6 +21,7 @@ import type { FunctionOverload } from '../../tunnel/policy/routine-catalog.ts';
 import { ROUTINE_FINGERPRINT_QUERY } from '../../tunnel/policy/routine-catalog-reader.ts';
 import { STATEMENT_RULES } from '../../tunnel/policy/statement-catalog.ts';
 import { HANDLED_NODE_TYPES } from '../../tunnel/policy/statement-handlers.ts';
+import { HANDLERS } from '../../tunnel/policy/statement-handlers.ts';
 import { Walk } from '../../tunnel/policy/walker.ts';
 import * as tools from './tool-queries.ts';
 
@@ -519,7 +520,11 @@ describe('classification fails closed', () => {
   );
 
   it('fails on a node type the walker does not know, naming it', () => {
-    const walk = new Walk('SELECT 1', { parse: () => ({}) as never, isExtraSafeFunction: () => false });
+    const walk = new Walk('SELECT 1', {
+      parse: () => ({}) as never,
+      isExtraSafeFunction: () => false,
+      handlers: HANDLERS,
+    });
     const tree = { version: 180004, stmts: [{ stmt: { FancyNewStmt: { query: {} } } }] };
     const c = walk.run(tree as never);
     expect(c.failure).toContain('FancyNewStmt');
@@ -528,10 +533,12 @@ describe('classification fails closed', () => {
 
   it('fails on a known node type hidden in an unexpected place or shape', () => {
     const run = (stmt: unknown) =>
-      new Walk('x', { parse: () => ({}) as never, isExtraSafeFunction: () => false }).run({
-        version: 180004,
-        stmts: [{ stmt }],
-      } as never);
+      new Walk('x', { parse: () => ({}) as never, isExtraSafeFunction: () => false, handlers: HANDLERS }).run(
+        {
+          version: 180004,
+          stmts: [{ stmt }],
+        } as never,
+      );
     // A field that should hold a wrapper holds a bare struct.
     expect(run({ SelectStmt: { whereClause: { relname: 'users' } } }).failure).toBeDefined();
     // A wrapper with two node types.

@@ -2,7 +2,7 @@
  * What changing a run-time setting (GUC) means for the policy: SET, RESET, set_config(), and the
  * stored forms ALTER ROLE/DATABASE/SYSTEM ... SET and CREATE/ALTER FUNCTION ... SET.
  */
-import type { StatementClass } from './classifier.ts';
+import type { StatementClass } from './classification.ts';
 
 /**
  * Settings whose change is a privilege change: who we are, how names resolve (search_path decides

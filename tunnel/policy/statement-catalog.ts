@@ -13,7 +13,7 @@
  * - NOTIFY is a `write`: other sessions see it and applications act on it (job queues, caches).
  * - LISTEN/UNLISTEN, cursors, SET CONSTRAINTS, DEALLOCATE are `session`.
  */
-import type { StatementClass } from './classifier.ts';
+import type { StatementClass } from './classification.ts';
 
 export interface StatementRule {
   readonly classes: readonly StatementClass[];

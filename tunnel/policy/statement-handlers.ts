@@ -21,7 +21,7 @@ import {
   type Json,
 } from './parse-tree.ts';
 import { normalizeSettingName } from './settings-catalog.ts';
-import type { Context, Walk } from './walker.ts';
+import type { Context, Handler, Walk } from './walker.ts';
 import { isUnrestricted } from './where-clause.ts';
 
 /** Fields some handlers walk themselves, skipped by the generic descent that follows. */
@@ -64,8 +64,6 @@ function objectName(type: unknown): string {
   if (typeof type !== 'string') return 'OBJECT';
   return OBJECT_NAMES.get(type) ?? type.replace(/^OBJECT_/, '').replace(/_/g, ' ');
 }
-
-type Handler = (walk: Walk, body: Json, ctx: Context) => void;
 
 /** The relation name and alias a DML statement's WHERE may qualify columns with. */
 function targetNames(relation: unknown): Set<string> {

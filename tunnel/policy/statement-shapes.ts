@@ -21,7 +21,7 @@
  * same way to the same classification, whose statement text is the new one.
  */
 import { normalizeSync } from 'libpg-query';
-import type { Classification } from './classifier.ts';
+import type { Classification } from './classification.ts';
 import { RecentlyUsed } from './recently-used.ts';
 import { INTERNALS } from './walker.ts';
 

@@ -9,13 +9,12 @@
  * cannot hide in a field the walker does not look at.
  */
 import type { ParseResult } from 'libpg-query';
-import type { Classification, StatementClass, TableRef } from './classifier.ts';
+import type { Classification, StatementClass, TableRef } from './classification.ts';
 import { PLAIN_NODES, UNWRAPPED_FIELDS } from './node-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import { WalkFailure, wrapperBody, wrapperType, type Json } from './parse-tree.ts';
 import { settingClass, settingFailure } from './settings-catalog.ts';
 import { DEFINITIONS, STATEMENT_RULES } from './statement-catalog.ts';
-import { HANDLERS } from './statement-handlers.ts';
 
 export interface WalkerOptions {
   /** Parses SQL (function bodies); throws on a syntax error. */
@@ -24,7 +23,12 @@ export interface WalkerOptions {
   isExtraSafeFunction(schema: string | undefined, name: string): boolean;
   /** What the target database defines beyond the built-ins (see ClassifierOptions.routines). */
   routines?: RoutineCatalog;
+  /** What to do for each node type that needs more than a walk of its fields (statement-handlers.ts). */
+  handlers: ReadonlyMap<string, Handler>;
 }
+
+/** Judges one node of a type the generic walk cannot (a statement, a call, a relation, ...). */
+export type Handler = (walk: Walk, body: Json, ctx: Context) => void;
 
 export interface Context {
   /** CTE names in scope: an unqualified relation name among them is not a table. */
@@ -121,7 +125,7 @@ export class Walk {
       this.text = this.statementText(rawJson);
       try {
         const type = wrapperType(wrapper);
-        if (type === undefined || !isStatementType(type)) {
+        if (type === undefined || !this.isStatementType(type)) {
           throw new WalkFailure(`unexpected top-level node ${type ?? '(none)'}`);
         }
         this.top = wrapperBody(wrapper);
@@ -176,7 +180,7 @@ export class Walk {
     // read only where a rule needs it (statement-shapes.ts relies on that).
     if (type === 'A_Const') return;
     const json = body as Json;
-    const handler = HANDLERS.get(type);
+    const handler = this.options.handlers.get(type);
     if (handler !== undefined) {
       handler(this, json, ctx);
       return;
@@ -430,6 +434,10 @@ export class Walk {
 
   // ---- accessors for handlers ------------------------------------------------------------------
 
+  private isStatementType(type: string): boolean {
+    return type.endsWith('Stmt') && (this.options.handlers.has(type) || STATEMENT_RULES.has(type));
+  }
+
   get extraSafe(): WalkerOptions['isExtraSafeFunction'] {
     return this.options.isExtraSafeFunction;
   }
@@ -472,8 +480,4 @@ function frozenValues<T>(map: ReadonlyMap<string, T>): readonly T[] {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isStatementType(type: string): boolean {
-  return type.endsWith('Stmt') && (HANDLERS.has(type) || STATEMENT_RULES.has(type));
 }
