@@ -2,6 +2,8 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import boundaries from 'eslint-plugin-boundaries';
+import { ROOMS, KNOWN_EXCEPTIONS, allowedImports } from './scripts/layers.mjs';
 
 const nodeBuiltins = [
   'fs',
@@ -94,6 +96,33 @@ export default tseslint.config(
               regex: '^(\\.\\./)+(tunnel|main|hub)(/|$)',
               message: 'The renderer talks only to preload.',
             },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The rooms and their order (scripts/layers.mjs): a room imports only rooms below it.
+    files: ['tunnel/**', 'hub/**', 'main/**', 'preload/**', 'renderer/**'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': ROOMS.map(({ type, pattern }) => ({ type, pattern, mode: 'full' })),
+    },
+    rules: {
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          message: 'The rooms import only rooms below them (scripts/layers.mjs, docs/architecture.md).',
+          policies: [
+            ...ROOMS.map(({ type }) => ({
+              from: { element: { type } },
+              allow: { to: { element: { types: { anyOf: allowedImports(type) } } } },
+            })),
+            ...KNOWN_EXCEPTIONS.map(({ from, to }) => ({
+              from: { file: { path: from } },
+              allow: { to: { file: { path: to } } },
+            })),
           ],
         },
       ],

@@ -1,0 +1,66 @@
+/**
+ * The shape of the code, enforced: the layering lint rule fires on an import that runs up the order
+ * (scripts/layers.mjs), there are no import circles, and docs/architecture.md shows the rooms and
+ * imports the code has today.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseCircular } from 'dpdm';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { diagram, DOC, importTree, ROOT, withDiagram } from '../../scripts/architecture-diagram.ts';
+
+let tree: Awaited<ReturnType<typeof importTree>>;
+beforeAll(async () => {
+  tree = await importTree();
+}, 120_000);
+
+async function lintAs(file: string, code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: ROOT });
+  const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
+  return result!.messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
+}
+
+describe('the layering rule', () => {
+  const cases: [string, string, boolean][] = [
+    ['tunnel/policy/probe.ts', "import { TunnelManager } from '../manager/tunnel-manager.ts';", false],
+    ['tunnel/policy/probe.ts', "import { Session } from '../postgres/session.ts';", false],
+    ['tunnel/postgres/framer.ts', "import { PolicyEngine } from '../policy/engine.ts';", false],
+    ['tunnel/postgres/session-probe.ts', "import { PolicyEngine } from '../policy/engine.ts';", true],
+    ['tunnel/recorder/probe.ts', "import { classify } from '../policy/classifier.ts';", false],
+    ['tunnel/manager/probe.ts', "import { startEngine } from '../runtime/engine.ts';", false],
+    ['tunnel/runtime/probe.ts', "import { main } from '../cli.ts';", false],
+    ['tunnel/runtime/probe.ts', "import { buildHubApp } from '../../hub/http/app.ts';", false],
+    ['tunnel/commands/probe.ts', "import { buildHubApp } from '../../hub/http/app.ts';", false],
+    ['tunnel/commands/hub.ts', "import { buildHubApp } from '../../hub/http/app.ts';", true],
+    ['tunnel/manager/probe.ts', "import type { Identity } from '../../hub/api/types.ts';", true],
+    ['tunnel/manager/probe.ts', "import { classify } from '../policy/classifier.ts';", true],
+    ['tunnel/postgres/session-probe.ts', "import { classify } from '../policy/classifier.ts';", true],
+    ['renderer/src/probe.ts', "import { classify } from '../../tunnel/policy/classifier.ts';", false],
+    ['main/services/probe.ts', "import { ipcMain } from 'electron';", false],
+  ];
+  for (const [file, code, allowed] of cases) {
+    it(`${allowed ? 'allows' : 'refuses'} ${code} in ${file}`, async () => {
+      const messages = await lintAs(
+        file,
+        `${code}\nexport const used = [${/\{ (?:type )?(\w+)/.exec(code)![1]}];\n`,
+      );
+      const layering = messages.filter((m) => /boundaries|no-restricted-imports/.test(m));
+      if (allowed) expect(layering).toEqual([]);
+      else expect(layering.length, messages.join('\n')).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('imports', () => {
+  it('form no circles', () => {
+    expect(parseCircular(tree)).toEqual([]);
+  });
+
+  it('are drawn in docs/architecture.md as the code has them', () => {
+    const document = readFileSync(DOC, 'utf8');
+    expect(document, 'run: npx tsx scripts/architecture-diagram.ts --write').toBe(
+      withDiagram(document, diagram(tree)),
+    );
+  });
+});
