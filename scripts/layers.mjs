@@ -78,8 +78,8 @@ export const ROOMS = [
   },
   {
     type: 'root',
-    pattern: ['tunnel/cli.ts', 'tunnel/commands/**', 'tunnel/*.ts', 'main/index.ts'],
-    label: 'composition roots (CLI, main/index.ts)',
+    pattern: ['tunnel/cli.ts', 'tunnel/commands/**', 'tunnel/*.ts', 'main/index.ts', 'main/browser/index.ts'],
+    label: 'composition roots (CLI, main/index.ts, main/browser/index.ts)',
     mayImport: ['*', '!hub'],
   },
   { type: 'hub', pattern: 'hub/**', label: 'hub internals', mayImport: ['hub-api', 'hub'] },
