@@ -358,4 +358,7 @@ describe.skipIf(!haveChromium)(
       );
     });
   },
+  // Each step is a person's whole scenario through Chromium, the services, the hub and PostgreSQL: on a
+  // loaded machine one takes well over the default minute.
+  180_000,
 );

@@ -73,157 +73,162 @@ function send(
   });
 }
 
-describe.skipIf(!haveChromium)('the browser preview', () => {
-  let scratch: string;
-  let demo: RunningDemo;
-  let harness: RendererHarness;
-  let desktop: TestDesktop;
-  let bridge: BrowserBridge;
-  const listenerCounts: number[] = [];
-  let cookie = '';
+describe.skipIf(!haveChromium)(
+  'the browser preview',
+  () => {
+    let scratch: string;
+    let demo: RunningDemo;
+    let harness: RendererHarness;
+    let desktop: TestDesktop;
+    let bridge: BrowserBridge;
+    const listenerCounts: number[] = [];
+    let cookie = '';
 
-  beforeAll(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-preview-'));
-    execFileSync('chmod', ['755', scratch]); // as root, PostgreSQL runs as its own user
-    demo = await startDemo({ dataDir: path.join(scratch, 'demo') });
-    harness = await startRendererHarness('9.9.9');
-    desktop = await createTestDesktop({ hubUrl: demo.hubUrl });
-    await desktop.services.start();
-    bridge = await startBrowserBridge({
-      handlers: handlers(desktop.services, { version: '9.9.9', platform: 'other' }),
-      rendererRoot: harness.outDir,
-      bridgeScript: await bridgeScript(),
-      onListeners: (count) => listenerCounts.push(count),
-    });
-    desktop.forward((channel, message) => bridge.sender.send(channel as never, message as never));
-  }, 180_000);
-
-  afterAll(async () => {
-    await desktop?.services.quit().catch(() => undefined);
-    await bridge?.close();
-    await harness?.close();
-    await demo?.close();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
-
-  it('lets in only the browser that opened its address', async () => {
-    const host = new URL(bridge.origin).host;
-    expect((await send(`${bridge.origin}/`)).status).toBe(403);
-    expect((await send(`${bridge.origin}/push`)).status).toBe(403);
-    expect((await send(`${bridge.origin}/enter?key=guessed`)).status).toBe(403);
-
-    const entered = await send(bridge.url);
-    expect(entered.status).toBe(303);
-    expect(entered.headers.location).toBe('/');
-    const setCookie = String(entered.headers['set-cookie']);
-    expect(setCookie).toMatch(/HttpOnly/);
-    expect(setCookie).toMatch(/SameSite=Strict/);
-    cookie = setCookie.split(';')[0]!;
-
-    const page = await send(`${bridge.origin}/`, { headers: { cookie } });
-    expect(page.status).toBe(200);
-    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
-    expect(page.body).toMatch(/<script src="\.\/portcullis-bridge\.js"><\/script>\s*<script type="module"/);
-
-    // A name that resolves to 127.0.0.1 (DNS rebinding) is not this server, cookie or not.
-    expect(
-      (await send(`${bridge.origin}/`, { headers: { cookie, host: `evil.example:${host.split(':')[1]}` } }))
-        .status,
-    ).toBe(421);
-    // Nothing escapes the renderer's directory.
-    for (const escape of [
-      '/..%2f..%2fpackage.json',
-      '/%2e%2e/%2e%2e/package.json',
-      '/assets/..%5c..%5cpackage.json',
-    ]) {
-      expect((await send(`${bridge.origin}${escape}`, { headers: { cookie } })).status, escape).toBe(404);
-    }
-  });
-
-  it('answers calls from its own origin only, with values, after checking their arguments', async () => {
-    const call = (channel: string, body: string, origin = bridge.origin) =>
-      send(`${bridge.origin}/ipc/${encodeURIComponent(channel)}`, {
-        method: 'POST',
-        headers: { cookie, origin, 'content-type': 'application/json' },
-        body,
+    beforeAll(async () => {
+      scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-preview-'));
+      execFileSync('chmod', ['755', scratch]); // as root, PostgreSQL runs as its own user
+      demo = await startDemo({ dataDir: path.join(scratch, 'demo') });
+      harness = await startRendererHarness('9.9.9');
+      desktop = await createTestDesktop({ hubUrl: demo.hubUrl });
+      await desktop.services.start();
+      bridge = await startBrowserBridge({
+        handlers: handlers(desktop.services, { version: '9.9.9', platform: 'other' }),
+        rendererRoot: harness.outDir,
+        bridgeScript: await bridgeScript(),
+        onListeners: (count) => listenerCounts.push(count),
       });
-    expect(JSON.parse((await call('app:version', '[]')).body)).toEqual({ ok: true, value: '9.9.9' });
-    expect((await call('app:version', '[]', 'http://evil.example')).status).toBe(403);
-    expect((await call('app:version', '[]', 'null')).status).toBe(403);
-    expect((await call('no:such', '[]')).status).toBe(404);
-    expect(JSON.parse((await call('tunnels:set-port', '["shop-db", 99999]')).body)).toMatchObject({
-      ok: false,
-      code: 'invalid',
-    });
-    expect(JSON.parse((await call('tunnels:connect', '{"not":"an array"}')).body)).toMatchObject({
-      ok: false,
-      code: 'invalid',
-    });
-    expect((await call('app:version', `[${'"x",'.repeat(100_000)}"x"]`)).status).toBe(413);
-    const noCookie = await send(`${bridge.origin}/ipc/app:state`, {
-      method: 'POST',
-      headers: { origin: bridge.origin },
-      body: '[]',
-    });
-    expect(noCookie.status).toBe(403);
-  });
+      desktop.forward((channel, message) => bridge.sender.send(channel as never, message as never));
+    }, 180_000);
 
-  it('runs the app in Chromium: Priya signs in, sees her targets pushed, connects shop-db', async () => {
-    const context = await harness.browser.newContext({ viewport: { width: 1280, height: 820 } });
-    try {
-      const page = await context.newPage();
-      const problems: string[] = [];
-      page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
-      page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(bridge.url);
-      expect(page.url()).toBe(`${bridge.origin}/`);
+    afterAll(async () => {
+      await desktop?.services.quit().catch(() => undefined);
+      await bridge?.close();
+      await harness?.close();
+      await demo?.close();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    });
+
+    it('lets in only the browser that opened its address', async () => {
+      const host = new URL(bridge.origin).host;
+      expect((await send(`${bridge.origin}/`)).status).toBe(403);
+      expect((await send(`${bridge.origin}/push`)).status).toBe(403);
+      expect((await send(`${bridge.origin}/enter?key=guessed`)).status).toBe(403);
+
+      const entered = await send(bridge.url);
+      expect(entered.status).toBe(303);
+      expect(entered.headers.location).toBe('/');
+      const setCookie = String(entered.headers['set-cookie']);
+      expect(setCookie).toMatch(/HttpOnly/);
+      expect(setCookie).toMatch(/SameSite=Strict/);
+      cookie = setCookie.split(';')[0]!;
+
+      const page = await send(`${bridge.origin}/`, { headers: { cookie } });
+      expect(page.status).toBe(200);
+      expect(page.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+      expect(page.body).toMatch(/<script src="\.\/portcullis-bridge\.js"><\/script>\s*<script type="module"/);
+
+      // A name that resolves to 127.0.0.1 (DNS rebinding) is not this server, cookie or not.
       expect(
-        await page.evaluate(
-          `({ require: typeof require, process: typeof process, api: Object.keys(window.portcullis) })`,
-        ),
-      ).toEqual({
-        require: 'undefined',
-        process: 'undefined',
-        api: ['app', 'account', 'targets', 'tunnels', 'approvals', 'sessions', 'settings'],
-      });
-      expect(await page.evaluate('window.portcullis.app.version()')).toEqual({ ok: true, value: '9.9.9' });
-
-      desktop.browserSignsInAs('priya');
-      await page.getByRole('button', { name: 'Sign in with your browser' }).click();
-      await page.getByRole('heading', { name: 'Targets' }).waitFor({ timeout: 30_000 });
-      await expect
-        .poll(() => page.getByRole('row', { name: /Shop \(production\)/ }).textContent())
-        .toMatch(/standing access/);
-      expect(listenerCounts.at(-1)).toBe(1);
-      expect(await page.getByTestId('app-version').textContent()).toBe('9.9.9');
-
-      await page.getByRole('button', { name: 'Connect to shop-db' }).click();
-      await page.getByRole('heading', { name: /Shop \(production\)/ }).waitFor();
-      await page.getByText(/^psql "postgresql:\/\/shop_app:••••••••@127\.0\.0\.1:\d+\/shop/).waitFor();
-      // The local secret reaches the page only when asked for.
-      const secret = desktop.services.tunnels.revealSecret('shop-db');
-      expect(await page.content()).not.toContain(secret);
-      const { host, port, user, database } = desktop.mirror().tunnels[0]!.connection;
-      const client = new pg.Client({ host, port, user, database, password: secret });
-      await client.connect();
-      try {
-        await client.query('select count(*) from orders');
-        await client.query('select count(*) from customers');
-        // The live counts come over the push stream while the page listens.
-        await expect
-          .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 10_000 })
-          .toMatch(/^[2-9]|\d\d/);
-      } finally {
-        await client.end();
+        (await send(`${bridge.origin}/`, { headers: { cookie, host: `evil.example:${host.split(':')[1]}` } }))
+          .status,
+      ).toBe(421);
+      // Nothing escapes the renderer's directory.
+      for (const escape of [
+        '/..%2f..%2fpackage.json',
+        '/%2e%2e/%2e%2e/package.json',
+        '/assets/..%5c..%5cpackage.json',
+      ]) {
+        expect((await send(`${bridge.origin}${escape}`, { headers: { cookie } })).status, escape).toBe(404);
       }
-      expect(problems).toEqual([]);
-      await desktop.services.tunnels.disconnect('shop-db');
-    } finally {
-      await context.close();
-    }
-    await expect.poll(() => listenerCounts.at(-1)).toBe(0);
-  });
-});
+    });
+
+    it('answers calls from its own origin only, with values, after checking their arguments', async () => {
+      const call = (channel: string, body: string, origin = bridge.origin) =>
+        send(`${bridge.origin}/ipc/${encodeURIComponent(channel)}`, {
+          method: 'POST',
+          headers: { cookie, origin, 'content-type': 'application/json' },
+          body,
+        });
+      expect(JSON.parse((await call('app:version', '[]')).body)).toEqual({ ok: true, value: '9.9.9' });
+      expect((await call('app:version', '[]', 'http://evil.example')).status).toBe(403);
+      expect((await call('app:version', '[]', 'null')).status).toBe(403);
+      expect((await call('no:such', '[]')).status).toBe(404);
+      expect(JSON.parse((await call('tunnels:set-port', '["shop-db", 99999]')).body)).toMatchObject({
+        ok: false,
+        code: 'invalid',
+      });
+      expect(JSON.parse((await call('tunnels:connect', '{"not":"an array"}')).body)).toMatchObject({
+        ok: false,
+        code: 'invalid',
+      });
+      expect((await call('app:version', `[${'"x",'.repeat(100_000)}"x"]`)).status).toBe(413);
+      const noCookie = await send(`${bridge.origin}/ipc/app:state`, {
+        method: 'POST',
+        headers: { origin: bridge.origin },
+        body: '[]',
+      });
+      expect(noCookie.status).toBe(403);
+    });
+
+    it('runs the app in Chromium: Priya signs in, sees her targets pushed, connects shop-db', async () => {
+      const context = await harness.browser.newContext({ viewport: { width: 1280, height: 820 } });
+      try {
+        const page = await context.newPage();
+        const problems: string[] = [];
+        page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+        page.on('pageerror', (e) => problems.push(e.message));
+        await page.goto(bridge.url);
+        expect(page.url()).toBe(`${bridge.origin}/`);
+        expect(
+          await page.evaluate(
+            `({ require: typeof require, process: typeof process, api: Object.keys(window.portcullis) })`,
+          ),
+        ).toEqual({
+          require: 'undefined',
+          process: 'undefined',
+          api: ['app', 'account', 'targets', 'tunnels', 'approvals', 'sessions', 'settings'],
+        });
+        expect(await page.evaluate('window.portcullis.app.version()')).toEqual({ ok: true, value: '9.9.9' });
+
+        desktop.browserSignsInAs('priya');
+        await page.getByRole('button', { name: 'Sign in with your browser' }).click();
+        await page.getByRole('heading', { name: 'Targets' }).waitFor({ timeout: 30_000 });
+        await expect
+          .poll(() => page.getByRole('row', { name: /Shop \(production\)/ }).textContent())
+          .toMatch(/standing access/);
+        expect(listenerCounts.at(-1)).toBe(1);
+        expect(await page.getByTestId('app-version').textContent()).toBe('9.9.9');
+
+        await page.getByRole('button', { name: 'Connect to shop-db' }).click();
+        await page.getByRole('heading', { name: /Shop \(production\)/ }).waitFor();
+        await page.getByText(/^psql "postgresql:\/\/shop_app:••••••••@127\.0\.0\.1:\d+\/shop/).waitFor();
+        // The local secret reaches the page only when asked for.
+        const secret = desktop.services.tunnels.revealSecret('shop-db');
+        expect(await page.content()).not.toContain(secret);
+        const { host, port, user, database } = desktop.mirror().tunnels[0]!.connection;
+        const client = new pg.Client({ host, port, user, database, password: secret });
+        await client.connect();
+        try {
+          await client.query('select count(*) from orders');
+          await client.query('select count(*) from customers');
+          // The live counts come over the push stream while the page listens.
+          await expect
+            .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 10_000 })
+            .toMatch(/^[2-9]|\d\d/);
+        } finally {
+          await client.end();
+        }
+        expect(problems).toEqual([]);
+        await desktop.services.tunnels.disconnect('shop-db');
+      } finally {
+        await context.close();
+      }
+      await expect.poll(() => listenerCounts.at(-1)).toBe(0);
+    });
+    // A loaded machine makes the Chromium scenario take well over the default minute.
+  },
+  180_000,
+);
 
 describe('the preview’s adapters', () => {
   let dir: string;
