@@ -17,6 +17,7 @@ import {
   type TablePattern,
   type Verdict,
 } from './policy.ts';
+import { readSshSection } from './ssh-policy-file.ts';
 
 /** A policy file that cannot be used: names the file, the line and the field. */
 export class PolicyFileError extends Error {
@@ -47,6 +48,7 @@ const TOP_LEVEL_KEYS = [
   'recording',
   'trusted_extensions',
   'trusted_functions',
+  'ssh',
 ] as const;
 const VERDICT_KEYS: Record<string, Verdict> = { block: 'block', approve: 'approve', allow: 'allow' };
 const STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
@@ -190,8 +192,11 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     },
   );
 
+  const base = presetPolicy(preset);
+  const sshNode = field('ssh');
+  const ssh = sshNode ? readSshSection(sshNode, base.ssh, { file, lineOf, fail }) : base.ssh;
   return {
-    ...presetPolicy(preset),
+    ...base,
     rules,
     mask,
     detect,
@@ -200,6 +205,7 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
     name: file,
     trustedExtensions,
     trustedFunctions,
+    ssh,
   };
 }
 

@@ -1,6 +1,7 @@
 import { STATEMENT_CLASSES, type StatementClass } from './classifier.ts';
 import type { DetectorName } from './masking/detectors.ts';
 import type { MaskStrategy } from './masking/strategies.ts';
+import { sshPreset, type SshPolicy } from './ssh-policy.ts';
 
 export type Preset = 'read-only' | 'guarded' | 'observe';
 export const PRESETS: readonly Preset[] = ['read-only', 'guarded', 'observe'];
@@ -55,6 +56,8 @@ export interface Policy {
   trustedExtensions?: readonly NamedInPolicy[];
   /** Functions ([schema.]name, every overload) that count as reads (`trusted_functions`). */
   trustedFunctions?: readonly (NamedInPolicy & { schema?: string })[];
+  /** What SSH targets allow: shells, exec commands, sftp, forwarding (ssh-policy.ts). */
+  ssh: SshPolicy;
 }
 
 /** A name a policy file gives, with where it gives it. */
@@ -95,6 +98,7 @@ export function presetPolicy(preset: Preset): Policy {
     holdTimeoutMs: DEFAULT_HOLD_TIMEOUT_MS,
     recording: 'best-effort',
     name: preset,
+    ssh: sshPreset(preset),
   };
 }
 
