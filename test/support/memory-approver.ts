@@ -10,6 +10,8 @@ interface Waiting {
   request: ApprovalRequest;
   decide(outcome: ApprovalOutcome): void;
   withdrawn?: string;
+  /** Set once decided: nextRequest() skips it. */
+  done?: true;
 }
 
 /** An approver a test plays the human for: it sees each request and approves or denies it. */
@@ -22,7 +24,14 @@ export class MemoryApprover implements Approver {
     const id = String(this.next++);
     let decide!: (outcome: ApprovalOutcome) => void;
     const decision = new Promise<ApprovalOutcome>((resolve) => (decide = resolve));
-    const waiting: Waiting = { id, request, decide };
+    const waiting: Waiting = {
+      id,
+      request,
+      decide: (outcome) => {
+        waiting.done = true;
+        decide(outcome);
+      },
+    };
     this.requests.push(waiting);
     this.listeners.splice(0).forEach((listener) => listener(waiting));
     return { id, decision, withdraw: (reason) => (waiting.withdrawn = reason) };
@@ -30,7 +39,7 @@ export class MemoryApprover implements Approver {
 
   /** Resolves with the next request, or the one already waiting. */
   nextRequest(): Promise<Waiting> {
-    const open = this.requests.find((r) => !r.withdrawn && !('done' in r));
+    const open = this.requests.find((r) => !r.withdrawn && !r.done);
     if (open) return Promise.resolve(open);
     return new Promise((resolve) => this.listeners.push(resolve));
   }

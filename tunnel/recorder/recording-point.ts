@@ -79,9 +79,107 @@ export type SessionEvent =
       bytesFromClient: number;
       bytesToClient: number;
       statements: number;
-    };
+    }
+  | SshEvent;
 
 export type RecordedEvent = SessionEvent & { sessionId: string; at: string };
+
+// ---------------------------------------------------------------------------------------------------
+// SSH connections (tunnel/ssh): the same chain carries them, each tagged with its connection number.
+
+/** What a session channel runs: a shell, a command, a subsystem (sftp). */
+export type SshChannelKind = 'shell' | 'exec' | 'subsystem';
+
+export type SshEvent =
+  | {
+      type: 'ssh.start';
+      client: { address: string; port: number; user: string; auth: 'publickey' | 'password' };
+      upstream: { host: string; port: number; user: string; hostKey: string; via?: string };
+    }
+  | {
+      type: 'ssh.channel';
+      channel: number;
+      kind: SshChannelKind;
+      command?: string;
+      subsystem?: string;
+      pty?: { term: string; cols: number; rows: number };
+      env?: Record<string, string>;
+    }
+  /** A command line judged (like a `statement`): the final decision, after any hold. */
+  | {
+      type: 'ssh.exec';
+      channel: number;
+      command: string;
+      decision: 'allow' | 'deny';
+      rule: string;
+      reason?: string;
+      classes: readonly string[];
+      commands: readonly { name: string; classes: readonly string[] }[];
+      wouldHave?: 'deny' | 'hold';
+    }
+  /** An interactive shell started, or was refused (policy `shell:`). */
+  | {
+      type: 'ssh.shell';
+      channel: number;
+      decision: 'allow' | 'deny';
+      rule: string;
+      reason?: string;
+      wouldHave?: 'deny' | 'hold';
+    }
+  /** A command line typed in an interactive shell that exec rules would not have allowed: recorded, not blocked. */
+  | {
+      type: 'ssh.line';
+      channel: number;
+      line: string;
+      verdict: 'approve' | 'block';
+      rule: string;
+      classes: readonly string[];
+    }
+  /**
+   * Terminal output, input and resizes as asciicast v2 events: `t` is seconds since the channel started,
+   * `data` the text (output masked when the policy asks), or "COLSxROWS" for `r`.
+   */
+  | { type: 'term'; channel: number; t: number; code: 'o' | 'i' | 'r'; data: string; stream?: 'stderr' }
+  /** A channel ended: the exit status or signal passed to the client, and what moved. */
+  | {
+      type: 'ssh.exit';
+      channel: number;
+      status?: number;
+      signal?: string;
+      bytesFromClient: number;
+      bytesToClient: number;
+      /** Output not recorded because it passed the policy's limit for commands without a terminal. */
+      unrecordedBytes?: number;
+    }
+  /** One sftp operation; reads and writes are recorded per open file, with their byte totals at close. */
+  | {
+      type: 'sftp';
+      channel: number;
+      op: string;
+      path?: string;
+      target?: string;
+      mode?: string;
+      decision: 'allow' | 'deny';
+      status?: string;
+      bytesRead?: number;
+      bytesWritten?: number;
+    }
+  | {
+      type: 'forward';
+      channel: number;
+      direction: 'local';
+      destination: { host: string; port: number };
+      origin: { host: string; port: number };
+      decision: 'allow' | 'deny';
+      rule: string;
+      /** Set when the forward ended. */
+      bytesFromClient?: number;
+      bytesToClient?: number;
+      closed?: boolean;
+      error?: string;
+    }
+  /** Something the client asked for that the tunnel refused: remote/agent/X11 forwarding, an env variable. */
+  | { type: 'ssh.refused'; channel?: number; what: string; detail?: string; rule: string };
 
 export interface RecordingPoint {
   record(sessionId: string, event: SessionEvent): void;

@@ -69,6 +69,12 @@ export interface CallExpr extends Node {
   Args: GoSlice<Word>;
 }
 
+export interface BinaryCmd extends Node {
+  Op: number;
+  X: Stmt;
+  Y: Stmt;
+}
+
 export interface DeclClause extends Node {
   Variant: Lit;
   /** Assign nodes; a quoted argument of `declare` is an Assign with Naked set and a Value word. */
