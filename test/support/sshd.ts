@@ -113,7 +113,7 @@ export async function startSshd(options: { acceptEnv?: string[] } = {}): Promise
       'ListenAddress 127.0.0.1',
       `HostKey ${files.hostKey}`,
       `AuthorizedKeysFile ${files.authorized}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'PidFile none',
       'UsePAM no',
       'StrictModes no',
       'PasswordAuthentication no',
@@ -133,10 +133,25 @@ export async function startSshd(options: { acceptEnv?: string[] } = {}): Promise
   await own(files.config, 0o644);
   const hostKey = parsePublicKey(host.publicKey);
   await writeFile(files.knownHosts, `[127.0.0.1]:${port} ${host.publicKey}\n`);
-  const child = spawn(SSHD, ['-D', '-e', '-f', files.config], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(process.getuid?.() === 0 ? { uid: who.uid, gid: who.gid } : {}),
-  });
+  // setpriv (not spawn's uid/gid) so that sshd also gets the account's groups: tty, for the ptys.
+  const [program, args] =
+    process.getuid?.() === 0
+      ? [
+          'setpriv',
+          [
+            `--reuid=${who.uid}`,
+            `--regid=${who.gid}`,
+            '--init-groups',
+            '--',
+            SSHD,
+            '-D',
+            '-e',
+            '-f',
+            files.config,
+          ],
+        ]
+      : [SSHD, ['-D', '-e', '-f', files.config]];
+  const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   await waitForListening(child, () => log);

@@ -6,6 +6,7 @@
 import type { HubClient, RequestOptions } from '../hub-client/index.ts';
 import type { RecordedEvent, RecordingAnomaly, SessionSummary } from '../../hub/api/types.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
+import { describeSshEvent, sshTimelineKind } from './ssh-transcript.ts';
 
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -78,6 +79,8 @@ export function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>):
       return `cancel request ${e.forwarded ? 'forwarded to the server' : 'not forwarded'}`;
     case 'session.end':
       return `session end (${e.reason}): ${count(e.statements, 'statement')}, ${e.bytesFromClient} bytes in, ${e.bytesToClient} bytes out`;
+    default:
+      return describeSshEvent(e) ?? `${event.type}: ${JSON.stringify(event.payload)}`;
   }
   return `${event.type}: ${JSON.stringify(event.payload)}`;
 }
@@ -196,7 +199,7 @@ function timelineKind(event: SessionEvent): TimelineKind {
     case 'error':
       return 'error';
     default:
-      return 'other';
+      return sshTimelineKind(event) ?? 'other';
   }
 }
 

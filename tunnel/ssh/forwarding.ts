@@ -82,7 +82,14 @@ export async function forwardDirectTcpip(
     done = true;
     client.close();
     upstream.close();
-    ctx.record({ ...base, decision: 'allow', rule, closed: true, ...bytes });
+    ctx.record({
+      ...base,
+      decision: 'allow',
+      rule,
+      closed: true,
+      bytesFromClient: bytes.fromClient,
+      bytesToClient: bytes.toClient,
+    });
   };
   client.on('close', finished);
   void upstreamClosed.then(finished);

@@ -45,8 +45,18 @@ export function hostKeyAlgorithms(pinned: readonly PublicKey[]): string[] {
   return [...algorithms];
 }
 
+/** The SSH encoding of an ed25519 public key: "ssh-ed25519" and 32 bytes, each with its length. */
+const ED25519_BLOB_LENGTH = 4 + 11 + 4 + 32;
+
 /** A new ed25519 key pair: the private key in OpenSSH format, the public key as a line. */
 export function generateKeyPair(comment: string): { privateKey: string; publicKey: string } {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+  // ssh2 drops the leading zero bytes of the public key (one key in 256 then has 31 bytes, which nothing
+  // can parse): such a pair is made again.
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    const parsed = utils.parseKey(pair.private);
+    if (parsed instanceof Error || Array.isArray(parsed)) continue;
+    if (parsed.getPublicSSH().length === ED25519_BLOB_LENGTH)
+      return { privateKey: pair.private, publicKey: pair.public };
+  }
 }

@@ -163,7 +163,7 @@ export class SftpSession {
           ? [reader.string()]
           : [];
     const pending: Pending = {
-      op: name,
+      op: EXTENSION_OPS[name] ?? name,
       ...(paths[0] ? { path: paths[0] } : {}),
       ...(paths[1] ? { target: paths[1] } : {}),
     };
@@ -268,6 +268,14 @@ const OPS: Record<number, string> = {
   [SftpType.SETSTAT]: 'setstat',
   [SftpType.RENAME]: 'rename',
   [SftpType.SYMLINK]: 'symlink',
+};
+
+/** Write extensions by what they do; others are recorded by their name. */
+const EXTENSION_OPS: Record<string, string> = {
+  'posix-rename@openssh.com': 'rename',
+  'hardlink@openssh.com': 'link',
+  'lsetstat@openssh.com': 'setstat',
+  'copy-data': 'copy',
 };
 
 function describeStatus(code: number, message: string): string {
