@@ -24,6 +24,8 @@ export interface Actor {
 }
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+/** What a target is: a PostgreSQL database, or a server reached over SSH. */
+export type TargetKind = 'postgres' | 'ssh';
 export type PolicyPreset = 'read-only' | 'guarded' | 'observe';
 
 // ---------------------------------------------------------------------------------------------------
@@ -42,10 +44,11 @@ export type TargetStatus = 'standing' | 'granted' | 'pending' | 'requestable' | 
 export interface TargetEntitlement {
   id: string;
   name: string;
-  kind: 'postgres';
+  kind: TargetKind;
   /** host:port, as configured. */
   address: string;
-  database: string;
+  /** The database of a Postgres target; null for an SSH target. */
+  database: string | null;
   /** The preset name or the policy file's name as written in hub.yaml. */
   policy: string;
   status: TargetStatus;
@@ -92,6 +95,30 @@ export interface ConnectionMaterial {
   user: string;
   tls: TlsMaterial;
   authentication: UpstreamAuthentication;
+  /** The SSH target the tunnel reaches the database through (a bastion), or null. */
+  via: SshHopMaterial | null;
+}
+
+/**
+ * Where an SSH target is and which host keys it must present. Holds no secret: the key the tunnel signs
+ * in with stays at the hub, which signs each connection's sign-in request for it.
+ */
+export interface SshConnectionMaterial {
+  kind: 'ssh';
+  host: string;
+  port: number;
+  user: string;
+  /** The server's pinned host keys ("ssh-ed25519 AAAA…"): any other ends the connection. */
+  hostKeys: string[];
+  /** The public key ("ssh-ed25519 AAAA…") the hub signs with for this target. */
+  publicKey: string;
+  /** Each connection's sign-in is signed by the hub (proof method `ssh-signature`). */
+  authentication: { kind: 'delegated'; methods: ['ssh-signature'] };
+}
+
+/** A bastion a Postgres target is reached through: an SSH target of the catalogue. */
+export interface SshHopMaterial extends Omit<SshConnectionMaterial, 'kind'> {
+  targetId: string;
 }
 
 /**
@@ -111,7 +138,7 @@ export interface OpenedSession {
   targetId: string;
   openedAt: string;
   enforcement: Enforcement;
-  connection: ConnectionMaterial;
+  connection: ConnectionMaterial | SshConnectionMaterial;
   policy: PolicySpec;
   /** The JIT grant the session rides on (it closes when the grant ends); null with standing access. */
   grant: { requestId: string; expiresAt: string } | null;
@@ -165,13 +192,16 @@ export interface SessionToClose {
 // Delegated authentication: the hub answers one connection's challenge (POST /v1/sessions/:id/proofs)
 
 /**
- * The challenges the hub answers. One resource for every kind of target: SSH public-key signatures take
- * their place beside these.
+ * The challenges the hub answers, one resource for every kind of target: Postgres SCRAM and md5, and the
+ * signature of an SSH public-key sign-in.
  */
-export type ProofMethod = 'postgres-scram-sha-256' | 'postgres-md5';
+export type ProofMethod = 'postgres-scram-sha-256' | 'postgres-md5' | 'ssh-signature';
 
-/** Why the tunnel opens the connection the proof is for (recorded at the hub). */
-export type ConnectionPurpose = 'client' | 'catalog';
+/**
+ * Why the tunnel opens the connection the proof is for (recorded at the hub): a client's, the tunnel's
+ * own catalog connection, or its SSH connection to the bastion a database is reached through.
+ */
+export type ConnectionPurpose = 'client' | 'catalog' | 'bastion';
 
 interface ProofRequestBase {
   /**
@@ -196,6 +226,19 @@ export type ProofRequest =
       method: 'postgres-md5';
       /** The 4-byte salt of AuthenticationMD5Password, base64. */
       salt: string;
+    })
+  | (ProofRequestBase & {
+      method: 'ssh-signature';
+      /**
+       * The SSH user-authentication request to sign (RFC 4252 §7: session identifier, request, user,
+       * service, "publickey", algorithm, key), base64. The hub signs only a sign-in to the target as its
+       * user with its key.
+       */
+      data: string;
+      /** sha256 or sha512 for an RSA key's rsa-sha2-* signature; absent otherwise. */
+      hash?: 'sha256' | 'sha512';
+      /** The SSH target signed for: the session's own, or (purpose `bastion`) the one its database is reached through. */
+      targetId?: string;
     });
 
 export type Proof =
@@ -210,6 +253,11 @@ export type Proof =
       method: 'postgres-md5';
       /** The PasswordMessage's content ("md5…") for this salt. */
       response: string;
+    }
+  | {
+      method: 'ssh-signature';
+      /** The signature (the raw signature blob ssh2 and OpenSSH put in the request), base64. */
+      signature: string;
     };
 
 /** One delegation, as the hub recorded it. */
@@ -219,7 +267,7 @@ export interface ProofRecord {
   connection: number;
   purpose: ConnectionPurpose;
   method: ProofMethod;
-  /** The database role the proof was for. */
+  /** The database role (or, for an SSH signature, the SSH user) the proof was for. */
   user: string;
   /** Who asked: the session's owner (or, for relay targets, the relay). */
   requester: Actor;

@@ -3,7 +3,7 @@
  * Errors name the target and where the password should have come from, never the password.
  */
 import { readFile } from 'node:fs/promises';
-import type { TargetConfig } from './hub-config.ts';
+import type { PostgresTargetConfig } from './hub-config.ts';
 
 export class CredentialsError extends Error {
   constructor(
@@ -22,7 +22,7 @@ export interface ResolvedCredentials {
 
 /** Reads the target's password from its environment variable or file. */
 export async function resolveCredentials(
-  target: Pick<TargetConfig, 'id' | 'credentials'>,
+  target: Pick<PostgresTargetConfig, 'id' | 'credentials'>,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<ResolvedCredentials> {
   const { user, passwordEnv, passwordFile } = target.credentials;

@@ -10,6 +10,14 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { z } from 'zod';
 import type { PolicyPreset, SslMode } from '../api/types.ts';
 import { parseDuration } from './duration.ts';
+import {
+  DEFAULT_SSH_PORT,
+  normalizeSsh,
+  sshCredentialsSchema,
+  sshHostKeyFields,
+  type SshCredentials,
+  type SshHostKeys,
+} from './ssh-target.ts';
 
 /** Enough for a pool opening its connections at once, and for a busy agent; low enough to notice abuse. */
 const DEFAULT_PROOFS_PER_MINUTE = 300;
@@ -78,14 +86,30 @@ export type TargetPolicy =
   /** `name` as written in hub.yaml; `path` resolved against hub.yaml's folder. */
   | { kind: 'file'; name: string; path: string };
 
-export interface TargetConfig {
+/** What every target has, whatever it is. */
+interface TargetBase {
   id: string;
   name: string;
-  kind: 'postgres';
   /** As written: host:port. */
   address: string;
   host: string;
   port: number;
+  policy: TargetPolicy;
+  /** Groups with standing access. */
+  access: string[];
+  /** Just-in-time access; null when the target cannot be requested. */
+  jit: {
+    requesters: string[];
+    approvers: string[];
+    maxDurationSeconds: number;
+    minApprovals: number;
+  } | null;
+  /** Groups whose members decide held statements (and held commands) on this target. */
+  approvers: string[];
+}
+
+export interface PostgresTargetConfig extends TargetBase {
+  kind: 'postgres';
   database: string;
   tls: {
     sslmode: SslMode;
@@ -112,19 +136,17 @@ export interface TargetConfig {
     leaseSeconds: number;
     connectionLimit: number;
   } | null;
-  policy: TargetPolicy;
-  /** Groups with standing access. */
-  access: string[];
-  /** Just-in-time access; null when the target cannot be requested. */
-  jit: {
-    requesters: string[];
-    approvers: string[];
-    maxDurationSeconds: number;
-    minApprovals: number;
-  } | null;
-  /** Groups whose members decide held statements on this target. */
-  approvers: string[];
+  /** An SSH target the tunnel reaches the database through (a bastion), or null. */
+  via: string | null;
 }
+
+export interface SshTargetConfig extends TargetBase {
+  kind: 'ssh';
+  hostKeys: SshHostKeys;
+  credentials: SshCredentials;
+}
+
+export type TargetConfig = PostgresTargetConfig | SshTargetConfig;
 
 /** A configuration that cannot be used: names the file, the line (1-based; 0 when unknown) and the field. */
 export class HubConfigError extends Error {
@@ -155,10 +177,10 @@ const duration = (example: string) =>
 
 const ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/;
 
-function parseAddress(address: string): { host: string; port: number } | undefined {
+function parseAddress(address: string, defaultPort = 5432): { host: string; port: number } | undefined {
   const match = ADDRESS.exec(address);
   if (!match) return undefined;
-  const port = match[3] === undefined ? 5432 : Number(match[3]);
+  const port = match[3] === undefined ? defaultPort : Number(match[3]);
   if (port < 1 || port > 65_535) return undefined;
   return { host: (match[1] ?? match[2])!, port };
 }
@@ -179,7 +201,7 @@ const login = z.strictObject({
 /** Per-session roles may open this many connections at once unless hub.yaml says otherwise. */
 const DEFAULT_CONNECTION_LIMIT = 20;
 
-const targetSchema = z.strictObject({
+const targetCommon = {
   id: z
     .string()
     .regex(
@@ -187,10 +209,25 @@ const targetSchema = z.strictObject({
       'must be 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
     ),
   name: z.string().min(1).optional(),
-  kind: z.literal('postgres', { error: 'must be postgres (the only kind so far)' }),
   address: z
     .string()
     .refine((value) => parseAddress(value) !== undefined, 'must be host:port (or [ipv6]:port)'),
+  policy: z.string().min(1).default('guarded'),
+  access: groups.default([]),
+  jit: z
+    .strictObject({
+      requesters: groups.min(1, 'must list at least one group'),
+      approvers: groups.min(1, 'must list at least one group'),
+      max_duration: duration('30m or 4h'),
+      min_approvals: z.number().int().min(1, 'must be at least 1').default(1),
+    })
+    .optional(),
+  approvers: groups.default([]),
+};
+
+const postgresTargetSchema = z.strictObject({
+  ...targetCommon,
+  kind: z.literal('postgres'),
   database: z.string().min(1, 'must name the database'),
   tls: z
     .strictObject({
@@ -213,17 +250,18 @@ const targetSchema = z.strictObject({
       })
       .optional(),
   }),
-  policy: z.string().min(1).default('guarded'),
-  access: groups.default([]),
-  jit: z
-    .strictObject({
-      requesters: groups.min(1, 'must list at least one group'),
-      approvers: groups.min(1, 'must list at least one group'),
-      max_duration: duration('30m or 4h'),
-      min_approvals: z.number().int().min(1, 'must be at least 1').default(1),
-    })
-    .optional(),
-  approvers: groups.default([]),
+  via: z.string().min(1, 'must name an SSH target').optional(),
+});
+
+const sshTargetSchema = z.strictObject({
+  ...targetCommon,
+  kind: z.literal('ssh'),
+  ...sshHostKeyFields,
+  credentials: sshCredentialsSchema,
+});
+
+const targetSchema = z.discriminatedUnion('kind', [postgresTargetSchema, sshTargetSchema], {
+  error: 'must be postgres or ssh',
 });
 
 const positive = z.number().int().min(1, 'must be at least 1');
@@ -344,40 +382,6 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       problems.push({ path: at('id'), problem: `duplicate target id (also targets[${seen.get(t.id)}])` });
     } else seen.set(t.id, index);
 
-    const provision = t.credentials.provision;
-    const credentials = provision?.admin ?? t.credentials;
-    const credentialsAt = provision ? at('credentials', 'provision', 'admin') : at('credentials');
-    if (provision && (t.credentials.user ?? t.credentials.password_env ?? t.credentials.password_file)) {
-      problems.push({
-        path: at('credentials'),
-        problem: 'has either user and a password, or provision (whose admin creates the roles), not both',
-      });
-    } else if (credentials.user === undefined) {
-      problems.push({ path: at('credentials', 'user'), problem: 'is required' });
-    }
-    if ((credentials.password_env === undefined) === (credentials.password_file === undefined)) {
-      problems.push({ path: credentialsAt, problem: 'needs exactly one of password_env or password_file' });
-    }
-
-    const tls = t.tls ?? { sslmode: 'verify-full' as const, sslrootcert: 'system' };
-    let sslrootcert: string | null = null;
-    if (tls.sslrootcert === 'system') {
-      sslrootcert = 'system';
-      if (tls.sslmode !== 'verify-full') {
-        problems.push({
-          path: at('tls', 'sslrootcert'),
-          problem: 'sslrootcert: system requires sslmode verify-full',
-        });
-      }
-    } else if (tls.sslrootcert !== undefined) {
-      sslrootcert = path.resolve(base, tls.sslrootcert);
-      if (!existsSync(sslrootcert)) {
-        problems.push({ path: at('tls', 'sslrootcert'), problem: `no such file: ${sslrootcert}` });
-      }
-    } else if (tls.sslmode === 'verify-ca' || tls.sslmode === 'verify-full') {
-      sslrootcert = 'system';
-    }
-
     let policy: TargetPolicy;
     if ((POLICY_PRESETS as readonly string[]).includes(t.policy)) {
       policy = { kind: 'preset', name: t.policy as PolicyPreset };
@@ -394,29 +398,13 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       problems.push({ path: at('jit', 'approvers'), problem: 'must list at least one group' });
     }
 
-    const { host, port } = parseAddress(t.address)!;
-    return {
+    const { host, port } = parseAddress(t.address, t.kind === 'ssh' ? DEFAULT_SSH_PORT : 5432)!;
+    const common = {
       id: t.id,
       name: t.name ?? t.id,
-      kind: t.kind,
       address: t.address,
       host,
       port,
-      database: t.database,
-      tls: { sslmode: tls.sslmode, sslrootcert, sslservername: tls.sslservername ?? null },
-      credentials: {
-        user: credentials.user ?? '',
-        passwordEnv: credentials.password_env ?? null,
-        passwordFile:
-          credentials.password_file === undefined ? null : path.resolve(base, credentials.password_file),
-      },
-      provision: provision
-        ? {
-            grant: provision.grant,
-            leaseSeconds: seconds(provision.lease),
-            connectionLimit: provision.connection_limit,
-          }
-        : null,
       policy,
       access: t.access,
       jit: t.jit
@@ -429,7 +417,14 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
         : null,
       approvers: t.approvers,
     };
+    if (t.kind === 'ssh') {
+      const ssh = normalizeSsh(t, base);
+      ssh.problems.forEach((p) => problems.push({ path: at(...p.field), problem: p.problem }));
+      return { ...common, kind: 'ssh', hostKeys: ssh.hostKeys, credentials: ssh.credentials };
+    }
+    return { ...common, ...postgresFields(t, base, at, problems) };
   });
+  checkVias(targets, problems);
 
   const holdTimeoutSeconds = seconds(input.approvals.hold_timeout);
   const maxHoldTimeoutSeconds = seconds(input.approvals.max_hold_timeout);
@@ -477,6 +472,81 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       targets,
     },
   };
+}
+
+type PostgresInput = z.output<typeof postgresTargetSchema>;
+
+function postgresFields(
+  t: PostgresInput,
+  base: string,
+  at: (...rest: PropertyKey[]) => Path,
+  problems: Problem[],
+): Omit<PostgresTargetConfig, keyof TargetBase> {
+  const provision = t.credentials.provision;
+  const credentials = provision?.admin ?? t.credentials;
+  const credentialsAt = provision ? at('credentials', 'provision', 'admin') : at('credentials');
+  if (provision && (t.credentials.user ?? t.credentials.password_env ?? t.credentials.password_file)) {
+    problems.push({
+      path: at('credentials'),
+      problem: 'has either user and a password, or provision (whose admin creates the roles), not both',
+    });
+  } else if (credentials.user === undefined) {
+    problems.push({ path: at('credentials', 'user'), problem: 'is required' });
+  }
+  if ((credentials.password_env === undefined) === (credentials.password_file === undefined)) {
+    problems.push({ path: credentialsAt, problem: 'needs exactly one of password_env or password_file' });
+  }
+  const tls = t.tls ?? { sslmode: 'verify-full' as const, sslrootcert: 'system' };
+  let sslrootcert: string | null = null;
+  if (tls.sslrootcert === 'system') {
+    sslrootcert = 'system';
+    if (tls.sslmode !== 'verify-full') {
+      problems.push({
+        path: at('tls', 'sslrootcert'),
+        problem: 'sslrootcert: system requires sslmode verify-full',
+      });
+    }
+  } else if (tls.sslrootcert !== undefined) {
+    sslrootcert = path.resolve(base, tls.sslrootcert);
+    if (!existsSync(sslrootcert)) {
+      problems.push({ path: at('tls', 'sslrootcert'), problem: `no such file: ${sslrootcert}` });
+    }
+  } else if (tls.sslmode === 'verify-ca' || tls.sslmode === 'verify-full') {
+    sslrootcert = 'system';
+  }
+  return {
+    kind: 'postgres',
+    database: t.database,
+    tls: { sslmode: tls.sslmode, sslrootcert, sslservername: tls.sslservername ?? null },
+    credentials: {
+      user: credentials.user ?? '',
+      passwordEnv: credentials.password_env ?? null,
+      passwordFile:
+        credentials.password_file === undefined ? null : path.resolve(base, credentials.password_file),
+    },
+    provision: provision
+      ? {
+          grant: provision.grant,
+          leaseSeconds: parseDuration(provision.lease)!,
+          connectionLimit: provision.connection_limit,
+        }
+      : null,
+    via: t.via ?? null,
+  };
+}
+
+/** A `via` names an SSH target of the catalogue (one hop: a bastion is not reached through another). */
+function checkVias(targets: TargetConfig[], problems: Problem[]): void {
+  targets.forEach((target, index) => {
+    if (target.kind !== 'postgres' || target.via === null) return;
+    const bastion = targets.find((t) => t.id === target.via);
+    if (!bastion || bastion.kind !== 'ssh') {
+      problems.push({
+        path: ['targets', index, 'via'],
+        problem: `must name an SSH target of this catalogue (${target.via} is ${bastion ? `a ${bastion.kind} target` : 'not one'})`,
+      });
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------

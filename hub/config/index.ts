@@ -5,6 +5,7 @@ export {
   POLICY_PRESETS,
   SSL_MODES,
   type HubConfig,
+  type PostgresTargetConfig,
   type TargetConfig,
   type TargetPolicy,
 } from './hub-config.ts';

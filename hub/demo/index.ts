@@ -97,7 +97,9 @@ export interface DemoAgent {
 export interface DemoTarget {
   id: string;
   name: string;
-  database: string;
+  kind: 'postgres' | 'ssh';
+  /** The database of a Postgres target; null for an SSH target. */
+  database: string | null;
   /** The preset, or the policy file as hub.yaml names it. */
   policy: string;
   /** Who may use it, for people: "standing: engineering", "just-in-time: …". */
@@ -197,7 +199,8 @@ function describeTargets(hub: RunningHub): DemoTarget[] {
   return hub.config.targets.map((target) => ({
     id: target.id,
     name: target.name,
-    database: target.database,
+    kind: target.kind,
+    database: target.kind === 'postgres' ? target.database : null,
     policy: target.policy.name,
     access: describeAccess(target),
     description: TARGET_DESCRIPTIONS[target.id] ?? '',

@@ -41,13 +41,16 @@ export const proofBody = {
   type: 'object',
   required: ['method', 'connection'],
   properties: {
-    method: { type: 'string', enum: ['postgres-scram-sha-256', 'postgres-md5'] },
+    method: { type: 'string', enum: ['postgres-scram-sha-256', 'postgres-md5', 'ssh-signature'] },
     connection: { type: 'integer', minimum: 0, maximum: 2_147_483_647 },
-    purpose: { type: 'string', enum: ['client', 'catalog'] },
+    purpose: { type: 'string', enum: ['client', 'catalog', 'bastion'] },
     clientFirst: { type: 'string', minLength: 1, maxLength: 1024 },
     serverFirst: { type: 'string', minLength: 1, maxLength: 1024 },
     channelBinding: { type: ['string', 'null'], maxLength: 256 },
     salt: { type: 'string', minLength: 1, maxLength: 16 },
+    data: { type: 'string', minLength: 1, maxLength: 8192 },
+    hash: { type: 'string', enum: ['sha256', 'sha512'] },
+    targetId: { type: 'string', minLength: 1, maxLength: 63 },
   },
   allOf: [
     {
@@ -55,6 +58,7 @@ export const proofBody = {
       then: { required: ['clientFirst', 'serverFirst'] },
     },
     { if: { properties: { method: { const: 'postgres-md5' } } }, then: { required: ['salt'] } },
+    { if: { properties: { method: { const: 'ssh-signature' } } }, then: { required: ['data'] } },
   ],
   additionalProperties: false,
 } as const;

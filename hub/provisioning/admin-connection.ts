@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type { TargetConfig } from '../config/hub-config.ts';
+import type { PostgresTargetConfig } from '../config/hub-config.ts';
 
 export interface AdminLogin {
   user: string;
@@ -15,7 +15,7 @@ export interface AdminLogin {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-async function tlsOptions(target: TargetConfig): Promise<ConnectionOptions | false> {
+async function tlsOptions(target: PostgresTargetConfig): Promise<ConnectionOptions | false> {
   const { sslmode, sslrootcert, sslservername } = target.tls;
   if (sslmode === 'disable') return false;
   const ca = sslrootcert && sslrootcert !== 'system' ? await readFile(sslrootcert, 'utf8') : undefined;
@@ -27,7 +27,7 @@ async function tlsOptions(target: TargetConfig): Promise<ConnectionOptions | fal
   return { rejectUnauthorized: false };
 }
 
-export async function connectAsAdmin(target: TargetConfig, login: AdminLogin): Promise<pg.Client> {
+export async function connectAsAdmin(target: PostgresTargetConfig, login: AdminLogin): Promise<pg.Client> {
   const base = {
     host: target.host,
     port: target.port,

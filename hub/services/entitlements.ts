@@ -62,7 +62,7 @@ export class EntitlementService {
         name: target.name,
         kind: target.kind,
         address: target.address,
-        database: target.database,
+        database: target.kind === 'postgres' ? target.database : null,
         policy: target.policy.name,
         status,
         usable: status === 'standing' || status === 'granted',

@@ -1,13 +1,13 @@
 /**
  * Delegated authentication: a tunnel opening a connection to its session's target relays the server's
- * challenge, and the hub answers it with the password only the hub holds. Each answer is authorized (the
+ * challenge, and the hub answers it with the password (or signs it with the SSH key) only the hub holds. Each answer is authorized (the
  * caller's own open session, its grant still valid, the caller still entitled, the session's own target),
  * recorded with the session and the connection's number, and rate-limited per session; a closed or
  * revoked session gets none, so revocation cuts off new connections even from a tunnel that misbehaves.
  */
 import type { Identity, Proof, ProofRecord, ProofRequest } from '../api/types.ts';
 import { CredentialsError, resolveCredentials } from '../config/credentials.ts';
-import type { TargetConfig } from '../config/hub-config.ts';
+import type { PostgresTargetConfig, TargetConfig } from '../config/hub-config.ts';
 import { ChallengeError, PostgresProver } from '../delegation/postgres-proofs.ts';
 import { addSeconds, iso } from './clock.ts';
 import { findTarget, isAuditor, memberOf, type ServiceContext } from './context.ts';
@@ -20,6 +20,7 @@ import {
   ValidationError,
 } from './errors.ts';
 import type { SessionRow } from './rows.ts';
+import { signSshProof } from './ssh-proofs.ts';
 
 const WINDOW_SECONDS = 60;
 
@@ -30,7 +31,10 @@ export interface SessionCredentials {
 }
 
 /** Where a session's credentials come from: the target's own, or (later) a role provisioned for it. */
-export type CredentialSource = (session: SessionRow, target: TargetConfig) => Promise<SessionCredentials>;
+export type CredentialSource = (
+  session: SessionRow,
+  target: PostgresTargetConfig,
+) => Promise<SessionCredentials>;
 
 export class ProofService {
   private readonly prover = new PostgresProver();
@@ -45,8 +49,23 @@ export class ProofService {
   async prove(identity: Identity, sessionId: string, request: ProofRequest): Promise<Proof> {
     const { session, target } = await this.authorize(identity, sessionId);
     await this.checkRate(session);
-    const credentials = await this.credentials(session, target);
-    const proof = await this.answer(credentials, request);
+    let proof: Proof;
+    let user: string;
+    if (request.method === 'ssh-signature') {
+      const signed = await signSshProof(this.ctx, target, request);
+      proof = { method: 'ssh-signature', signature: signed.signature };
+      user = signed.user;
+    } else {
+      if (target.kind !== 'postgres') {
+        throw new ValidationError(
+          'method',
+          `${target.id} is an SSH target: its connections take ssh-signature proofs`,
+        );
+      }
+      const credentials = await this.credentials(session, target);
+      proof = await this.answer(credentials, request);
+      user = credentials.user;
+    }
     await this.ctx.hub.db
       .insertInto('session_proofs')
       .values({
@@ -54,7 +73,7 @@ export class ProofService {
         connection: request.connection,
         purpose: request.purpose ?? 'client',
         method: request.method,
-        db_user: credentials.user,
+        db_user: user,
         requester_subject: identity.subject,
         requester_name: identity.name,
         created_at: iso(this.ctx.clock.now()),
@@ -155,7 +174,10 @@ export class ProofService {
     }
   }
 
-  private async answer(credentials: SessionCredentials, request: ProofRequest): Promise<Proof> {
+  private async answer(
+    credentials: SessionCredentials,
+    request: Exclude<ProofRequest, { method: 'ssh-signature' }>,
+  ): Promise<Proof> {
     try {
       if (request.method === 'postgres-md5') {
         const salt = decodeBase64(request.salt, 'salt');
@@ -188,7 +210,7 @@ function decodeBase64(text: string, field: string): Buffer {
 /** The target's configured role and password; unavailable (503) when the password cannot be read. */
 export async function targetCredentials(
   ctx: ServiceContext,
-  target: TargetConfig,
+  target: PostgresTargetConfig,
 ): Promise<SessionCredentials> {
   try {
     return await resolveCredentials(target, ctx.env);

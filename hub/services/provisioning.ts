@@ -5,7 +5,7 @@
  * restarted drops what it left behind on its next sweep; every instance sharing the store may do it.
  */
 import type pg from 'pg';
-import type { TargetConfig } from '../config/hub-config.ts';
+import type { PostgresTargetConfig, TargetConfig } from '../config/hub-config.ts';
 import { connectAsAdmin } from '../provisioning/admin-connection.ts';
 import {
   createSessionRole,
@@ -50,7 +50,7 @@ export class ProvisioningService {
   /** Creates the session's role; throws UnavailableError (the session must not open) when it cannot. */
   async provision(
     session: { id: string; subject: string; name: string },
-    target: TargetConfig,
+    target: PostgresTargetConfig,
     grantExpiresAt: string | null,
   ): Promise<ProvisionedRole> {
     const provision = target.provision!;
@@ -93,7 +93,7 @@ export class ProvisioningService {
 
   /** The role a session's connections log in as, and its password; null for targets without provision. */
   async credentialsFor(sessionId: string, target: TargetConfig): Promise<SessionCredentials | null> {
-    if (!target.provision) return null;
+    if (target.kind !== 'postgres' || !target.provision) return null;
     const row = await this.ctx.hub.db
       .selectFrom('provisioned_roles')
       .select(['role', 'dropped_at'])
@@ -147,7 +147,7 @@ export class ProvisioningService {
     for (const row of rows) {
       const target = findTarget(this.ctx.config(), row.target_id);
       try {
-        if (!target) throw new Error(`target ${row.target_id} is no longer configured`);
+        if (target?.kind !== 'postgres') throw new Error(`target ${row.target_id} is no longer configured`);
         await this.asAdmin(target, (client) => dropSessionRole(client, row.role));
         await this.ctx.hub.db
           .updateTable('provisioned_roles')
@@ -177,7 +177,7 @@ export class ProvisioningService {
     let failed = 0;
     for (const row of rows) {
       const target = findTarget(this.ctx.config(), row.target_id);
-      if (!target?.provision) continue;
+      if (target?.kind !== 'postgres' || !target.provision) continue;
       const lease = target.provision.leaseSeconds;
       if (Date.parse(row.valid_until) - now.getTime() > (lease * 1000) / 2) continue;
       const validUntil = iso(addSeconds(now, lease));
@@ -197,7 +197,10 @@ export class ProvisioningService {
     return { done, failed };
   }
 
-  private async asAdmin<T>(target: TargetConfig, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  private async asAdmin<T>(
+    target: PostgresTargetConfig,
+    work: (client: pg.Client) => Promise<T>,
+  ): Promise<T> {
     const admin = await targetCredentials(this.ctx, target);
     const client = await connectAsAdmin(target, admin);
     try {

@@ -141,7 +141,8 @@ export class RecordingService {
           const reason = (event.payload as { reason?: unknown } | null)?.reason;
           ended = typeof reason === 'string' && reason ? reason.slice(0, 500) : 'the tunnel closed';
         }
-        if (event.type === 'statement') {
+        // SSH command lines count as statements: each was judged, and may have been denied.
+        if (event.type === 'statement' || event.type === 'ssh.exec') {
           counts.statements++;
           if ((event.payload as { decision?: unknown } | null)?.decision === 'deny') counts.denied++;
         } else if (event.type === 'hold') counts.held++;

@@ -13,9 +13,10 @@ import type {
   PolicySpec,
   SessionSummary,
   SessionToClose,
+  SshHopMaterial,
   TlsMaterial,
 } from '../api/types.ts';
-import type { TargetConfig } from '../config/hub-config.ts';
+import type { PostgresTargetConfig, TargetConfig } from '../config/hub-config.ts';
 import { iso } from './clock.ts';
 import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
 import type { EntitlementService } from './entitlements.ts';
@@ -24,6 +25,7 @@ import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from
 import { targetCredentials } from './proofs.ts';
 import type { ProvisionedRole, ProvisioningService } from './provisioning.ts';
 import { sessionSummary, type SessionRow } from './rows.ts';
+import { sshMaterial } from './ssh-material.ts';
 
 export class SessionService {
   constructor(
@@ -43,9 +45,9 @@ export class SessionService {
     if (!access) throw new ForbiddenError(this.entitlements.explainRefusal(identity, target));
     await this.policyChecks.requireUsable(target);
 
-    // Everything that can fail is read before the session exists: the password too, though it stays here.
-    const credentials = await targetCredentials(this.ctx, target);
-    const tls = await tlsMaterial(target);
+    // Everything that can fail is read before the session exists: the password or key too, though it
+    // stays here.
+    const connection = await this.connectionMaterial(target);
     const policy = await policySpec(target);
 
     const id = randomUUID();
@@ -79,7 +81,7 @@ export class SessionService {
     const grant =
       access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null;
     let provisioned: ProvisionedRole | null = null;
-    if (target.provision) {
+    if (target.kind === 'postgres' && target.provision) {
       try {
         const owner = { id, subject: identity.subject, name: identity.name };
         provisioned = await this.provisioning.provision(owner, target, grant?.expiresAt ?? null);
@@ -94,20 +96,39 @@ export class SessionService {
       targetId: target.id,
       openedAt,
       enforcement: 'local',
-      connection: {
-        kind: 'postgres',
-        host: target.host,
-        port: target.port,
-        database: target.database,
-        user: provisioned?.role ?? credentials.user,
-        tls,
-        authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
-      },
+      // A provisioned session signs in as its own role; the proofs answer for that role (proofs.ts).
+      connection:
+        provisioned && connection.kind === 'postgres'
+          ? { ...connection, user: provisioned.role }
+          : connection,
       policy,
       grant,
       provisioned,
       holdTimeoutSeconds: this.ctx.config().approvals.holdTimeoutSeconds,
     };
+  }
+
+  private async connectionMaterial(target: TargetConfig): Promise<OpenedSession['connection']> {
+    if (target.kind === 'ssh') return sshMaterial(target, this.ctx.env);
+    const credentials = await targetCredentials(this.ctx, target);
+    return {
+      kind: 'postgres',
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: credentials.user,
+      tls: await tlsMaterial(target),
+      authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
+      via: target.via === null ? null : await this.bastion(target.via),
+    };
+  }
+
+  /** The SSH target a database is reached through (the catalogue says it is one). */
+  private async bastion(targetId: string): Promise<SshHopMaterial> {
+    const bastion = requireTarget(this.ctx.config(), targetId);
+    if (bastion.kind !== 'ssh') throw new UnavailableError(`target ${targetId} is not an SSH target`);
+    const { kind: _kind, ...hop } = await sshMaterial(bastion, this.ctx.env);
+    return { targetId, ...hop };
   }
 
   /** Marks the caller's session closed (admins may close anyone's). Closing a closed session is a no-op. */
@@ -205,7 +226,7 @@ export class SessionService {
   }
 }
 
-async function tlsMaterial(target: TargetConfig): Promise<TlsMaterial> {
+async function tlsMaterial(target: PostgresTargetConfig): Promise<TlsMaterial> {
   const { sslmode, sslrootcert, sslservername } = target.tls;
   if (sslmode === 'disable') return { sslmode, sslrootcert: null, ca: null, sslservername };
   if (sslrootcert === null || sslrootcert === 'system') {

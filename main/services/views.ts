@@ -25,7 +25,7 @@ export function targetView(
     name: target.name,
     kind: target.kind,
     address: target.address,
-    database: target.database,
+    database: target.database ?? '',
     policy: target.policy,
     status: target.status,
     usable: target.usable,

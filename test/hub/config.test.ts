@@ -9,6 +9,7 @@ import {
   parseDuration,
   parseHubConfig,
   resolveCredentials,
+  type PostgresTargetConfig,
 } from '../../hub/config/index.ts';
 
 const EXAMPLE = `identity: { issuer: http://127.0.0.1:4000, audience: portcullis-hub, groups_claim: groups }
@@ -104,6 +105,7 @@ targets:
     });
     expect(config.recordings).toEqual({ gapGraceSeconds: 600 });
     const target = config.targets[0]!;
+    if (target.kind !== 'postgres') throw new Error('expected a Postgres target');
     expect(target.host).toBe('::1');
     expect(target.port).toBe(5432);
     expect(target.tls).toEqual({ sslmode: 'verify-full', sslrootcert: 'system', sslservername: null });
@@ -182,7 +184,7 @@ targets:
       const target = parseHubConfig(
         EXAMPLE.replace('credentials: { user: app, password_env: PAYMENTS_DB_PASSWORD }', provision),
         file,
-      ).targets[0]!;
+      ).targets[0] as PostgresTargetConfig;
       expect(target.credentials).toEqual({
         user: 'provisioner',
         passwordEnv: 'PROVISIONER',
@@ -193,7 +195,7 @@ targets:
         leaseSeconds: 3600,
         connectionLimit: 20,
       });
-      expect(parseHubConfig(EXAMPLE, file).targets[0]!.provision).toBeNull();
+      expect((parseHubConfig(EXAMPLE, file).targets[0] as PostgresTargetConfig).provision).toBeNull();
 
       const both = refusal(
         EXAMPLE.replace(

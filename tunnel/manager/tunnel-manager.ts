@@ -98,6 +98,7 @@ export interface OpenOptions {
 /** Where and as whom to connect; the password requests are answered by the hub (hub-prover.ts). */
 export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
   const { connection } = session;
+  if (connection.kind !== 'postgres') throw new Error(`${session.targetId} is not a Postgres target`);
   const config: UpstreamConfig = {
     host: connection.host,
     port: connection.port,
