@@ -5,7 +5,7 @@
  * TCP host. Parameters we do not honour are refused rather than silently ignored, so a setting the
  * operator relies on for security (sslcert, require_auth, target_session_attrs…) never goes missing.
  */
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -32,6 +32,8 @@ export interface UpstreamConfig {
   applicationName?: string;
   /** Defaults to 'prefer', as in libpq. */
   channelBinding?: ChannelBindingMode;
+  /** Opens the connection to host:port some other way than TCP: through an SSH bastion. */
+  dial?: (host: string, port: number) => Promise<Socket>;
 }
 
 export class ConfigError extends Error {

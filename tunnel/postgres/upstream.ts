@@ -263,6 +263,7 @@ class ConnectScope {
 }
 
 function openSocket(config: UpstreamConfig, scope: ConnectScope): Promise<Socket> {
+  if (config.dial) return config.dial(config.host, config.port).then((socket) => scope.track(socket));
   return new Promise((resolve, reject) => {
     const socket = scope.track(netConnect({ host: config.host, port: config.port }));
     socket.once('error', reject);

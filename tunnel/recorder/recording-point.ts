@@ -178,6 +178,16 @@ export type SshEvent =
       closed?: boolean;
       error?: string;
     }
+  /** The tunnel's SSH connection to the bastion a Postgres target is reached through. */
+  | {
+      type: 'ssh.bastion';
+      state: 'connected' | 'closed';
+      via: string;
+      host: string;
+      port: number;
+      user: string;
+      hostKey: string;
+    }
   /** Something the client asked for that the tunnel refused: remote/agent/X11 forwarding, an env variable. */
   | { type: 'ssh.refused'; channel?: number; what: string; detail?: string; rule: string };
 

@@ -68,6 +68,8 @@ export function describeSshEvent(event: SessionEvent): string | undefined {
         ? `forward ${where} closed: ${bytes(event.bytesFromClient)} sent, ${bytes(event.bytesToClient)} received`
         : `forward ${where} opened`;
     }
+    case 'ssh.bastion':
+      return `bastion ${event.via} (${event.user}@${event.host}:${event.port}, host key ${event.hostKey}) ${event.state}`;
     case 'ssh.refused':
       return `${event.channel !== undefined ? `channel ${event.channel}: ` : ''}refused ${event.what}${event.detail ? ` (${event.detail})` : ''}: ${event.rule}`;
   }
@@ -82,6 +84,8 @@ export function sshTimelineKind(event: SessionEvent): SshTimelineKind | undefine
     case 'ssh.channel':
     case 'ssh.exit':
       return 'connection';
+    case 'ssh.bastion':
+      return 'other';
     case 'ssh.exec':
     case 'ssh.shell':
       return event.decision === 'deny' ? 'denied' : 'statement';
