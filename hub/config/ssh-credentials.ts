@@ -4,9 +4,12 @@
  * from, never the key.
  */
 import { readFile } from 'node:fs/promises';
-import { utils, type ParsedKey } from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
 import { CredentialsError } from './credentials.ts';
 import type { SshTargetConfig } from './hub-config.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 export interface ResolvedSshKey {
   user: string;

@@ -15,8 +15,11 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { z } from 'zod';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 export const DEFAULT_SSH_PORT = 22;
 

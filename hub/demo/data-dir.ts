@@ -7,6 +7,7 @@
  *   postgres/              the PostgreSQL cluster
  *   hub.yaml, policies/    the hub's configuration, rewritten at every start
  *   hub.db                 the hub's SQLite store
+ *   sshd/                  shop-web's SSH server: host key, the target key the hub holds, its config
  *
  * A directory that holds anything else and no marker is never written to nor removed.
  */
@@ -43,6 +44,7 @@ export function demoPaths(dataDir: string) {
     hubConfig: path.join(dataDir, 'hub.yaml'),
     policies: path.join(dataDir, 'policies'),
     hubDatabase: path.join(dataDir, 'hub.db'),
+    sshd: path.join(dataDir, 'sshd'),
   };
 }
 

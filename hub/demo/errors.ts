@@ -8,7 +8,7 @@ export class DemoDataDirError extends DemoError {
   override name = 'DemoDataDirError';
 }
 
-export type DemoService = 'hub' | 'idp' | 'postgres';
+export type DemoService = 'hub' | 'idp' | 'postgres' | 'ssh';
 
 /** A fixed port the demo needs is taken (most often by a demo that is already running). */
 export class DemoPortInUseError extends DemoError {
@@ -17,6 +17,12 @@ export class DemoPortInUseError extends DemoError {
     readonly service: DemoService,
     readonly port: number,
   ) {
-    super(`port ${port} (the demo ${service === 'idp' ? 'identity provider' : service}) is in use`);
+    const names: Record<DemoService, string> = {
+      hub: 'hub',
+      idp: 'identity provider',
+      postgres: 'postgres',
+      ssh: 'SSH server',
+    };
+    super(`port ${port} (the demo ${names[service]}) is in use`);
   }
 }

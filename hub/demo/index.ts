@@ -31,6 +31,7 @@ import {
 import { DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
 import { assertReachableByPostgresUser, POSTGRES_HOST, startDemoPostgres, SUPERUSER } from './postgres.ts';
 import { prepareShop, SHOP_DATABASE } from './seed.ts';
+import { startDemoSshd, type DemoSshd } from './sshd.ts';
 
 export { DemoDataDirError, DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
 export { resetDemoDataDir } from './data-dir.ts';
@@ -68,6 +69,9 @@ const TARGET_DESCRIPTIONS: Record<string, string> = {
   'shop-admin':
     "The app's role unmasked under the guarded preset; nobody holds it: on-call and engineers ask, " +
     'a manager grants it for up to an hour.',
+  'shop-web':
+    "The shop's web server over SSH (this machine's OpenSSH server): shells and commands recorded, rm and " +
+    'shutdown blocked, sudo held until a manager approves, cards and emails masked in the output.',
 };
 
 export interface DemoOptions {
@@ -76,6 +80,8 @@ export interface DemoOptions {
   hubPort?: number;
   idpPort?: number;
   postgresPort?: number;
+  /** The port of shop-web's SSH server; 0 (the default) picks a free one. */
+  sshPort?: number;
   /** Progress for people (first-start creation, seeding); one line per call. */
   log?: (line: string) => void;
 }
@@ -118,6 +124,8 @@ export interface RunningDemo {
   targets: DemoTarget[];
   /** superuserUrl is for tests and diagnostics only: people go through the hub. */
   postgres: { host: string; port: number; superuserUrl: string };
+  /** shop-web's SSH server, or why the demo runs without it. */
+  ssh: { host: string; port: number; user: string; siteDir: string } | { leftOut: string };
   dataDir: string;
   /** Stops the hub, the IdP and PostgreSQL; idempotent. */
   close(): Promise<void>;
@@ -166,14 +174,31 @@ function fillTemplate(template: string, values: Record<string, string>): string 
   });
 }
 
-async function writeHubConfig(dataDir: string, issuer: string, postgresAddress: string): Promise<void> {
+/** The shop-web target, filled in when the demo's SSH server runs; a comment saying why not otherwise. */
+async function webTarget(sshd: DemoSshd | string): Promise<string> {
+  if (typeof sshd === 'string') return `  # shop-web is left out: ${sshd}\n`;
+  const template = await readFile(path.join(DEMO_RESOURCES, 'shop-web.yaml'), 'utf8');
+  return fillTemplate(template, {
+    ssh_address: `${sshd.host}:${sshd.port}`,
+    ssh_host_key: sshd.hostKey,
+    ssh_user: sshd.user,
+    ssh_key_file: sshd.privateKeyFile,
+  });
+}
+
+async function writeHubConfig(
+  dataDir: string,
+  issuer: string,
+  postgresAddress: string,
+  sshd: DemoSshd | string,
+): Promise<void> {
   const paths = demoPaths(dataDir);
   const template = await readFile(path.join(DEMO_RESOURCES, 'hub.yaml'), 'utf8');
   const header =
     '# Written by `portcullis demo` at every start from resources/demo/hub.yaml: edits do not last.\n';
   await writePrivateFile(
     paths.hubConfig,
-    header + fillTemplate(template, { issuer, postgres_address: postgresAddress }),
+    header + fillTemplate(template, { issuer, postgres_address: postgresAddress }) + (await webTarget(sshd)),
   );
   await rm(paths.policies, { recursive: true, force: true });
   await mkdir(paths.policies, { mode: 0o700 });
@@ -218,9 +243,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     hub: options.hubPort ?? 0,
     idp: options.idpPort ?? 0,
     postgres: options.postgresPort ?? 0,
+    ssh: options.sshPort ?? 0,
   };
   // Fixed ports are checked before anything is created or started: a second demo fails at once.
-  for (const service of ['hub', 'idp', 'postgres'] as const) {
+  for (const service of ['hub', 'idp', 'postgres', 'ssh'] as const) {
     if (requested[service] !== 0) await assertPortFree(service, requested[service]);
   }
   // PostgreSQL cannot pick its own port and say which; the hub and the IdP can.
@@ -263,12 +289,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const counts = `${shop.rows.customers} customers, ${shop.rows.orders} orders, ${shop.rows.payments} payments`;
     log(`${shop.seeded ? 'seeded' : 'reusing'} the shop database: ${counts}`);
 
+    const sshd = await startDemoSshd(paths.sshd, requested.ssh || (await listenOnce(0)), log);
+    if (sshd.started) started.push(() => sshd.sshd.stop());
+    else log(`shop-web is left out: ${sshd.reason}`);
+
     const idp: DevIdp = await onPort('idp', requested.idp, () =>
       startDevIdp({ port: requested.idp, audience: DEMO_AUDIENCE, stateFile: paths.idpState }),
     );
     started.push(() => idp.close());
 
-    await writeHubConfig(dataDir, idp.issuer, `${postgres.host}:${postgres.port}`);
+    await writeHubConfig(
+      dataDir,
+      idp.issuer,
+      `${postgres.host}:${postgres.port}`,
+      sshd.started ? sshd.sshd : sshd.reason,
+    );
     const hub = await onPort('hub', requested.hub, () =>
       startHub({
         configFile: paths.hubConfig,
@@ -300,6 +335,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         port: postgres.port,
         superuserUrl: superuserUrl(secrets, postgres.port),
       },
+      ssh: sshd.started
+        ? { host: sshd.sshd.host, port: sshd.sshd.port, user: sshd.sshd.user, siteDir: sshd.sshd.siteDir }
+        : { leftOut: sshd.reason },
       dataDir,
       close() {
         closing ??= stopAll();

@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { utils, type ParsedKey } from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../hub/api/types.ts';
 import { HubConfigError, parseHubConfig } from '../../hub/config/index.ts';
@@ -16,6 +16,9 @@ import { openHubDatabase } from '../../hub/db/index.ts';
 import { signUserAuthRequest, SignRequestError } from '../../hub/delegation/ssh-signatures.ts';
 import { createHubServices, ManualClock, UnavailableError } from '../../hub/services/index.ts';
 import { generateKeyPair } from '../../tunnel/ssh/keys.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 let dir: string;
 const hostKey = generateKeyPair('web host');

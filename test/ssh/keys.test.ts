@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import {
   fingerprint,
   formatPublicKey,
@@ -7,6 +7,9 @@ import {
   hostKeyAlgorithms,
   parsePublicKey,
 } from '../../tunnel/ssh/keys.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 describe('SSH keys', () => {
   it('makes key pairs whose public key always parses (ssh2 drops leading zero bytes of one in 256)', () => {

@@ -7,7 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
 import type { PublicKey } from '../../tunnel/ssh/keys.ts';
 import { prepareLocalIdentity, sshPaths } from '../../tunnel/ssh/local-identity.ts';
@@ -17,6 +17,9 @@ import { run, type CommandResult } from './commands.ts';
 import { MemoryApprover } from './memory-approver.ts';
 import { MemoryRecorder } from './memory-recorder.ts';
 import type { TestSshd } from './sshd.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 export const TARGET = 'web';
 

@@ -15,12 +15,18 @@ import type { DemoService, RunningDemo } from '../../hub/demo/index.ts';
 import { portcullisHome } from '../account/home.ts';
 import { createOutput, table, type Output } from './output.ts';
 
-export const DEFAULT_DEMO_PORTS: Record<DemoService, number> = { hub: 8470, idp: 8471, postgres: 8472 };
+export const DEFAULT_DEMO_PORTS: Record<DemoService, number> = {
+  hub: 8470,
+  idp: 8471,
+  postgres: 8472,
+  ssh: 8473,
+};
 
 const PORT_FLAGS: Record<DemoService, string> = {
   hub: '--hub-port',
   idp: '--idp-port',
   postgres: '--postgres-port',
+  ssh: '--ssh-port',
 };
 
 interface DemoCommandOptions {
@@ -28,6 +34,7 @@ interface DemoCommandOptions {
   hubPort: number;
   idpPort: number;
   postgresPort: number;
+  sshPort: number;
   reset?: boolean;
 }
 
@@ -58,6 +65,7 @@ function readyLine(demo: RunningDemo): Record<string, unknown> {
     users: demo.users.map(({ username, password, name, groups }) => ({ username, password, name, groups })),
     agent: { clientId: demo.agent.clientId, clientSecret: demo.agent.clientSecret },
     targets: demo.targets.map(({ id, name, policy, access }) => ({ id, name, policy, access })),
+    ssh: demo.ssh,
     dataDir: demo.dataDir,
   };
 }
@@ -142,7 +150,29 @@ function guide(demo: RunningDemo): string {
     `       PORTCULLIS_HUB=${hub} PORTCULLIS_CLIENT_ID=${demo.agent.clientId} \\`,
     `       PORTCULLIS_CLIENT_SECRET=${demo.agent.clientSecret} portcullis connect shop-reporting`,
     '',
+    ...sshGuide(demo, engineer.name),
   ].join('\n');
+}
+
+/** Step 5, with shop-web; or why the demo runs without it. */
+function sshGuide(demo: RunningDemo, engineer: string): string[] {
+  if ('leftOut' in demo.ssh) return [`5. shop-web (SSH) is left out: ${demo.ssh.leftOut}.`, ''];
+  const site = demo.ssh.siteDir;
+  return [
+    `5. shop-web, the web server over SSH (${demo.ssh.user}@${demo.ssh.host}:${demo.ssh.port}), as ${engineer}:`,
+    commented(7, [
+      ['portcullis connect shop-web', 'prints an ssh_config block, kept in ~/.config/portcullis/ssh/config'],
+      [
+        'ssh -F ~/.config/portcullis/ssh/config shop-web',
+        'or add `Include ~/.config/portcullis/ssh/config` to ~/.ssh/config',
+      ],
+      [`ssh shop-web 'tail ${site}/logs/access.log'`, 'emails and cards come back masked'],
+      [`ssh shop-web 'rm ${site}/index.html'`, 'blocked (exit 126)'],
+      ["ssh shop-web 'sudo systemctl reload nginx'", 'waits for a manager: portcullis approve ID'],
+      ['portcullis sessions --target shop-web; portcullis replay ID', 'the terminal, played back'],
+    ]),
+    '',
+  ];
 }
 
 /**
@@ -195,6 +225,7 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
         hubPort: options.hubPort,
         idpPort: options.idpPort,
         postgresPort: options.postgresPort,
+        sshPort: options.sshPort,
         log,
       });
     } catch (error) {
@@ -237,6 +268,7 @@ export function demoCommand(): Command {
     .addOption(portOption('hub', "the hub's port"))
     .addOption(portOption('idp', "the identity provider's port"))
     .addOption(portOption('postgres', "the demo PostgreSQL's port"))
+    .addOption(portOption('ssh', "shop-web's SSH server (this machine's OpenSSH, when installed)"))
     .option('--reset', 'delete the demo data directory first and start afresh')
     .action((options: DemoCommandOptions) => runDemo(options));
 }

@@ -1,6 +1,9 @@
 /** SSH public keys as OpenSSH writes them ("ssh-ed25519 AAAA… comment"), their blobs and fingerprints. */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 export interface PublicKey {
   /** The key's type: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256… */

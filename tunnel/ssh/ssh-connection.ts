@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { utils, type AuthContext, type Client, type ClientInfo, type Connection } from 'ssh2';
+import ssh2, { type AuthContext, type Client, type ClientInfo, type Connection } from 'ssh2';
 import type { ValueDetector } from '../policy/masking/detectors.ts';
 import type { Approver } from '../policy/approver.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -16,6 +16,9 @@ import { fingerprint, formatPublicKey, sameKey, type PublicKey } from './keys.ts
 import { SessionChannel } from './session-channel.ts';
 import { SshGate } from './ssh-gate.ts';
 import { connectSshUpstream, type Signer, type SshUpstreamConfig } from './upstream.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { utils } = ssh2;
 
 /** How many failed sign-in attempts one connection gets before it is dropped. */
 const MAX_AUTH_FAILURES = 6;

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { Server, type ClientInfo, type Connection } from 'ssh2';
+import ssh2, { type ClientInfo, type Connection, type Server } from 'ssh2';
 import type { Approver } from '../policy/approver.ts';
 import { createDetector } from '../policy/masking/detectors.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -14,6 +14,9 @@ import type { PublicKey } from './keys.ts';
 import { sshConfigBlock, type LocalIdentity } from './local-identity.ts';
 import { SshConnection } from './ssh-connection.ts';
 import type { Signer, SshUpstreamConfig } from './upstream.ts';
+
+// ssh2 is CommonJS: Node's ESM loader finds none of these as named exports.
+const { Server: SshServer } = ssh2;
 
 export interface SshTunnelOptions {
   targetId: string;
@@ -94,7 +97,7 @@ export class SshTunnel {
 
   async listen(): Promise<SshEndpoint> {
     const host = this.options.host ?? '127.0.0.1';
-    const server = new Server(
+    const server = new SshServer(
       { hostKeys: [this.options.identity.hostKey], ident: 'Portcullis' },
       (connection, info) => this.accept(connection, info),
     );

@@ -4,8 +4,11 @@
  * connected tunnel — so the private key never reaches this process.
  */
 import type { Duplex } from 'node:stream';
-import { BaseAgent, Client, utils, type ParsedKey } from 'ssh2';
+import ssh2, { type Client as SshClient, type ParsedKey } from 'ssh2';
 import { fingerprint, hostKeyAlgorithms, sameKey, type PublicKey } from './keys.ts';
+
+// ssh2 is CommonJS: Node's ESM loader does not find utils as a named export.
+const { BaseAgent, Client, utils } = ssh2;
 
 /** Signs one SSH user-authentication request for the upstream's public key. */
 export interface Signer {
@@ -69,7 +72,7 @@ class SignerAgent extends BaseAgent {
 }
 
 export interface SshUpstream {
-  client: Client;
+  client: SshClient;
   /** The host key the server presented (one of the pinned). */
   hostKey: Buffer;
 }
