@@ -12,6 +12,7 @@ import { benchMasking } from './masking.ts';
 import { benchRecorder } from './recorder.ts';
 import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
+import { benchSshTunnel } from './ssh-tunnel.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
@@ -24,6 +25,7 @@ const suites: Record<string, () => Promise<void>> = {
   'held-statement': benchHeldStatement,
   'cli-startup': benchCliStartup,
   'desktop-app': benchDesktopApp,
+  'ssh-tunnel': benchSshTunnel,
 };
 
 const only = process.argv.slice(2);
