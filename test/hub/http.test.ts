@@ -30,17 +30,21 @@ import {
   type SseMessage,
   type SseState,
 } from '../../tunnel/hub-client/index.ts';
+import { generateKeyPair } from '../../tunnel/ssh/keys.ts';
 import { agentToken, signIn, type PersonTokens } from '../support/hub-tokens.ts';
 import { heldWrite, holdingSession } from '../support/held-statements.ts';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const MINUTE = 60_000;
+/** An SSH target's host key (pinned) and sign-in key (a secret, like the passwords). */
+const WEB_HOST_KEY = generateKeyPair('web host key').publicKey;
 const ENV = {
   APP_DB_PASSWORD: 'app-secret',
   PAYMENTS_DB_PASSWORD: 'payments-secret',
   LEDGER_DB_PASSWORD: 'ledger-secret',
   ANALYTICS_DB_PASSWORD: 'analytics-secret',
+  WEB_SSH_KEY: generateKeyPair('web deploy key').privateKey,
 };
 
 /** An agent in the approvers' group: it still may not decide anything. */
@@ -97,6 +101,12 @@ targets:
     credentials: { user: reporter, password_env: ANALYTICS_DB_PASSWORD }
     policy: read-only
     access: [agents]
+  - id: web
+    kind: ssh
+    address: 127.0.0.1:2222
+    host_key: '${WEB_HOST_KEY}'
+    credentials: { user: deploy, private_key_env: WEB_SSH_KEY }
+    access: [engineering]
 `,
     file,
   );
@@ -693,8 +703,16 @@ describe('the hub HTTP API on SQLite', () => {
       user: 'app',
       tls: { sslmode: 'disable', sslrootcert: null, ca: null, sslservername: null },
       authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
+      via: null,
     });
     expect(JSON.stringify(opened)).not.toContain('app-secret');
+    const web = await priya.openSession('web');
+    expect(web.connection).toMatchObject({
+      kind: 'ssh',
+      user: 'deploy',
+      hostKeys: [WEB_HOST_KEY.split(' ').slice(0, 2).join(' ')],
+    });
+    expect(JSON.stringify(web)).not.toContain('PRIVATE KEY');
     expect(opened.policy).toEqual({ kind: 'preset', name: 'guarded' });
     const raw = await fetch(`${hub.url}/v1/targets`, {
       headers: { authorization: `Bearer ${tokens.engineer}` },

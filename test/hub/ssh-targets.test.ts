@@ -189,6 +189,7 @@ describe('session material for SSH targets', () => {
         user: 'deploy',
         hostKeys: [key(hostKey)],
         publicKey: key(targetKey),
+        authentication: { kind: 'delegated', methods: ['ssh-signature'] },
       });
       expect(JSON.stringify(opened)).not.toContain('PRIVATE KEY');
       const db = await h.services.sessions.openSession(alice, 'db');
@@ -203,6 +204,68 @@ describe('session material for SSH targets', () => {
           publicKey: key(targetKey),
         },
       });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('signs a connection’s sign-in for the session’s own target or its bastion, and records it', async () => {
+    const h = await services();
+    try {
+      const web = await h.services.sessions.openSession(alice, 'web');
+      const key = privateKey(targetKey.privateKey);
+      const data = userauthFor(key, 'deploy');
+      const proof = await h.services.proofs.prove(alice, web.sessionId, {
+        method: 'ssh-signature',
+        connection: 3,
+        data: data.toString('base64'),
+      });
+      if (proof.method !== 'ssh-signature') throw new Error('expected a signature');
+      expect(key.verify(data, Buffer.from(proof.signature, 'base64'))).toBe(true);
+
+      const db = await h.services.sessions.openSession(alice, 'db');
+      const viaProof = await h.services.proofs.prove(alice, db.sessionId, {
+        method: 'ssh-signature',
+        connection: 0,
+        purpose: 'bastion',
+        targetId: 'web',
+        data: data.toString('base64'),
+      });
+      expect(viaProof.method).toBe('ssh-signature');
+      await expect(
+        h.services.proofs.prove(alice, db.sessionId, {
+          method: 'ssh-signature',
+          connection: 0,
+          targetId: 'lost',
+          data: data.toString('base64'),
+        }),
+      ).rejects.toThrow(/has signatures for web only, not lost/);
+      await expect(
+        h.services.proofs.prove(alice, web.sessionId, {
+          method: 'postgres-md5',
+          connection: 1,
+          salt: 'AAAAAA==',
+        }),
+      ).rejects.toThrow(/web is an SSH target: its connections take ssh-signature proofs/);
+
+      const recorded = await h.services.proofs.list(alice, web.sessionId);
+      expect(recorded).toEqual([
+        expect.objectContaining({
+          connection: 3,
+          purpose: 'client',
+          method: 'ssh-signature',
+          user: 'deploy',
+        }),
+      ]);
+
+      await h.services.sessions.closeSession(alice, web.sessionId);
+      await expect(
+        h.services.proofs.prove(alice, web.sessionId, {
+          method: 'ssh-signature',
+          connection: 4,
+          data: data.toString('base64'),
+        }),
+      ).rejects.toThrow(/is closed: it opens no more connections/);
     } finally {
       await h.close();
     }
@@ -232,6 +295,26 @@ describe('session material for SSH targets', () => {
     return pair.publicKey.split(' ').slice(0, 2).join(' ');
   }
 });
+
+/** The data an SSH client signs to sign in with `key` as `user`. */
+function userauthFor(key: ParsedKey, user: string): Buffer {
+  const string = (value: Buffer | string) => {
+    const bytes = Buffer.from(value);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    return Buffer.concat([length, bytes]);
+  };
+  return Buffer.concat([
+    string(randomBytes(32)),
+    Buffer.from([50]),
+    string(user),
+    string('ssh-connection'),
+    string('publickey'),
+    Buffer.from([1]),
+    string(key.type),
+    string(key.getPublicSSH()),
+  ]);
+}
 
 describe('signing one connection’s sign-in', () => {
   const parsed = privateKey(targetKey.privateKey);
