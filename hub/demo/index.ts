@@ -178,12 +178,14 @@ function fillTemplate(template: string, values: Record<string, string>): string 
 async function webTarget(sshd: DemoSshd | string): Promise<string> {
   if (typeof sshd === 'string') return `  # shop-web is left out: ${sshd}\n`;
   const template = await readFile(path.join(DEMO_RESOURCES, 'shop-web.yaml'), 'utf8');
-  return fillTemplate(template, {
+  const target = fillTemplate(template, {
     ssh_address: `${sshd.host}:${sshd.port}`,
     ssh_host_key: sshd.hostKey,
     ssh_user: sshd.user,
     ssh_key_file: sshd.privateKeyFile,
   });
+  // One more item of hub.yaml's `targets:` list, indented as its others are.
+  return `\n${target.replace(/^(?=.)/gm, '  ')}`;
 }
 
 async function writeHubConfig(

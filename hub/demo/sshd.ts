@@ -1,13 +1,15 @@
 /**
  * The demo's `shop-web`: this machine's OpenSSH server, started on loopback with a configuration of the
- * demo's own (its host key, kept in the data directory, is what hub.yaml pins; the key it accepts is the
- * target key only the hub holds). It signs in the user running the demo; as root, an unprivileged
- * `portcullis-web` account made for it, never root. A "web server" directory with logs full of fake PII
- * gives the demo something to look at, mask and (not) delete.
+ * demo's own (its host key is what hub.yaml pins; the key it accepts is the target key only the hub holds,
+ * kept in the data directory). sshd runs as, and signs in, the user running the demo; as root, an
+ * unprivileged `portcullis-web` account made for it, never root. A "web server" directory with logs full
+ * of fake PII gives the demo something to look at, mask and (not) delete.
  *
- * Without an OpenSSH server (or, as root, without useradd) the demo runs without shop-web and says why.
+ * Without an OpenSSH server (or, as root, without useradd or setpriv) the demo runs without shop-web and
+ * says why.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -18,6 +20,7 @@ const run = promisify(execFile);
 
 export const SSHD = '/usr/sbin/sshd';
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
+const SETPRIV = '/usr/bin/setpriv';
 const DEMO_ACCOUNT = 'portcullis-web';
 const LOOPBACK = '127.0.0.1';
 
@@ -55,6 +58,9 @@ export function sshdMissing(): string | undefined {
   if (isRoot() && !existsSync('/usr/sbin/useradd')) {
     return `running as root, and without useradd there is no unprivileged account to sign in as`;
   }
+  if (isRoot() && !existsSync(SETPRIV)) {
+    return `running as root, and without setpriv (util-linux) sshd cannot be started unprivileged`;
+  }
   return undefined;
 }
 
@@ -69,6 +75,8 @@ async function account(log: (line: string) => void): Promise<Account> {
     await run('useradd', ['--create-home', '--shell', '/bin/bash', DEMO_ACCOUNT]);
     log(`created the unprivileged account ${DEMO_ACCOUNT} for shop-web (the demo never signs in as root)`);
   }
+  // sshd runs as this account and must hand the ptys it allocates to the tty group.
+  await run('usermod', ['-aG', 'tty', DEMO_ACCOUNT]);
   const id = async (flag: string) => Number((await run('id', [flag, DEMO_ACCOUNT])).stdout.trim());
   const home = (await run('getent', ['passwd', DEMO_ACCOUNT])).stdout.split(':')[5]!;
   return { name: DEMO_ACCOUNT, uid: await id('-u'), gid: await id('-g'), home };
@@ -78,6 +86,7 @@ async function keyPair(file: string, comment: string): Promise<string> {
   if (!existsSync(file) || !existsSync(`${file}.pub`)) {
     await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
   }
+  await chmod(`${file}.pub`, 0o600); // ssh-keygen makes it world-readable; nothing else reads it
   return (await readFile(`${file}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
@@ -125,7 +134,34 @@ function config(dir: string, port: number, who: Account): string {
   ].join('\n');
 }
 
-/** Starts sshd for shop-web in `dir` (inside the demo's data directory) on `port`. */
+/**
+ * Where sshd's own files live: in `dir` (inside the demo's data directory) for a normal user; as root in
+ * the account's home, since sshd runs as that account and must read them, and nobody else may enter the
+ * data directory.
+ */
+function serverDir(dir: string, who: Account): string {
+  if (!isRoot()) return dir;
+  // One per data directory: two demos on one machine must not share a host key or a port.
+  const id = createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16);
+  return path.join(who.home, '.portcullis-demo-sshd', id);
+}
+
+/** Writes a file sshd reads: 0600, owned by the account it runs as. */
+async function writeServerFile(file: string, text: string, who: Account): Promise<void> {
+  await writeFile(file, text, { mode: 0o600 });
+  await chmod(file, 0o600);
+  if (isRoot()) await chown(file, who.uid, who.gid);
+}
+
+/** The program and arguments that run sshd in the foreground as `who` (never as root). */
+function sshdCommand(configFile: string, who: Account): [string, string[]] {
+  const sshd = [SSHD, '-D', '-e', '-f', configFile];
+  if (!isRoot()) return [sshd[0]!, sshd.slice(1)];
+  // setpriv (not spawn's uid/gid) so that sshd also gets the account's groups: tty, for the ptys.
+  return [SETPRIV, [`--reuid=${who.uid}`, `--regid=${who.gid}`, '--init-groups', '--', ...sshd]];
+}
+
+/** Starts sshd for shop-web, as the account it signs in, with the target key kept in `dir`. */
 export async function startDemoSshd(
   dir: string,
   port: number,
@@ -135,19 +171,24 @@ export async function startDemoSshd(
   if (missing) return { started: false, reason: missing };
   const who = await account(log);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const hostKey = await keyPair(path.join(dir, 'ssh_host_ed25519_key'), 'portcullis demo shop-web host key');
   const privateKeyFile = path.join(dir, 'shop_web_key');
   const targetKey = await keyPair(privateKeyFile, 'portcullis demo shop-web target key (held by the hub)');
-  await writeFile(path.join(dir, 'authorized_keys'), `${targetKey}\n`);
-  await writeFile(path.join(dir, 'sshd_config'), config(dir, port, who));
+  const serverFiles = serverDir(dir, who);
+  await mkdir(serverFiles, { recursive: true, mode: 0o700 });
+  if (isRoot()) {
+    await chown(path.dirname(serverFiles), who.uid, who.gid);
+    await chown(serverFiles, who.uid, who.gid);
+  }
+  const hostKeyFile = path.join(serverFiles, 'ssh_host_ed25519_key');
+  const hostKey = await keyPair(hostKeyFile, 'portcullis demo shop-web host key');
+  if (isRoot()) await chown(hostKeyFile, who.uid, who.gid);
+  await writeServerFile(path.join(serverFiles, 'authorized_keys'), `${targetKey}\n`, who);
+  const configFile = path.join(serverFiles, 'sshd_config');
+  await writeServerFile(configFile, config(serverFiles, port, who), who);
   const siteDir = path.join(isRoot() ? who.home : dir, 'shop-web');
   await seedSite(siteDir, who);
-  // A root sshd separates privileges into its own directory.
-  if (isRoot())
-    await mkdir('/run/sshd', { recursive: true, mode: 0o755 }).then(() => chmod('/run/sshd', 0o755));
-  const child = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const [program, args] = sshdCommand(configFile, who);
+  const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await listening(child, port);
   } catch (error) {

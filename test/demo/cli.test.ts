@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHubClient } from '../../tunnel/hub-client/index.ts';
+import { sshdMissing } from '../../hub/demo/sshd.ts';
 import { CLI } from '../support/guard-process.ts';
 
 let scratch: string;
@@ -79,7 +80,7 @@ function occupyPort(): Promise<Server> {
   });
 }
 
-const ephemeral = ['--hub-port', '0', '--idp-port', '0', '--postgres-port', '0'];
+const ephemeral = ['--hub-port', '0', '--idp-port', '0', '--postgres-port', '0', '--ssh-port', '0'];
 
 describe('portcullis demo', () => {
   // The first two tests share a data directory: the second run is the one that finds it.
@@ -94,7 +95,16 @@ describe('portcullis demo', () => {
     try {
       expect(demo.ready, demo.stderr()).toBeDefined();
       const ready = demo.ready!;
-      expect(Object.keys(ready)).toEqual(['event', 'hub', 'issuer', 'users', 'agent', 'targets', 'dataDir']);
+      expect(Object.keys(ready)).toEqual([
+        'event',
+        'hub',
+        'issuer',
+        'users',
+        'agent',
+        'targets',
+        'ssh',
+        'dataDir',
+      ]);
       expect(ready).toMatchObject({
         event: 'ready',
         hub: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
@@ -117,7 +127,9 @@ describe('portcullis demo', () => {
         },
         expect.objectContaining({ id: 'shop-reporting', policy: 'policies/reporting.yaml' }),
         expect.objectContaining({ id: 'shop-admin', policy: 'guarded' }),
+        ...(sshdMissing() ? [] : [expect.objectContaining({ id: 'shop-web', policy: 'policies/web.yaml' })]),
       ]);
+      if (sshdMissing()) expect(demo.stderr()).toContain(`shop-web is left out: ${sshdMissing()}`);
 
       const hub = ready.hub as string;
       expect(await createHubClient({ url: hub }).identity()).toMatchObject({ issuer: ready.issuer });

@@ -36,6 +36,8 @@ import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
 import { connectionNumbering, openDelegatedTunnel } from '../support/delegated-tunnel.ts';
+import { run } from '../support/commands.ts';
+import { sshdMissing } from '../../hub/demo/sshd.ts';
 
 let scratch: string;
 let dataDir: string;
@@ -128,7 +130,7 @@ function ibanValid(iban: string): boolean {
 }
 
 describe('what the demo offers', () => {
-  it('names the four demo people, the agent and the three targets, on loopback', () => {
+  it('names the four demo people, the agent and the targets (shop-web where OpenSSH is installed), on loopback', () => {
     expect(demo.hubUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(demo.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(demo.users.map((u) => [u.username, u.groups])).toEqual([
@@ -142,7 +144,9 @@ describe('what the demo offers', () => {
       ['shop-db', 'shop', 'policies/shop.yaml'],
       ['shop-reporting', 'shop', 'policies/reporting.yaml'],
       ['shop-admin', 'shop', 'guarded'],
+      ...(sshdMissing() ? [] : [['shop-web', null, 'policies/web.yaml']]),
     ]);
+    expect('leftOut' in demo.ssh).toBe(sshdMissing() !== undefined);
     for (const target of demo.targets) expect(target.description).not.toBe('');
     expect(demo.postgres.host).toBe('127.0.0.1');
   });
@@ -385,6 +389,49 @@ describe('the demo policies', () => {
       await psql.end();
       await tunnel.close();
       side.close();
+      await priya.closeSession(session.sessionId);
+    }
+  });
+});
+
+describe.skipIf(sshdMissing())('shop-web', () => {
+  it('is an OpenSSH server running unprivileged, whose pinned host key and hub-held key are what the hub hands out', async () => {
+    const ssh = demo.ssh as Exclude<RunningDemo['ssh'], { leftOut: string }>;
+    const priya = await signIn('priya');
+    const session = await priya.openSession('shop-web');
+    try {
+      expect(session.connection).toMatchObject({
+        kind: 'ssh',
+        host: ssh.host,
+        port: ssh.port,
+        user: ssh.user,
+      });
+      if (session.connection.kind !== 'ssh') throw new Error('not an SSH session');
+      const knownHosts = path.join(scratch, 'shop-web-known-hosts');
+      await writeFile(
+        knownHosts,
+        session.connection.hostKeys.map((key) => `[${ssh.host}]:${ssh.port} ${key}\n`).join(''),
+      );
+      const direct = await run('/usr/bin/ssh', [
+        ...[
+          '-F',
+          '/dev/null',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'IdentitiesOnly=yes',
+        ],
+        ...['-o', `UserKnownHostsFile=${knownHosts}`, '-i', path.join(dataDir, 'sshd', 'shop_web_key')],
+        ...['-p', String(ssh.port), `${ssh.user}@${ssh.host}`, 'id -u; ps -o user= -p $PPID'],
+      ]);
+      expect(direct.code, direct.stderr).toBe(0);
+      const [uid, sshdUser] = direct.stdout.trim().split('\n');
+      expect(Number(uid)).not.toBe(0);
+      // The sshd process serving the session runs as the account it signs in, not as root.
+      expect(sshdUser?.trim()).toBe(ssh.user);
+    } finally {
       await priya.closeSession(session.sessionId);
     }
   });
