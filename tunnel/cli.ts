@@ -39,6 +39,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/connect.ts')).connectCommand(),
   },
   {
+    name: 'ssh-config',
+    summary: 'Print the ssh_config blocks that point ssh, scp, sftp and VS Code at your SSH tunnels.',
+    load: async () => (await import('./commands/ssh-config.ts')).sshConfigCommand(),
+  },
+  {
     name: 'guard',
     summary: 'Run a guarded tunnel in the foreground, without the hub.',
     load: async () => (await import('./commands/guard.ts')).guardCommand(),

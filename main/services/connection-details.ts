@@ -4,10 +4,32 @@
  */
 import type { ConnectionField, ConnectionView } from '../../preload/api.ts';
 import type { TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
+import type { SshEndpoint } from '../../tunnel/ssh/ssh-tunnel.ts';
 
 export const MASK = '••••••••';
 
-export function connectionDetails(endpoint: TunnelEndpoint, reveal: boolean): ConnectionView {
+/**
+ * An SSH tunnel's: the ssh command that needs no ssh_config (in the command slot), its ssh:// URL, and the
+ * per-tunnel password for clients that cannot use the key.
+ */
+function sshDetails(endpoint: SshEndpoint, reveal: boolean): ConnectionView {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    database: '',
+    password: reveal ? endpoint.password : MASK,
+    psql:
+      `ssh -p ${endpoint.port} -i "${endpoint.identityFile}" -o IdentitiesOnly=yes ` +
+      `-o UserKnownHostsFile="${endpoint.knownHostsFile}" -o HostKeyAlias=${endpoint.hostKeyAlias} ${endpoint.user}@${host}`,
+    uri: endpoint.url,
+    jdbc: '',
+  };
+}
+
+export function connectionDetails(endpoint: TunnelEndpoint | SshEndpoint, reveal: boolean): ConnectionView {
+  if (endpoint.kind === 'ssh') return sshDetails(endpoint, reveal);
   const password = reveal ? endpoint.password : MASK;
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   const user = encodeURIComponent(endpoint.user);
@@ -27,6 +49,6 @@ export function connectionDetails(endpoint: TunnelEndpoint, reveal: boolean): Co
   };
 }
 
-export function connectionField(endpoint: TunnelEndpoint, field: ConnectionField): string {
+export function connectionField(endpoint: TunnelEndpoint | SshEndpoint, field: ConnectionField): string {
   return String(connectionDetails(endpoint, true)[field]);
 }

@@ -26,7 +26,8 @@ export interface TunnelsOptions {
   notifications: NotificationsService;
   clipboard: Clipboard;
   secrets: LocalSecrets;
-  paths: { spool: string; ports: string };
+  /** The Portcullis home: its directory (SSH targets keep their local keys there), spool and ports. */
+  paths: { directory: string; spool: string; ports: string };
   portRange?: { first: number; last: number };
   maskKey?: Buffer;
   /** How often the live counts are pushed while watched. Default 1000 ms. */

@@ -143,6 +143,7 @@ describe('links', () => {
 
 describe('connection details', () => {
   const endpoint = {
+    kind: 'postgres' as const,
     host: '127.0.0.1',
     port: 15432,
     listen: '127.0.0.1:15432',

@@ -53,7 +53,7 @@ const SCHEMA = `
   GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporter;
 `;
 
-function hubYaml(issuer: string, pg: TestPostgres): string {
+function hubYaml(issuer: string, pg: TestPostgres, extraTargets = ''): string {
   const server = `address: '127.0.0.1:${pg.port}', database: shop, tls: { sslmode: disable }`;
   return `identity: { issuer: '${issuer}', audience: portcullis-hub }
 auditors: [auditors]
@@ -71,12 +71,22 @@ targets:
   - { id: strict-db, name: Strictly recorded, kind: postgres, ${server},
       credentials: { user: reporter, password_env: REPORTER_DB_PASSWORD },
       policy: strict-policy.yaml, access: [engineering] }
-`;
+${extraTargets}`;
 }
 
 export interface ConnectProcess {
   child: ChildProcess;
-  ready: { listen: string; user: string; password: string; url: string; target: string; session: string };
+  ready: {
+    listen: string;
+    user: string;
+    password: string;
+    url: string;
+    target: string;
+    session: string;
+    /** SSH targets: the ssh_config include file and block. */
+    includeFile?: string;
+    sshConfig?: string;
+  };
   stdout(): string;
   stderr(): string;
   /** Resolves with the exit code once the process has ended. */
@@ -106,9 +116,13 @@ export interface ConnectedWorld {
   close(): Promise<void>;
 }
 
-export async function startConnectedWorld(
-  options: { idp?: Partial<DevIdpOptions> } = {},
-): Promise<ConnectedWorld> {
+export interface WorldOptions {
+  idp?: Partial<DevIdpOptions>;
+  /** More targets for hub.yaml (the list's YAML items), given the world's PostgreSQL. */
+  extraTargets?: (pg: TestPostgres) => string;
+}
+
+export async function startConnectedWorld(options: WorldOptions = {}): Promise<ConnectedWorld> {
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-world-'));
   const pg = await startPostgres();
   const shopUrl = await pg.createDatabase('shop');
@@ -121,9 +135,10 @@ export async function startConnectedWorld(
   await writeFile(path.join(dir, 'app-policy.yaml'), APP_POLICY);
   await writeFile(path.join(dir, 'strict-policy.yaml'), STRICT_POLICY);
   const configFile = path.join(dir, 'hub.yaml');
-  await writeFile(configFile, hubYaml(idp.issuer, pg));
+  const yaml = hubYaml(idp.issuer, pg, options.extraTargets?.(pg));
+  await writeFile(configFile, yaml);
   const database = path.join(dir, 'hub.db');
-  const config = parseHubConfig(hubYaml(idp.issuer, pg), configFile);
+  const config = parseHubConfig(yaml, configFile);
   let hub = await startHub({ config, database, env: SECRETS, sweepIntervalMs: 500 });
   const port = new URL(hub.url).port;
   const homes: string[] = [];

@@ -107,27 +107,7 @@ async function runTunnel(
     await engine.stop({ flushTimeoutMs: 0 });
     throw error;
   }
-  const { endpoint } = tunnel;
-  out.line({
-    event: 'ready',
-    listen: endpoint.listen,
-    user: endpoint.user,
-    password: endpoint.password,
-    url: endpoint.url,
-    target: tunnel.target.id,
-    session: tunnel.sessionId,
-  });
-  if (!out.json) {
-    const grant = tunnel.grantExpiresAt ? `, access until ${tunnel.grantExpiresAt}` : '';
-    out.note(
-      [
-        `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.listen}`,
-        `  policy ${tunnel.policy}${grant}; recorded as session ${tunnel.sessionId}`,
-        `  psql "${endpoint.url}"`,
-        `  Press Ctrl-C to close it.`,
-      ].join('\n'),
-    );
-  }
+  announce(out, tunnel);
   // A terminal gets a live line; a log or a supervisor gets the counts every --stats seconds when they
   // changed (JSON lines with --json).
   const live = process.stderr.isTTY === true && !out.json;
@@ -170,6 +150,49 @@ async function runTunnel(
     throw new CommandFailure(closed.reason, 3);
   }
   if (closed.cause === 'recording-failed') throw new CommandFailure(closed.reason, 1);
+}
+
+/** The ready line (the guard contract's, plus target and session) and, for people, how to connect. */
+function announce(out: CommandContext['out'], tunnel: OpenTunnel): void {
+  const { endpoint } = tunnel;
+  const base = {
+    event: 'ready',
+    listen: endpoint.listen,
+    user: endpoint.user,
+    password: endpoint.password,
+    url: endpoint.url,
+  };
+  const where = { target: tunnel.target.id, session: tunnel.sessionId };
+  if (endpoint.kind === 'ssh') {
+    out.line({
+      ...base,
+      identityFile: endpoint.identityFile,
+      knownHostsFile: endpoint.knownHostsFile,
+      ...(endpoint.includeFile ? { includeFile: endpoint.includeFile } : {}),
+      sshConfig: endpoint.sshConfig,
+      ...where,
+    });
+  } else out.line({ ...base, ...where });
+  if (out.json) return;
+  const grant = tunnel.grantExpiresAt ? `, access until ${tunnel.grantExpiresAt}` : '';
+  const how =
+    endpoint.kind === 'ssh'
+      ? [
+          `  ssh -F "${endpoint.includeFile}" ${tunnel.target.id}   (or add \`Include ${endpoint.includeFile}\` to ~/.ssh/config`,
+          `  for ssh, scp, sftp, rsync -e ssh, Ansible and VS Code Remote-SSH; \`portcullis ssh-config\` prints it)`,
+          '',
+          endpoint.sshConfig.trimEnd(),
+          '',
+        ]
+      : [`  psql "${endpoint.url}"`];
+  out.note(
+    [
+      `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.listen}`,
+      `  policy ${tunnel.policy}${grant}; recorded as session ${tunnel.sessionId}`,
+      ...how,
+      `  Press Ctrl-C to close it.`,
+    ].join('\n'),
+  );
 }
 
 export function connectCommand(): Command {

@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { writePrivateFile } from '../identity/private-file.ts';
 
 export const DEFAULT_PORT_RANGE = { first: 15432, last: 15631 } as const;
+/** SSH targets get ports of their own kind, clear of the Postgres ones. */
+export const SSH_PORT_RANGE = { first: 12222, last: 12421 } as const;
 
 /** The target's port is held by another program (or another tunnel). */
 export class PortInUseError extends Error {
@@ -78,12 +80,16 @@ export class PortRegistry {
    * The port for `targetId`: `requested` (remembered from now on), else the remembered one, else a new
    * one from the range. Throws PortInUseError when the port to use is taken; never picks another.
    */
-  async portFor(targetId: string, requested?: number): Promise<number> {
+  async portFor(
+    targetId: string,
+    requested?: number,
+    range: { first: number; last: number } = this.range,
+  ): Promise<number> {
     if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > 65_535)) {
       throw new PortRegistryError(`--port must be between 1 and 65535, got ${requested}`);
     }
     const ports = await this.all();
-    const port = requested ?? ports[targetId] ?? (await this.pick(ports));
+    const port = requested ?? ports[targetId] ?? (await this.pick(ports, range));
     if (!(await isPortFree(port))) throw new PortInUseError(targetId, port);
     if (ports[targetId] !== port) {
       // A port can be remembered for one target only: the one asking last gets it.
@@ -94,13 +100,13 @@ export class PortRegistry {
     return port;
   }
 
-  private async pick(ports: Record<string, number>): Promise<number> {
+  private async pick(ports: Record<string, number>, range: { first: number; last: number }): Promise<number> {
     const held = new Set(Object.values(ports));
-    for (let port = this.range.first; port <= this.range.last; port++) {
+    for (let port = range.first; port <= range.last; port++) {
       if (!held.has(port) && (await isPortFree(port))) return port;
     }
     throw new PortRegistryError(
-      `no free port between ${this.range.first} and ${this.range.last}; choose one with --port N`,
+      `no free port between ${range.first} and ${range.last}; choose one with --port N`,
     );
   }
 }

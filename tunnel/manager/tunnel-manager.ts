@@ -13,7 +13,12 @@
  *   recording fails, the tunnel ends every client connection with the reason and closes the hub session.
  */
 import { hostname } from 'node:os';
-import type { ConnectionPurpose, OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
+import type {
+  ConnectionPurpose,
+  OpenedSession,
+  SshHopMaterial,
+  TargetEntitlement,
+} from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
 import { PolicyEngine } from '../policy/engine.ts';
@@ -25,12 +30,18 @@ import type { UpstreamConfig } from '../postgres/connection-string.ts';
 import { AdmissionRefused } from '../postgres/session.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
+import { SshBastion } from '../ssh/bastion.ts';
+import { parsePublicKey } from '../ssh/keys.ts';
+import { sshPaths } from '../ssh/local-identity.ts';
+import type { SshEndpoint } from '../ssh/ssh-tunnel.ts';
 import { delegatedCredentials } from '../postgres/upstream-credentials.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
-import { HubApprover } from './hub-approver.ts';
+import { HubApprover, type HubApproverOptions } from './hub-approver.ts';
 import { hubProver } from './hub-prover.ts';
-import { PortInUseError, type PortRegistry } from './port-registry.ts';
+import { hubSigner } from './hub-signer.ts';
+import { PortInUseError, SSH_PORT_RANGE, type PortRegistry } from './port-registry.ts';
+import { SshTargetTunnel } from './ssh-target-tunnel.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
 
 export type CloseCause = 'stopped' | 'grant-expired' | 'grant-revoked' | 'recording-failed';
@@ -51,7 +62,8 @@ export interface TunnelStats extends TunnelCounts {
 export interface OpenTunnel {
   readonly target: TargetEntitlement;
   readonly sessionId: string;
-  readonly endpoint: TunnelEndpoint;
+  /** How clients reach it: a Postgres endpoint, or an SSH one (`kind` tells them apart). */
+  readonly endpoint: TunnelEndpoint | SshEndpoint;
   /** The policy's name as the hub gave it. */
   readonly policy: string;
   readonly grantExpiresAt: string | null;
@@ -86,6 +98,8 @@ export interface TunnelManagerOptions {
   host?: string;
   /** Sees each client connection's event of every tunnel (the desktop app follows holds this way). */
   onEvent?: (tunnel: OpenTunnel, event: SessionEvent) => void;
+  /** The Portcullis home: SSH targets keep their local keys, known_hosts and ssh_config include there. */
+  home?: string;
 }
 
 export interface OpenOptions {
@@ -159,7 +173,8 @@ export class TunnelManager {
       throw new TargetUnavailableError(`a tunnel to ${targetId} is already open`);
     }
 
-    const port = await this.options.ports.portFor(targetId, options.port);
+    const range = target.kind === 'ssh' ? SSH_PORT_RANGE : undefined;
+    const port = await this.options.ports.portFor(targetId, options.port, range);
     const opened = await hub.openSession(targetId);
     let tunnel: ManagedTunnel;
     try {
@@ -273,9 +288,12 @@ class ManagedTunnel implements OpenTunnel {
   readonly grantExpiresAt: string | null;
   readonly closed: Promise<TunnelClosed>;
   private settle!: (closed: TunnelClosed) => void;
-  private readonly tunnel: PostgresTunnel;
+  private readonly tunnel: PostgresTunnel | SshTargetTunnel;
   private readonly recording: TunnelRecording;
-  private readonly side: ReturnType<typeof sharedSideConnection>;
+  /** Postgres targets: the catalog connection masking and hold context use. */
+  private readonly side: ReturnType<typeof sharedSideConnection> | undefined;
+  /** Postgres targets reached through an SSH bastion. */
+  private readonly bastion: SshBastion | undefined;
   private readonly strict: boolean;
   /** Refuses a policy whose rules name what the target's database does not have. */
   private readonly checkPolicy: () => Promise<void>;
@@ -296,25 +314,47 @@ class ManagedTunnel implements OpenTunnel {
     this.closed = new Promise((resolve) => (this.settle = resolve));
     const policy = policyFromSpec(opened, options.maskKey);
     this.strict = policy.recording === 'strict';
-    const upstream = upstreamFromMaterial(opened);
-    const proveThrough = (purpose: ConnectionPurpose, connection: () => number) =>
-      delegatedCredentials(hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }));
-    this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
-    this.checkPolicy = async () => checkPolicyCatalog(policy, await this.side.get());
     this.recording = new TunnelRecording(
       options.spool,
       opened.sessionId,
       (error) => this.recordingFailed(error),
       (event) => this.tell(event),
     );
-    const approver = new HubApprover(options.hub, {
-      sessionId: opened.sessionId,
-      connection: (connectionId) => this.recording.connectionNumber(connectionId),
-      timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
-      log: (message) => this.log(message),
-      estimateRows: async (sql, scope) => estimateRows(await this.side.get(), sql, scope),
-    });
-    const decisions = new PolicyEngine(policy, { approver, sideConnection: this.side.get });
+    const connection = opened.connection;
+    if (connection.kind === 'ssh') {
+      if (!options.home) throw new Error('SSH targets need a Portcullis home for their local keys');
+      this.checkPolicy = async () => {}; // an SSH policy names no database objects
+      this.tunnel = new SshTargetTunnel({
+        target,
+        opened: { ...opened, connection },
+        hub: options.hub,
+        paths: sshPaths(options.home),
+        policy,
+        approver: this.approver(policy),
+        recording: this.recording,
+        host: options.host ?? '127.0.0.1',
+        port,
+        ...(secret ? { password: secret } : {}),
+        admit: () => this.admit(),
+        log: (message) => this.log(message),
+      });
+      return;
+    }
+    const upstream = upstreamFromMaterial(opened);
+    if (connection.via) {
+      this.bastion = this.bastionFor(connection.via);
+      const bastion = this.bastion;
+      upstream.dial = (host, port) => bastion.dial(host, port);
+    }
+    const proveThrough = (purpose: ConnectionPurpose, connectionNumber: () => number) =>
+      delegatedCredentials(
+        hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection: connectionNumber }),
+      );
+    const side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
+    this.side = side;
+    this.checkPolicy = async () => checkPolicyCatalog(policy, await side.get());
+    const approver = this.approver(policy, async (sql, scope) => estimateRows(await side.get(), sql, scope));
+    const decisions = new PolicyEngine(policy, { approver, sideConnection: side.get });
     this.tunnel = new PostgresTunnel({
       upstream,
       upstreamCredentials: (connectionId) =>
@@ -329,7 +369,47 @@ class ManagedTunnel implements OpenTunnel {
     });
   }
 
-  get endpoint(): TunnelEndpoint {
+  private approver(policy: Policy, estimate?: HubApproverOptions['estimateRows']): HubApprover {
+    return new HubApprover(this.options.hub, {
+      sessionId: this.opened.sessionId,
+      connection: (connectionId) => this.recording.connectionNumber(connectionId),
+      timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
+      log: (message) => this.log(message),
+      ...(estimate ? { estimateRows: estimate } : {}),
+    });
+  }
+
+  /** The bastion's SSH connection, signed in by the hub for this session (purpose `bastion`). */
+  private bastionFor(via: SshHopMaterial): SshBastion {
+    return new SshBastion({
+      targetId: via.targetId,
+      host: via.host,
+      port: via.port,
+      user: via.user,
+      hostKeys: via.hostKeys.map(parsePublicKey),
+      signer: hubSigner({
+        hub: this.options.hub,
+        sessionId: this.opened.sessionId,
+        publicKey: via.publicKey,
+        purpose: 'bastion',
+        connection: () => 0,
+        targetId: via.targetId,
+      }),
+      record: (event) => this.recordTunnelEvent(event),
+      log: (message) => this.log(message),
+    });
+  }
+
+  /** A tunnel-level event that must not throw (a failing spool is reported the usual way). */
+  private recordTunnelEvent(event: SessionEvent): void {
+    try {
+      this.recording.recordTunnel(event);
+    } catch (error) {
+      this.log(`recording: ${(error as Error).message}`);
+    }
+  }
+
+  get endpoint(): TunnelEndpoint | SshEndpoint {
     return this.tunnel.endpoint;
   }
 
@@ -340,7 +420,8 @@ class ManagedTunnel implements OpenTunnel {
     try {
       await this.checkPolicy();
     } catch (error) {
-      this.side.close();
+      this.side?.close();
+      this.bastion?.close();
       if (error instanceof PolicyCatalogError) {
         throw new TargetUnavailableError(`${this.target.id}: ${error.message}`, { cause: error });
       }
@@ -360,13 +441,14 @@ class ManagedTunnel implements OpenTunnel {
       });
     } catch (error) {
       await this.tunnel.close('recording failed');
-      this.side.close();
+      this.side?.close();
+      this.bastion?.close();
       throw new Error(`cannot record the session: ${(error as Error).message}`, { cause: error });
     }
     // The catalog connection opens now, while the hub that authenticates it is surely reachable: a later
     // outage then stops only new client connections, not masking on those already open.
     this.side
-      .get()
+      ?.get()
       .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
     if (this.grantExpiresAt) {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
@@ -404,7 +486,8 @@ class ManagedTunnel implements OpenTunnel {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.warnTimer);
     await this.tunnel.close(closed.reason);
-    this.side.close();
+    this.side?.close();
+    this.bastion?.close();
     const stats = this.stats();
     try {
       this.recording.recordTunnel({

@@ -46,6 +46,7 @@ export interface PostgresTunnelOptions {
 
 /** What a local client needs to connect: shown to the user, never the upstream credentials. */
 export interface TunnelEndpoint {
+  kind: 'postgres';
   host: string;
   port: number;
   /** `host:port`, an IPv6 host in brackets: what the ready line calls `listen`. */
@@ -132,6 +133,7 @@ export class PostgresTunnel {
     const { user, database } = this.options.upstream;
     const hostInUrl = host.includes(':') ? `[${host}]` : host;
     this.endpointValue = {
+      kind: 'postgres',
       host,
       port,
       listen: `${hostInUrl}:${port}`,

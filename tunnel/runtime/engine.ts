@@ -28,8 +28,11 @@ export interface EngineOptions {
   tokens: TokenManager;
   /** The caller as the hub sees them (`hub.me()`), for the recording. */
   identity: { subject: string; name: string; kind: string };
-  /** The spool database and the stable-port file (HomePaths has both). */
-  paths: { spool: string; ports: string };
+  /**
+   * The spool database, the stable-port file and the home directory SSH targets keep their keys in
+   * (HomePaths has all three).
+   */
+  paths: { spool: string; ports: string; directory?: string };
   /** Where new targets' stable ports are picked from. Default 15432–15631. */
   portRange?: { first: number; last: number };
   /** The key of the `hash` mask. */
@@ -83,6 +86,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     identity: options.identity,
     ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),
+    ...(options.paths.directory ? { home: options.paths.directory } : {}),
     ...(options.onTunnelEvent ? { onEvent: options.onTunnelEvent } : {}),
     log,
   });

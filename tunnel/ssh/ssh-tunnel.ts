@@ -57,6 +57,8 @@ export interface SshEndpoint {
   url: string;
   /** A ready-to-use ssh_config `Host TARGET` block. */
   sshConfig: string;
+  /** The ssh_config include file the block is also written to, when the tunnel keeps one. */
+  includeFile?: string;
 }
 
 /**
