@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { resolveCredentials } from '../config/credentials.ts';
-import type { TargetConfig } from '../config/hub-config.ts';
+import type { PostgresTargetConfig } from '../config/hub-config.ts';
 
 export type TargetQuery = (
-  target: TargetConfig,
+  target: PostgresTargetConfig,
   query: { text: string; values: string[] },
 ) => Promise<(string | null)[][]>;
 
@@ -33,7 +33,7 @@ export function targetQuery(env: Readonly<Record<string, string | undefined>>): 
 }
 
 async function run(
-  target: TargetConfig,
+  target: PostgresTargetConfig,
   user: string,
   password: string,
   ssl: false | ConnectionOptions,
@@ -66,7 +66,7 @@ async function run(
 }
 
 /** libpq's sslmode in node's terms. */
-async function tlsOptions(target: TargetConfig): Promise<false | ConnectionOptions> {
+async function tlsOptions(target: PostgresTargetConfig): Promise<false | ConnectionOptions> {
   const { sslmode, sslrootcert, sslservername } = target.tls;
   if (sslmode === 'disable') return false;
   if (sslmode === 'prefer' || sslmode === 'require') return { rejectUnauthorized: false };
