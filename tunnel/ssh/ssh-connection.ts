@@ -32,8 +32,6 @@ export interface SshConnectionOptions {
   upstream: Omit<SshUpstreamConfig, 'signer' | 'sock'> & { via?: string; dial?: () => Promise<Duplex> };
   signer: Signer;
   policy: Policy;
-  /** The hub session held commands belong to. */
-  sessionId: string;
   approver: Approver | undefined;
   detector: ValueDetector | undefined;
   recorder: RecordingPoint;
@@ -63,7 +61,7 @@ export class SshConnection {
     private readonly options: SshConnectionOptions,
   ) {
     this.gate = new SshGate({
-      sessionId: options.sessionId,
+      connectionId: options.connectionId,
       targetId: options.targetId,
       policy: options.policy,
       approver: options.approver,

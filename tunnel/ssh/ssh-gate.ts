@@ -12,8 +12,11 @@ import type { SessionEvent } from '../recorder/recording-point.ts';
 export type GateOutcome = { allowed: true; rule: string } | { allowed: false; rule: string; message: string };
 
 export interface SshGateOptions {
-  /** The hub session held commands belong to. */
-  sessionId: string;
+  /**
+   * The local connection held commands come from: the approver asks the hub under the number its
+   * upstream sign-in was signed for, and the hub takes holds only from connections it signed in.
+   */
+  connectionId: string;
   targetId: string;
   policy: Policy;
   approver: Approver | undefined;
@@ -124,7 +127,7 @@ export class SshGate {
     let ticket: ApprovalTicket;
     try {
       ticket = await approver.requestApproval({
-        sessionId: this.options.sessionId,
+        sessionId: this.options.connectionId,
         sql: command,
         classes,
         rule: judgement.rule,

@@ -181,7 +181,6 @@ export class SshTunnel {
       upstream: options.upstream,
       signer: options.signerFor(connectionId),
       policy: options.policy,
-      sessionId: options.sessionId,
       approver: options.approver,
       detector: this.detector,
       recorder: options.recorder ?? recordNothing,
