@@ -2,11 +2,10 @@ import { STATEMENT_CLASSES, type StatementClass } from './classifier.ts';
 import type { DetectorName } from './masking/detectors.ts';
 import type { MaskStrategy } from './masking/strategies.ts';
 import { sshPreset, type SshPolicy } from './ssh-policy.ts';
+import type { Preset, Verdict } from './verdict.ts';
 
-export type Preset = 'read-only' | 'guarded' | 'observe';
+export type { Preset, Verdict } from './verdict.ts';
 export const PRESETS: readonly Preset[] = ['read-only', 'guarded', 'observe'];
-
-export type Verdict = 'allow' | 'approve' | 'block';
 
 /** A statement rule: matches statements of a class, optionally touching a table. */
 export interface StatementRule {

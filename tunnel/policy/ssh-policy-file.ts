@@ -17,7 +17,7 @@
  */
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { DETECTOR_NAMES, type DetectorName } from './masking/detectors.ts';
-import type { Verdict } from './policy.ts';
+import type { Verdict } from './verdict.ts';
 import { EXEC_CLASSES, type ExecClass } from './shell/exec-classes.ts';
 import type { ExecRule, ForwardDestination, SftpMode, ShellVerdict, SshPolicy } from './ssh-policy.ts';
 

@@ -5,7 +5,7 @@
  * allow), or the preset's verdict; the line gets the strictest.
  */
 import type { DetectorName } from './masking/detectors.ts';
-import type { Preset, Verdict } from './policy.ts';
+import type { Preset, Verdict } from './verdict.ts';
 import type { ExecClassification } from './shell/exec-classifier.ts';
 import { EXEC_CLASSES, type ExecClass } from './shell/exec-classes.ts';
 
