@@ -33,6 +33,11 @@ export interface HubConfig {
   admins: string[];
   /** Groups whose members read everyone's recordings. */
   auditors: string[];
+  /**
+   * Groups of the relays' own identities (agents, client credentials): they admit connections to targets
+   * enforced at a relay, and there alone prove, hold, record and close for the session's owner.
+   */
+  relays: string[];
   /** The hub's store: a postgres:// URL, or an SQLite file (resolved against hub.yaml's folder). */
   database: string | null;
   jit: {
@@ -124,6 +129,20 @@ export interface TargetConfig {
   } | null;
   /** Groups whose members decide held statements on this target. */
   approvers: string[];
+  /** Where the policy is enforced: the user's own tunnel, or a relay (which alone holds the way in). */
+  enforcement: 'local' | 'relay';
+  /** With `enforcement: relay`: where the relays listen (behind a load balancer, say), always verify-full. */
+  relay: RelayEndpoint | null;
+}
+
+export interface RelayEndpoint {
+  address: string;
+  host: string;
+  port: number;
+  /** An absolute path to a PEM file of trusted CAs, or "system". */
+  sslrootcert: string;
+  /** The name checked against the relay's certificate instead of the host. */
+  sslservername: string | null;
 }
 
 /** A configuration that cannot be used: names the file, the line (1-based; 0 when unknown) and the field. */
@@ -214,6 +233,16 @@ const targetSchema = z.strictObject({
       .optional(),
   }),
   policy: z.string().min(1).default('guarded'),
+  enforcement: z.enum(['local', 'relay'], { error: 'must be local or relay' }).default('local'),
+  relay: z
+    .strictObject({
+      address: z
+        .string()
+        .refine((value) => parseAddress(value) !== undefined, 'must be host:port (or [ipv6]:port)'),
+      sslrootcert: z.string().min(1).optional(),
+      sslservername: z.string().min(1).optional(),
+    })
+    .optional(),
   access: groups.default([]),
   jit: z
     .strictObject({
@@ -238,6 +267,7 @@ const hubSchema = z.strictObject({
   }),
   admins: groups.default([]),
   auditors: groups.default([]),
+  relays: groups.default([]),
   database: z.string().min(1).optional(),
   jit: z
     .strictObject({
@@ -394,6 +424,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       problems.push({ path: at('jit', 'approvers'), problem: 'must list at least one group' });
     }
 
+    const relay = relayOf(t, base, at, problems);
     const { host, port } = parseAddress(t.address)!;
     return {
       id: t.id,
@@ -428,6 +459,8 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
           }
         : null,
       approvers: t.approvers,
+      enforcement: t.enforcement,
+      relay,
     };
   });
 
@@ -453,6 +486,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       },
       admins: input.admins,
       auditors: input.auditors,
+      relays: input.relays,
       database:
         database === null || /^postgres(?:ql)?:\/\//.test(database) || database === ':memory:'
           ? database
@@ -477,6 +511,33 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       targets,
     },
   };
+}
+
+/** The relay of a target enforced at one: required then, refused otherwise. */
+function relayOf(
+  t: HubFile['targets'][number],
+  base: string,
+  at: (...rest: PropertyKey[]) => Path,
+  problems: Problem[],
+): RelayEndpoint | null {
+  if (t.enforcement !== 'relay') {
+    if (t.relay) problems.push({ path: at('relay'), problem: 'is only used with enforcement: relay' });
+    return null;
+  }
+  if (!t.relay) {
+    problems.push({
+      path: at('enforcement'),
+      problem: 'relay needs relay: { address: host:port, sslrootcert }',
+    });
+    return null;
+  }
+  const given = t.relay.sslrootcert ?? 'system';
+  const sslrootcert = given === 'system' ? given : path.resolve(base, given);
+  if (sslrootcert !== 'system' && !existsSync(sslrootcert)) {
+    problems.push({ path: at('relay', 'sslrootcert'), problem: `no such file: ${sslrootcert}` });
+  }
+  const { host, port } = parseAddress(t.relay.address)!;
+  return { address: t.relay.address, host, port, sslrootcert, sslservername: t.relay.sslservername ?? null };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import { createDetector, type DetectorName } from '../../tunnel/policy/masking/d
 import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
 import { judgeStatement } from '../../tunnel/policy/policy.ts';
 import { hubProver } from '../../tunnel/manager/hub-prover.ts';
-import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
+import { upstreamFromMaterial } from '../../tunnel/manager/session-material.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
 import { connectionNumbering, openDelegatedTunnel } from '../support/delegated-tunnel.ts';

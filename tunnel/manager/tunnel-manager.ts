@@ -16,21 +16,20 @@ import { hostname } from 'node:os';
 import type { ConnectionPurpose, OpenedSession, TargetEntitlement } from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
+import { allowEverything } from '../policy/decision-point.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { estimateRows } from '../policy/held-statement-scope.ts';
 import { checkPolicyCatalog, PolicyCatalogError } from '../policy/policy-catalog-check.ts';
-import { parsePolicy } from '../policy/policy-file.ts';
-import { presetPolicy, type Policy } from '../policy/policy.ts';
-import type { UpstreamConfig } from '../postgres/connection-string.ts';
 import { AdmissionRefused } from '../postgres/session.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
-import { delegatedCredentials } from '../postgres/upstream-credentials.ts';
+import { delegatedCredentials, tokenCredentials } from '../postgres/upstream-credentials.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
 import { HubApprover } from './hub-approver.ts';
 import { hubProver } from './hub-prover.ts';
 import { PortInUseError, type PortRegistry } from './port-registry.ts';
+import { policyFromSpec, upstreamFromMaterial } from './session-material.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
 
 export type CloseCause = 'stopped' | 'grant-expired' | 'grant-revoked' | 'recording-failed';
@@ -93,34 +92,6 @@ export interface OpenOptions {
   port?: number;
   /** The local secret clients authenticate with; a fresh random one when absent. */
   secret?: string;
-}
-
-/** Where and as whom to connect; the password requests are answered by the hub (hub-prover.ts). */
-export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
-  const { connection } = session;
-  const config: UpstreamConfig = {
-    host: connection.host,
-    port: connection.port,
-    user: connection.user,
-    database: connection.database,
-    sslmode: connection.tls.sslmode,
-    allowCleartextPassword: false,
-    connectTimeoutMs: 10_000,
-    applicationName: 'portcullis',
-  };
-  if (connection.tls.ca) config.sslrootcertPem = connection.tls.ca;
-  else if (connection.tls.sslrootcert) config.sslrootcert = connection.tls.sslrootcert;
-  if (connection.tls.sslservername) config.sslservername = connection.tls.sslservername;
-  return config;
-}
-
-export function policyFromSpec(session: OpenedSession, maskKey?: Buffer): Policy {
-  const base =
-    session.policy.kind === 'preset'
-      ? presetPolicy(session.policy.name)
-      : parsePolicy(session.policy.yaml, session.policy.name, maskKey ? { maskKey } : {});
-  // The shorter of the policy's hold timeout and the hub's: the hub would expire the approval anyway.
-  return { ...base, holdTimeoutMs: Math.min(base.holdTimeoutMs, session.holdTimeoutSeconds * 1000) };
 }
 
 function whatToDo(target: TargetEntitlement): string {
@@ -215,7 +186,9 @@ export class TunnelManager {
     if (this.tunnels.size === 0) return;
     const toClose = await this.options.hub.sessionsToClose();
     for (const entry of toClose) {
-      this.tunnels.get(entry.sessionId)?.end(entry.reason, undefined);
+      // A user's own sessions end for their grant; `session-closed` is a relay's connections' reason.
+      const cause = entry.reason === 'grant-expired' ? 'grant-expired' : 'grant-revoked';
+      this.tunnels.get(entry.sessionId)?.end(cause, undefined);
     }
   }
 
@@ -296,10 +269,20 @@ class ManagedTunnel implements OpenTunnel {
     const policy = policyFromSpec(opened, options.maskKey);
     this.strict = policy.recording === 'strict';
     const upstream = upstreamFromMaterial(opened);
+    const relayed = opened.connection.kind === 'relay';
+    // At a relay the user's access token opens each connection (inside TLS the tunnel verified), and the
+    // relay alone judges, masks and holds: this tunnel only carries and records what it carried.
     const proveThrough = (purpose: ConnectionPurpose, connection: () => number) =>
-      delegatedCredentials(hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }));
+      relayed
+        ? tokenCredentials(() => options.tokens.getAccessToken())
+        : delegatedCredentials(
+            hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }),
+          );
     this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
-    this.checkPolicy = async () => checkPolicyCatalog(policy, await this.side.get());
+    // Through a relay the policy and the catalog are the relay's.
+    this.checkPolicy = relayed
+      ? async () => {}
+      : async () => checkPolicyCatalog(policy, await this.side.get());
     this.recording = new TunnelRecording(
       options.spool,
       opened.sessionId,
@@ -313,7 +296,9 @@ class ManagedTunnel implements OpenTunnel {
       log: (message) => this.log(message),
       estimateRows: async (sql, scope) => estimateRows(await this.side.get(), sql, scope),
     });
-    const decisions = new PolicyEngine(policy, { approver, sideConnection: this.side.get });
+    const decisions = relayed
+      ? allowEverything
+      : new PolicyEngine(policy, { approver, sideConnection: this.side.get });
     this.tunnel = new PostgresTunnel({
       upstream,
       upstreamCredentials: (connectionId) =>
@@ -364,9 +349,12 @@ class ManagedTunnel implements OpenTunnel {
     }
     // The catalog connection opens now, while the hub that authenticates it is surely reachable: a later
     // outage then stops only new client connections, not masking on those already open.
-    this.side
-      .get()
-      .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
+    // Through a relay the catalog is the relay's to read.
+    if (this.opened.connection.kind !== 'relay') {
+      this.side
+        .get()
+        .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
+    }
     if (this.grantExpiresAt) {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
       // setTimeout holds at most ~24.8 days; longer grants are re-armed.

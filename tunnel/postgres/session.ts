@@ -62,6 +62,11 @@ export interface SessionOptions {
    * to the server and processed there, or found to name no session).
    */
   onCancelRequest(processId: number, secretKey: Buffer): Promise<void>;
+  /**
+   * The client has already authenticated elsewhere (a relay's own handshake, which told it
+   * AuthenticationOk): the session starts with the upstream, for these startup parameters.
+   */
+  authenticated?: { parameters: Map<string, string> };
   log(message: string): void;
 }
 
@@ -214,6 +219,7 @@ export class PostgresSession {
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('error', (error) => this.close(`client error: ${error.message}`));
     client.on('close', () => this.close(this.endReason));
+    if (options.authenticated) this.signedIn(options.authenticated.parameters);
   }
 
   get id(): string {
@@ -349,14 +355,19 @@ export class PostgresSession {
         this.dismiss(errorResponse({ severity: 'FATAL', code: step.code, message: step.message }));
         return;
       case 'authenticated':
-        this.authenticated = true;
         this.client.write(step.bytes);
-        this.clientFramer.limitMessageSize(this.options.maxMessageSize);
-        this.phase = 'connecting';
-        this.client.pause();
-        void this.openUpstream(step.parameters);
+        this.signedIn(step.parameters);
         return;
     }
+  }
+
+  private signedIn(parameters: Map<string, string>): void {
+    this.authenticated = true;
+    if (this.options.authenticated) this.clientFramer.expectTagged();
+    this.clientFramer.limitMessageSize(this.options.maxMessageSize);
+    this.phase = 'connecting';
+    this.client.pause();
+    void this.openUpstream(parameters);
   }
 
   /**

@@ -48,6 +48,21 @@ export type SessionEvent =
   | ({ type: 'tunnel.close'; reason: string } & TunnelTotals)
   /** Recorded by a later run for a tunnel whose process ended without closing it (killed, crashed). */
   | { type: 'tunnel.abandoned'; reason: string; process: { pid: number; host: string } }
+  /** A relay began serving one connection of the user's session `session` (its own hub session). */
+  | {
+      type: 'relay.open';
+      identity: { subject: string; name: string; kind: string };
+      target: { id: string; name: string };
+      session: string;
+      client: { address: string; port: number };
+      policy: string;
+      grantExpiresAt: string | null;
+      process: { pid: number; host: string };
+    }
+  | ({ type: 'relay.close'; reason: string; refused: number } & Omit<
+      TunnelTotals,
+      'bytesFromClient' | 'bytesToClient'
+    >)
   | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
   | {
       type: 'statement';
