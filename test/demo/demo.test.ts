@@ -210,11 +210,13 @@ describe('the demo database', () => {
     }
   });
 
-  it('hands the agent the shop_reporting role, which reads but cannot write', async () => {
+  it('gives the agent a role of its own in shop_reporting, which reads but cannot write, dropped at the end', async () => {
     const agent = await signInAgent();
     const session = await agent.openSession('shop-reporting');
+    const role = session.provisioned?.role;
     try {
-      expect(session.connection).toMatchObject({ database: 'shop', user: 'shop_reporting' });
+      expect(role).toMatch(/^pc_/);
+      expect(session.connection).toMatchObject({ database: 'shop', user: role });
       const reporting = await connectAs(agent, session);
       try {
         expect((await reporting.query('SELECT count(*)::int AS n FROM payments')).rows[0].n).toBeGreaterThan(
@@ -235,6 +237,12 @@ describe('the demo database', () => {
       }
     } finally {
       await agent.closeSession(session.sessionId);
+    }
+    const admin = await superuser();
+    try {
+      expect((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(0);
+    } finally {
+      await admin.end();
     }
   });
 
