@@ -102,11 +102,13 @@ function startTls(raw: Socket, secureContext: SecureContext): Promise<TLSSocket>
       socket.destroy();
       reject(new RelayRefusal(`TLS failed: ${error.message}`, '08P01', undefined));
     };
+    const closed = (): void => fail(new Error('closed during the TLS handshake'));
     socket.once('error', fail);
-    socket.once('close', () => fail(new Error('closed during the TLS handshake')));
+    socket.once('close', closed);
     socket.once('secure', () => {
+      // Only our own listeners: the socket's own 'close' listener frees its TLS state.
       socket.off('error', fail);
-      socket.removeAllListeners('close');
+      socket.off('close', closed);
       resolve(socket);
     });
   });
