@@ -256,6 +256,11 @@ describe('what the user’s machine holds', () => {
       const client = await straightToRelay(opened.sessionId, await priya.tokens.getAccessToken());
       const { rows } = await client.query('SELECT email FROM customers');
       expect(rows[0].email).not.toBe('ada@example.com');
+      const bound = await client.query({ text: 'SELECT email FROM customers WHERE id = $1', values: [1] });
+      expect(bound.rows[0].email).not.toBe('ada@example.com');
+      const named = { name: 'by-id', text: 'SELECT name FROM customers WHERE id = $1', values: [1] };
+      expect((await client.query(named)).rows).toEqual([{ name: 'Ada Lovelace' }]);
+      expect((await client.query(named)).rows).toEqual([{ name: 'Ada Lovelace' }]);
       await expect(client.query('DROP TABLE customers')).rejects.toThrow(/Portcullis/);
       await client.end();
     } finally {
