@@ -155,6 +155,7 @@ function announce(event: Record<string, unknown>): void {
  */
 function openRecording(file: string, strict: boolean, stop: (failure: Error) => void): JsonLinesRecorder {
   return JsonLinesRecorder.open(file, {
+    writeThrough: strict,
     onFailure(error) {
       log(
         `recording to ${file} failed: ${error.message}; ` +

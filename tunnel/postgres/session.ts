@@ -282,6 +282,7 @@ export class PostgresSession {
     this.client.once('finish', destroy);
     this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
     this.dismissTimer.unref();
+    this.options.recorder.flush?.();
     if (farewell) this.client.end(farewell);
     else this.client.end();
   }
@@ -865,6 +866,8 @@ export class PostgresSession {
 
   private readonly send = (bytes: Buffer): void => {
     this.stats.bytesToClient += bytes.length;
+    // What the client is about to see the outcome of is recorded first.
+    this.options.recorder.flush?.();
     if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
       const upstream = this.upstream.socket;
       upstream.pause();

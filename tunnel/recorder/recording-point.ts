@@ -100,6 +100,11 @@ export type RecordedEvent = SessionEvent & { sessionId: string; at: string };
 
 export interface RecordingPoint {
   record(sessionId: string, event: SessionEvent): void;
+  /**
+   * Writes now what `record` buffered; the session calls it before it releases anything to the
+   * client, so that what the client has seen the result of is recorded.
+   */
+  flush?(): void;
   /** Flushes whatever is buffered; called when the tunnel closes. */
   close?(): Promise<void>;
 }
