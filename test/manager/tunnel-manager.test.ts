@@ -4,7 +4,7 @@
  * manager is built directly on their account, a local recording spool and a port registry, and
  * node-postgres / postgres.js connect through the tunnels it opens.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -18,7 +18,9 @@ import {
   TargetUnavailableError,
   TunnelManager,
   type TunnelClosed,
+  type TunnelManagerOptions,
 } from '../../tunnel/manager/tunnel-manager.ts';
+import { TunnelCertificateStore } from '../../tunnel/manager/tunnel-certificates.ts';
 import { loadClassifier } from '../../tunnel/policy/classifier.ts';
 import { RecordingSpool, type RecordingSpoolOptions } from '../../tunnel/recorder/spool.ts';
 import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
@@ -110,6 +112,7 @@ async function manager(
     revocationPollMs?: number;
     hub?: HubClient;
     spool?: RecordingSpoolOptions;
+    certificates?: TunnelManagerOptions['certificates'];
   } = {},
 ): Promise<Built> {
   const logs: string[] = [];
@@ -126,6 +129,7 @@ async function manager(
     ports: registry,
     identity: await account.hub.me(),
     revocationPollMs: options.revocationPollMs ?? 600_000,
+    ...(options.certificates ? { certificates: options.certificates } : {}),
     log,
   });
   managers.push(built);
@@ -201,6 +205,31 @@ describe('in the standard world', () => {
   });
 
   describe('opening a target', () => {
+    it("serves TLS with the target's own CA from the Portcullis home, the same CA on every open", async () => {
+      const store = new TunnelCertificateStore(path.join(dir, 'tls'));
+      const { manager: m } = await manager(priya, { certificates: store });
+      const first = await m.open('app-db');
+      expect(first.caFile).toBe(path.join(dir, 'tls', 'app-db', 'ca.pem'));
+      const ca = await readFile(first.caFile!, 'utf8');
+      expect(first.endpoint.ca).toBe(ca);
+      const verified = new pg.Client({
+        host: first.endpoint.host,
+        port: first.endpoint.port,
+        user: first.endpoint.user,
+        password: first.endpoint.password,
+        database: first.endpoint.database,
+        ssl: { ca },
+      });
+      await verified.connect();
+      expect((await verified.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      await verified.end();
+      await first.close();
+
+      const again = await m.open('app-db');
+      expect(again.endpoint.ca).toBe(ca);
+      await again.close();
+    });
+
     it('gives a loopback endpoint on the remembered port, guards what runs through it, and counts it', async () => {
       const { manager: m, spool, registry } = await manager(priya);
       const tunnel = await m.open('app-db');

@@ -114,6 +114,7 @@ async function runTunnel(
     user: endpoint.user,
     password: endpoint.password,
     url: endpoint.url,
+    ...(tunnel.caFile ? { sslrootcert: tunnel.caFile } : {}),
     target: tunnel.target.id,
     session: tunnel.sessionId,
   });
@@ -124,6 +125,9 @@ async function runTunnel(
         `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.listen}`,
         `  policy ${tunnel.policy}${grant}; recorded as session ${tunnel.sessionId}`,
         `  psql "${endpoint.url}"`,
+        ...(tunnel.caFile
+          ? [`  TLS too: sslmode=verify-full sslrootcert=${tunnel.caFile} (or sslmode=require)`]
+          : []),
         `  Press Ctrl-C to close it.`,
       ].join('\n'),
     );

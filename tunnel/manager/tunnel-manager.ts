@@ -28,6 +28,7 @@ import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
 import { HubApprover } from './hub-approver.ts';
 import { hubProver } from './hub-prover.ts';
+import type { TunnelCertificate } from './tunnel-certificates.ts';
 import { PortInUseError, type PortRegistry } from './port-registry.ts';
 import { policyFromSpec, upstreamFromMaterial } from './session-material.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
@@ -54,6 +55,8 @@ export interface OpenTunnel {
   /** The policy's name as the hub gave it. */
   readonly policy: string;
   readonly grantExpiresAt: string | null;
+  /** The local leg's certificate authority (PEM file) for clients' `sslrootcert`, when it offers TLS. */
+  readonly caFile?: string;
   stats(): TunnelStats;
   /** Settles once the tunnel has closed, with why. */
   readonly closed: Promise<TunnelClosed>;
@@ -85,6 +88,8 @@ export interface TunnelManagerOptions {
   host?: string;
   /** Sees each client connection's event of every tunnel (the desktop app follows holds this way). */
   onEvent?: (tunnel: OpenTunnel, event: SessionEvent) => void;
+  /** The local leg's TLS certificate of each target (TunnelCertificateStore); plaintext only without. */
+  certificates?: { forTarget(targetId: string): Promise<TunnelCertificate> };
 }
 
 export interface OpenOptions {
@@ -130,10 +135,11 @@ export class TunnelManager {
     }
 
     const port = await this.options.ports.portFor(targetId, options.port);
+    const certificate = await this.options.certificates?.forTarget(targetId);
     const opened = await hub.openSession(targetId);
     let tunnel: ManagedTunnel;
     try {
-      tunnel = new ManagedTunnel(target, opened, port, this.options, options.secret);
+      tunnel = new ManagedTunnel(target, opened, port, this.options, { secret: options.secret, certificate });
       await tunnel.start();
     } catch (error) {
       const reason = `the tunnel could not open: ${(error as Error).message}`;
@@ -243,6 +249,7 @@ class ManagedTunnel implements OpenTunnel {
   readonly sessionId: string;
   readonly policy: string;
   readonly grantExpiresAt: string | null;
+  readonly caFile: string | undefined;
   readonly closed: Promise<TunnelClosed>;
   private settle!: (closed: TunnelClosed) => void;
   private readonly tunnel: PostgresTunnel;
@@ -260,8 +267,9 @@ class ManagedTunnel implements OpenTunnel {
     private readonly opened: OpenedSession,
     private readonly port: number,
     private readonly options: TunnelManagerOptions,
-    secret: string | undefined,
+    local: { secret?: string; certificate?: TunnelCertificate },
   ) {
+    this.caFile = local.certificate?.caFile;
     this.sessionId = opened.sessionId;
     this.policy = opened.policy.name;
     this.grantExpiresAt = opened.grant?.expiresAt ?? null;
@@ -305,7 +313,8 @@ class ManagedTunnel implements OpenTunnel {
         proveThrough('client', () => this.recording.connectionNumber(connectionId)),
       host: options.host ?? '127.0.0.1',
       port,
-      ...(secret ? { secret } : {}),
+      ...(local.secret ? { secret: local.secret } : {}),
+      ...(local.certificate ? { tls: local.certificate } : {}),
       decisions,
       recorder: this.recording,
       admit: () => this.admit(),

@@ -7,6 +7,7 @@ import { recordNothing, type RecordingPoint } from '../recorder/recording-point.
 import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
+import { LocalTls, type LocalTlsMaterial } from './local-tls.ts';
 import { createScramVerifier } from './scram.ts';
 import { errorResponse } from './protocol.ts';
 import { PostgresSession, type SessionOptions } from './session.ts';
@@ -41,6 +42,11 @@ export interface PostgresTunnelOptions {
   secret?: string;
   /** Asked for every authenticated client before its upstream connection opens; see SessionOptions.admit. */
   admit?: SessionOptions['admit'];
+  /**
+   * The local leg's certificate, its key and the authority that signed it (local-certificate.ts): TLS
+   * for clients that ask for it. Without it SSLRequest is answered 'N'.
+   */
+  tls?: LocalTlsMaterial;
   log?: (message: string) => void;
 }
 
@@ -55,6 +61,8 @@ export interface TunnelEndpoint {
   database: string;
   /** A libpq URI usable as is (sslmode=disable: the leg is loopback). */
   url: string;
+  /** With TLS: the authority (PEM) that signed the local leg's certificate, for `sslrootcert`. */
+  ca?: string;
 }
 
 /** Traffic through a tunnel since it started: live connections and everything they moved. */
@@ -87,6 +95,8 @@ export class PostgresTunnel {
   /** Statements are recorded with their password literals redacted, wherever the recording goes. */
   private readonly recorder: RecordingPoint;
 
+  private readonly tls: LocalTls | undefined;
+
   constructor(private readonly options: PostgresTunnelOptions) {
     this.secret = options.secret ?? randomBytes(24).toString('base64url');
     this.verifier = createScramVerifier(this.secret);
@@ -95,6 +105,7 @@ export class PostgresTunnel {
       ? limitStatementSize(options.decisions, options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE)
       : allowEverything;
     this.recorder = options.recorder ? redactingPasswords(options.recorder) : recordNothing;
+    this.tls = options.tls ? new LocalTls(options.tls) : undefined;
   }
 
   get endpoint(): TunnelEndpoint {
@@ -139,6 +150,7 @@ export class PostgresTunnel {
       password: this.secret,
       database,
       url: `postgres://${encodeURIComponent(user)}:${encodeURIComponent(this.secret)}@${hostInUrl}:${port}/${encodeURIComponent(database)}?sslmode=disable`,
+      ...(this.tls ? { ca: this.tls.material.ca } : {}),
     };
     return this.endpointValue;
   }
@@ -208,6 +220,7 @@ export class PostgresTunnel {
       recorder: this.recorder,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
+      ...(this.tls ? { tls: this.tls } : {}),
       issueCancelKey: (processId) => {
         keyedAs = processId;
         return this.cancelKeys.issue(processId, session);
