@@ -20,7 +20,7 @@ import {
 } from '../../tunnel/postgres/local-certificate.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import { installed, run } from '../support/commands.ts';
-import { driverMissing, runScenario, type Driver } from '../support/drivers.ts';
+import { driverMissing, runScenarios, type Driver, type ScenarioResult } from '../support/drivers.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { errorField, RawClient } from '../support/raw-client.ts';
@@ -254,17 +254,17 @@ describe.skipIf(!havePsql)('psql (libpq)', () => {
 describe.each(['psycopg', 'pgjdbc'] as Driver[])('%s', (driver) => {
   const reason = driverMissing(driver);
   if (reason) console.warn(`skipping ${driver} TLS tests: ${reason}`);
+  const SCENARIOS = ['tls-require', 'tls-verify-full'];
+  let results: ScenarioResult[];
 
-  it.skipIf(reason !== undefined).each(['tls-require', 'tls-verify-full'])('%s', async (scenario) => {
-    const target = {
-      host: endpoint.host,
-      port: endpoint.port,
-      user: endpoint.user,
-      password: endpoint.password,
-      dbname: endpoint.database,
-      sslrootcert: caFile,
-    };
-    const result = await runScenario(driver, target, scenario);
+  beforeAll(async () => {
+    if (reason) return;
+    const target = { ...endpoint, dbname: endpoint.database, sslrootcert: caFile };
+    results = await runScenarios(driver, target, SCENARIOS);
+  }, 300_000);
+
+  it.skipIf(reason !== undefined).each(SCENARIOS)('%s', (scenario) => {
+    const result = results.find((r) => r.scenario === scenario)!;
     expect(result, result.detail).toMatchObject({ ok: true });
   });
 });
