@@ -113,6 +113,7 @@ async function manager(
     hub?: HubClient;
     spool?: RecordingSpoolOptions;
     certificates?: TunnelManagerOptions['certificates'];
+    catalogIdleMs?: number;
   } = {},
 ): Promise<Built> {
   const logs: string[] = [];
@@ -130,6 +131,7 @@ async function manager(
     identity: await account.hub.me(),
     revocationPollMs: options.revocationPollMs ?? 600_000,
     ...(options.certificates ? { certificates: options.certificates } : {}),
+    ...(options.catalogIdleMs ? { catalogIdleMs: options.catalogIdleMs } : {}),
     log,
   });
   managers.push(built);
@@ -320,6 +322,47 @@ describe('in the standard world', () => {
         targetId: 'app-db',
         closeReason: 'the tunnel was stopped',
       });
+    });
+
+    it('keeps its catalog connection only while clients are connected, named after the session', async () => {
+      const { manager: m } = await manager(priya, { catalogIdleMs: 300 });
+      const tunnel = await m.open('app-db');
+      const shop = new pg.Client({ connectionString: world.shopUrl });
+      await shop.connect();
+      try {
+        const catalogConnections = async (): Promise<number> =>
+          (
+            await shop.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [
+              `portcullis catalog for ${tunnel.sessionId}`,
+            ])
+          ).rowCount ?? 0;
+        // Opening checks the policy against the catalog; then a tunnel nobody uses lets the connection go
+        // and holds no server slot (dropdb would fail on it).
+        await until('the catalog connection of an unused tunnel to close', async () =>
+          (await catalogConnections()) === 0 ? true : undefined,
+        );
+
+        const client = await connect(tunnel.endpoint.url);
+        await until('the catalog connection, opened as the client came in', async () =>
+          (await catalogConnections()) === 1 ? true : undefined,
+        );
+        await sleep(900);
+        expect(await catalogConnections()).toBe(1);
+        const emails = await client.pg.query('select email from customers order by id');
+        expect(emails.rows[0].email).not.toBe('ada@example.com');
+
+        await endClients();
+        await until('the catalog connection to close with no client left', async () =>
+          (await catalogConnections()) === 0 ? true : undefined,
+        );
+        // The next client is masked as before, through a catalog connection opened again.
+        const again = await connect(tunnel.endpoint.url);
+        const masked = await again.pg.query('select email from customers order by id');
+        expect(masked.rows.map((r: { email: string }) => r.email)).toEqual(emails.rows.map((r) => r.email));
+        expect(await catalogConnections()).toBe(1);
+      } finally {
+        await shop.end();
+      }
     });
 
     it('says what to do when the target cannot be used now, and opens nothing', async () => {

@@ -190,7 +190,11 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   const policy = policyFrom(options.policy);
   const limits = limitsFrom(options);
   await loadClassifier();
-  const side = sharedSideConnection(upstream);
+  let connected = (): boolean => false;
+  const side = sharedSideConnection(upstream, undefined, {
+    applicationName: `portcullis catalog for guard pid ${process.pid}`,
+    inUse: () => connected(),
+  });
   const decisions = new PolicyEngine(policy, { sideConnection: side.get });
 
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
@@ -207,6 +211,7 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
     : undefined;
   const tls = await localTls(listen.host);
   const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, ...limits, tls, log });
+  connected = () => tunnel.sessionCount > 0;
   const endpoint = await tunnel.listen();
   // Signal handlers go in before the ready line: a supervisor may stop us the moment it reads it.
   const stopped = new Promise<Error | undefined>((resolve) => {

@@ -88,6 +88,8 @@ export interface TunnelManagerOptions {
   host?: string;
   /** Sees each client connection's event of every tunnel (the desktop app follows holds this way). */
   onEvent?: (tunnel: OpenTunnel, event: SessionEvent) => void;
+  /** How long a tunnel's catalog connection stays open with no client connected (side-connection.ts). */
+  catalogIdleMs?: number;
   /** The local leg's TLS certificate of each target (TunnelCertificateStore); plaintext only without. */
   certificates?: { forTarget(targetId: string): Promise<TunnelCertificate> };
 }
@@ -286,7 +288,11 @@ class ManagedTunnel implements OpenTunnel {
         : delegatedCredentials(
             hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection }),
           );
-    this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
+    this.side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0), {
+      applicationName: `portcullis catalog for ${opened.sessionId}`,
+      inUse: () => this.tunnel.sessionCount > 0,
+      ...(options.catalogIdleMs === undefined ? {} : { idleMs: options.catalogIdleMs }),
+    });
     // Through a relay the policy and the catalog are the relay's.
     this.checkPolicy = relayed
       ? async () => {}
@@ -355,14 +361,6 @@ class ManagedTunnel implements OpenTunnel {
       await this.tunnel.close('recording failed');
       this.side.close();
       throw new Error(`cannot record the session: ${(error as Error).message}`, { cause: error });
-    }
-    // The catalog connection opens now, while the hub that authenticates it is surely reachable: a later
-    // outage then stops only new client connections, not masking on those already open.
-    // Through a relay the catalog is the relay's to read.
-    if (this.opened.connection.kind !== 'relay') {
-      this.side
-        .get()
-        .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
     }
     if (this.grantExpiresAt) {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
@@ -444,6 +442,7 @@ class ManagedTunnel implements OpenTunnel {
 
   private async admit(): Promise<void> {
     if (this.closing) throw new AdmissionRefused('the tunnel is closing', '57P01');
+    this.openCatalog();
     if (this.grantExpiresAt && Date.parse(this.grantExpiresAt) <= Date.now()) {
       void this.end('grant-expired', undefined);
       throw new AdmissionRefused(REASONS['grant-expired'](this.target));
@@ -465,6 +464,20 @@ class ManagedTunnel implements OpenTunnel {
           : `your Portcullis sign-in could not be renewed (${(error as Error).message}); try again shortly`,
       );
     }
+  }
+
+  /**
+   * The catalog connection opens as a client comes in, while the hub that authenticates both is surely
+   * reachable: a later outage then stops only new client connections, not masking on those already
+   * open (it stays open while any client is connected). With no client it closes once idle, so a tunnel
+   * left open holds no server slot and does not stand in the way of `DROP DATABASE`.
+   */
+  private openCatalog(): void {
+    // Through a relay the catalog is the relay's to read.
+    if (this.opened.connection.kind === 'relay') return;
+    this.side
+      .get()
+      .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
   }
 
   private recordingFailed(error: RecordingError): void {
