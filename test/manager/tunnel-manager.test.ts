@@ -365,6 +365,17 @@ describe('in the standard world', () => {
       }
     });
 
+    it("passes the client's application_name upstream, and names one that gives none 'portcullis'", async () => {
+      const { manager: m } = await manager(priya);
+      const tunnel = await m.open('app-db');
+      const named = await connect(`${tunnel.endpoint.url}&application_name=DBeaver%2025.1`);
+      const unnamed = await connect(tunnel.endpoint.url);
+      const seen = async (client: Client): Promise<unknown> =>
+        (await client.pg.query('SHOW application_name')).rows[0].application_name;
+      expect(await seen(named)).toBe('DBeaver 25.1');
+      expect(await seen(unnamed)).toBe('portcullis');
+    });
+
     it('says what to do when the target cannot be used now, and opens nothing', async () => {
       const { manager: m, registry } = await manager(priya);
 

@@ -20,7 +20,9 @@ export function upstreamFromConnection(connection: ConnectionMaterial): Upstream
       sslmode: connection.tls.sslmode,
       allowCleartextPassword: false,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      applicationName: 'portcullis',
+      // The client's own application_name goes through (settings are applied, never dropped); a client
+      // that names none shows as coming through Portcullis.
+      fallbackApplicationName: 'portcullis',
     },
     connection.tls,
   );
@@ -42,7 +44,7 @@ export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
       sslmode: 'verify-full',
       allowCleartextPassword: false,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      applicationName: 'portcullis',
+      fallbackApplicationName: 'portcullis',
       channelBinding: 'disable',
     },
     connection.tls,
