@@ -2,7 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
 import { redactingPasswords } from '../policy/password-literals.ts';
-import { DEFAULT_MAX_STATEMENT_SIZE, limitStatementSize } from '../policy/statement-size.ts';
+import {
+  boundingStatementText,
+  DEFAULT_MAX_STATEMENT_SIZE,
+  limitStatementSize,
+} from '../policy/statement-size.ts';
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
@@ -92,7 +96,10 @@ export class PostgresTunnel {
   private readonly ended = { bytesFromClient: 0, bytesToClient: 0 };
   private readonly capacity: CapacityLog;
   private readonly decisions: DecisionPoint;
-  /** Statements are recorded with their password literals redacted, wherever the recording goes. */
+  /**
+   * Statements are recorded with their password literals redacted, wherever the recording goes; those
+   * above the statement size limit by their size and hash only.
+   */
   private readonly recorder: RecordingPoint;
 
   private readonly tls: LocalTls | undefined;
@@ -104,7 +111,13 @@ export class PostgresTunnel {
     this.decisions = options.decisions
       ? limitStatementSize(options.decisions, options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE)
       : allowEverything;
-    this.recorder = options.recorder ? redactingPasswords(options.recorder) : recordNothing;
+    // Oversized text is replaced first: the redactor then never scans megabytes.
+    this.recorder = options.recorder
+      ? boundingStatementText(
+          redactingPasswords(options.recorder),
+          options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE,
+        )
+      : recordNothing;
     this.tls = options.tls ? new LocalTls(options.tls) : undefined;
   }
 
