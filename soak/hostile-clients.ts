@@ -224,16 +224,26 @@ export async function giantBeforeSignIn(port: number, stop: Stop, tally: Tally):
     const header = Buffer.alloc(8);
     header.writeInt32BE(60 * 1024 * 1024, 0);
     header.writeInt32BE(196608, 4);
+    const started = Date.now();
     socket.write(header);
     let sent = 0;
-    while (!gone(socket) && socket.writable && sent < 60 * 1024 * 1024 && !stop.stopped) {
-      if (!socket.write(chunk)) await pause(20);
+    // Only what the kernel takes: Node would buffer the rest in this process, not send it.
+    while (!gone(socket) && sent < 60 * 1024 * 1024 && !stop.stopped) {
+      if (socket.writableLength > 0) {
+        await pause(10);
+        continue;
+      }
+      socket.write(chunk);
       sent += chunk.length;
       tally.bytesSent += chunk.length;
     }
-    if (await closedWithin(socket, 2000)) tally.closedByTunnel++;
-    else tally.leftOpen++;
-    note(tally, `≤${Math.ceil(sent / (1024 * 1024))} MiB written before the close`);
+    if (await closedWithin(socket, 2000)) {
+      tally.closedByTunnel++;
+      note(
+        tally,
+        `closed within ${Date.now() - started < 1000 ? '1 s' : `${Math.ceil((Date.now() - started) / 1000)} s`}, ≤${Math.ceil(sent / (1024 * 1024))} MiB sent`,
+      );
+    } else tally.leftOpen++;
     socket.destroy();
   }
 }
