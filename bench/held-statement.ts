@@ -30,7 +30,7 @@ import { createHubClient, type HubClient } from '../tunnel/hub-client/index.ts';
 import { clientCredentialsLogin } from '../tunnel/identity/index.ts';
 import { HubApprover } from '../tunnel/manager/hub-approver.ts';
 import { hubProver } from '../tunnel/manager/hub-prover.ts';
-import { upstreamFromMaterial } from '../tunnel/manager/tunnel-manager.ts';
+import { upstreamFromMaterial } from '../tunnel/manager/session-material.ts';
 import { loadClassifier } from '../tunnel/policy/classifier.ts';
 import { PolicyEngine } from '../tunnel/policy/engine.ts';
 import { presetPolicy } from '../tunnel/policy/policy.ts';

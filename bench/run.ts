@@ -5,6 +5,7 @@
 import { benchClassifier } from './classifier.ts';
 import { benchCliStartup } from './cli-startup.ts';
 import { benchDesktopApp } from './desktop-app.ts';
+import { benchDelegation } from './delegation.ts';
 import { benchHeldStatement } from './held-statement.ts';
 import { benchHubEvents } from './hub-events.ts';
 import { benchHubIngestion } from './hub.ts';
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<void>> = {
   'held-statement': benchHeldStatement,
   'cli-startup': benchCliStartup,
   'desktop-app': benchDesktopApp,
+  delegation: benchDelegation,
   'ssh-tunnel': benchSshTunnel,
 };
 

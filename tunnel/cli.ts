@@ -54,6 +54,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/hub.ts')).hubCommand(),
   },
   {
+    name: 'relay',
+    summary: 'Run a relay next to the databases, for targets the client machine must not be trusted with.',
+    load: async () => (await import('./commands/relay.ts')).relayCommand(),
+  },
+  {
     name: 'demo',
     summary: 'Run the embedded demo: identity provider, hub and a PostgreSQL full of fake PII.',
     load: async () => (await import('./commands/demo.ts')).demoCommand(),

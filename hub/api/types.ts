@@ -122,6 +122,20 @@ export interface SshHopMaterial extends Omit<SshConnectionMaterial, 'kind'> {
 }
 
 /**
+ * Where a tunnel of a target enforced at a relay connects instead: the relay (over TLS, its certificate
+ * verified), authenticating with the user's access token for this session. Nothing about the database.
+ */
+export interface RelayMaterial {
+  kind: 'relay';
+  host: string;
+  port: number;
+  /** The target's database, by name (for the client's connection string). */
+  database: string;
+  /** Always verify-full. */
+  tls: TlsMaterial;
+}
+
+/**
  * Where the policy is enforced: `local` by the user's own tunnel (protects against mistakes, runaway
  * agents and other local processes); `relay` by a relay next to the databases, which alone holds the way
  * in (protects against a client machine that is not trusted).
@@ -138,7 +152,8 @@ export interface OpenedSession {
   targetId: string;
   openedAt: string;
   enforcement: Enforcement;
-  connection: ConnectionMaterial | SshConnectionMaterial;
+  /** The database or SSH server (`local`), or the relay that alone reaches the database (`relay`). */
+  connection: ConnectionMaterial | SshConnectionMaterial | RelayMaterial;
   policy: PolicySpec;
   /** The JIT grant the session rides on (it closes when the grant ends); null with standing access. */
   grant: { requestId: string; expiresAt: string } | null;
@@ -157,6 +172,11 @@ export type ChainStatus = 'ok' | 'broken' | 'incomplete';
 
 export interface SessionSummary {
   id: string;
+  /**
+   * For one connection through a relay: the session it belongs to (the user's tunnel's). The relay
+   * records such a connection in a session of its own.
+   */
+  parentId: string | null;
   targetId: string;
   subject: string;
   displayName: string;
@@ -179,13 +199,16 @@ export interface SessionSummary {
   anomalyCount: number;
 }
 
-/** A session the tunnel must end now: its grant expired or was revoked. */
+/**
+ * A session the tunnel must end now: its grant expired or was revoked; for a connection a relay serves,
+ * also the user's session it belongs to having closed.
+ */
 export interface SessionToClose {
   sessionId: string;
   subject: string;
   targetId: string;
   grantId: string | null;
-  reason: 'grant-expired' | 'grant-revoked';
+  reason: 'grant-expired' | 'grant-revoked' | 'session-closed';
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -272,6 +295,32 @@ export interface ProofRecord {
   /** Who asked: the session's owner (or, for relay targets, the relay). */
   requester: Actor;
   at: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Relays: POST /v1/relay/connections, called by a relay for each client connection it accepts
+
+/** What a relay presents for a connection: the session it names and the user's own access token. */
+export interface RelayConnectionInput {
+  sessionId: string;
+  /** The session owner's access token, as the user's tunnel handed it to the relay. */
+  accessToken: string;
+  /** Where the connection came from, for the recording. */
+  client?: { address: string; port: number };
+}
+
+/** Everything a relay needs to serve one admitted connection. */
+export interface RelayAdmission {
+  /** The connection's own session: the relay records into it, and its upstream is proven for it. */
+  connectionSessionId: string;
+  /** The user's session the connection belongs to. */
+  sessionId: string;
+  owner: { subject: string; name: string; kind: IdentityKind };
+  target: { id: string; name: string };
+  connection: ConnectionMaterial;
+  policy: PolicySpec;
+  grant: { requestId: string; expiresAt: string } | null;
+  holdTimeoutSeconds: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

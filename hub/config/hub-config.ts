@@ -41,6 +41,11 @@ export interface HubConfig {
   admins: string[];
   /** Groups whose members read everyone's recordings. */
   auditors: string[];
+  /**
+   * Groups of the relays' own identities (agents, client credentials): they admit connections to targets
+   * enforced at a relay, and there alone prove, hold, record and close for the session's owner.
+   */
+  relays: string[];
   /** The hub's store: a postgres:// URL, or an SQLite file (resolved against hub.yaml's folder). */
   database: string | null;
   jit: {
@@ -106,6 +111,13 @@ interface TargetBase {
   } | null;
   /** Groups whose members decide held statements (and held commands) on this target. */
   approvers: string[];
+  /**
+   * Where the policy is enforced: the user's own tunnel, or a relay (which alone holds the way in).
+   * SSH targets: always the tunnel.
+   */
+  enforcement: 'local' | 'relay';
+  /** With `enforcement: relay`: where the relays listen (behind a load balancer, say), always verify-full. */
+  relay: RelayEndpoint | null;
 }
 
 export interface PostgresTargetConfig extends TargetBase {
@@ -138,6 +150,16 @@ export interface PostgresTargetConfig extends TargetBase {
   } | null;
   /** An SSH target the tunnel reaches the database through (a bastion), or null. */
   via: string | null;
+}
+
+export interface RelayEndpoint {
+  address: string;
+  host: string;
+  port: number;
+  /** An absolute path to a PEM file of trusted CAs, or "system". */
+  sslrootcert: string;
+  /** The name checked against the relay's certificate instead of the host. */
+  sslservername: string | null;
 }
 
 export interface SshTargetConfig extends TargetBase {
@@ -251,6 +273,16 @@ const postgresTargetSchema = z.strictObject({
       .optional(),
   }),
   via: z.string().min(1, 'must name an SSH target').optional(),
+  enforcement: z.enum(['local', 'relay'], { error: 'must be local or relay' }).default('local'),
+  relay: z
+    .strictObject({
+      address: z
+        .string()
+        .refine((value) => parseAddress(value) !== undefined, 'must be host:port (or [ipv6]:port)'),
+      sslrootcert: z.string().min(1).optional(),
+      sslservername: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 const sshTargetSchema = z.strictObject({
@@ -276,6 +308,7 @@ const hubSchema = z.strictObject({
   }),
   admins: groups.default([]),
   auditors: groups.default([]),
+  relays: groups.default([]),
   database: z.string().min(1).optional(),
   jit: z
     .strictObject({
@@ -398,6 +431,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       problems.push({ path: at('jit', 'approvers'), problem: 'must list at least one group' });
     }
 
+    const relay = t.kind === 'postgres' ? relayOf(t, base, at, problems) : null;
     const { host, port } = parseAddress(t.address, t.kind === 'ssh' ? DEFAULT_SSH_PORT : 5432)!;
     const common = {
       id: t.id,
@@ -416,6 +450,8 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
           }
         : null,
       approvers: t.approvers,
+      enforcement: t.kind === 'postgres' ? t.enforcement : ('local' as const),
+      relay,
     };
     if (t.kind === 'ssh') {
       const ssh = normalizeSsh(t, base);
@@ -448,6 +484,7 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
       },
       admins: input.admins,
       auditors: input.auditors,
+      relays: input.relays,
       database:
         database === null || /^postgres(?:ql)?:\/\//.test(database) || database === ':memory:'
           ? database
@@ -539,6 +576,13 @@ function postgresFields(
 function checkVias(targets: TargetConfig[], problems: Problem[]): void {
   targets.forEach((target, index) => {
     if (target.kind !== 'postgres' || target.via === null) return;
+    if (target.enforcement === 'relay') {
+      problems.push({
+        path: ['targets', index, 'via'],
+        problem: 'is not used with enforcement: relay (the relay reaches the database itself)',
+      });
+      return;
+    }
     const bastion = targets.find((t) => t.id === target.via);
     if (!bastion || bastion.kind !== 'ssh') {
       problems.push({
@@ -547,6 +591,33 @@ function checkVias(targets: TargetConfig[], problems: Problem[]): void {
       });
     }
   });
+}
+
+/** The relay of a target enforced at one: required then, refused otherwise. */
+function relayOf(
+  t: PostgresInput,
+  base: string,
+  at: (...rest: PropertyKey[]) => Path,
+  problems: Problem[],
+): RelayEndpoint | null {
+  if (t.enforcement !== 'relay') {
+    if (t.relay) problems.push({ path: at('relay'), problem: 'is only used with enforcement: relay' });
+    return null;
+  }
+  if (!t.relay) {
+    problems.push({
+      path: at('enforcement'),
+      problem: 'relay needs relay: { address: host:port, sslrootcert }',
+    });
+    return null;
+  }
+  const given = t.relay.sslrootcert ?? 'system';
+  const sslrootcert = given === 'system' ? given : path.resolve(base, given);
+  if (sslrootcert !== 'system' && !existsSync(sslrootcert)) {
+    problems.push({ path: at('relay', 'sslrootcert'), problem: `no such file: ${sslrootcert}` });
+  }
+  const { host, port } = parseAddress(t.relay.address)!;
+  return { address: t.relay.address, host, port, sslrootcert, sslservername: t.relay.sslservername ?? null };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
       '0004_provisioned_roles': { up: (db) => provisionedRoles(db) },
       '0005_event_retention': { up: (db) => eventRetention(db) },
       '0006_hold_binding': { up: (db) => holdBinding(db) },
+      '0007_relay_connections': { up: (db) => relayConnections(db) },
     }),
   };
 }
@@ -263,4 +264,10 @@ async function holdBinding(db: AnyDb): Promise<void> {
     .on('command_approvals')
     .columns(['requester_subject', 'created_at'])
     .execute();
+}
+
+/** A connection served by a relay is a session of its own, under the user's. */
+async function relayConnections(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('sessions').addColumn('parent_id', 'text').execute();
+  await db.schema.createIndex('sessions_parent').on('sessions').column('parent_id').execute();
 }

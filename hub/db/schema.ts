@@ -3,7 +3,7 @@
  * written once: times are ISO-8601 UTC text (fixed width, so they sort and compare as text), booleans are
  * integers 0/1, JSON is text.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 import type {
   AccessRequestState,
   AnomalyKind,
@@ -26,6 +26,8 @@ export interface SessionsTable {
   close_reason: string | null;
   /** The JIT grant (access_requests.id) the session rides on; null with standing access. */
   grant_id: string | null;
+  /** For one connection a relay serves: the user's session it belongs to. */
+  parent_id: ColumnType<string | null, string | null | undefined, string | null>;
   status: SessionStatus;
   chain_status: ChainStatus;
   /** End of the verified gap-free prefix of the recording, and the hash of that event. */

@@ -33,6 +33,8 @@ export interface DemoSecrets {
   superuser: string;
   shopApp: string;
   shopReporting: string;
+  /** The administrator the hub creates and drops shop-reporting's per-session roles with. */
+  shopProvisioner: string;
 }
 
 export function demoPaths(dataDir: string) {
@@ -155,14 +157,25 @@ export async function loadOrCreateSecrets(dataDir: string, state: DemoState): Pr
     } catch {
       // reported below
     }
-    if (secrets.superuser && secrets.shopApp && secrets.shopReporting) return secrets as DemoSecrets;
+    if (secrets.superuser && secrets.shopApp && secrets.shopReporting) {
+      if (secrets.shopProvisioner) return secrets as DemoSecrets;
+      // A data directory from before per-session roles: the new role's password is added, the rest kept.
+      const upgraded = { ...secrets, shopProvisioner: randomBytes(24).toString('base64url') } as DemoSecrets;
+      await writePrivateFile(file, `${JSON.stringify(upgraded, null, 2)}\n`);
+      return upgraded;
+    }
     throw new DemoError(`${file} is damaged; start over with --reset`);
   }
   if (state.postgresCreated) {
     throw new DemoError(`${file} is missing, so the demo database cannot be opened; start over with --reset`);
   }
   const generate = (): string => randomBytes(24).toString('base64url');
-  const secrets: DemoSecrets = { superuser: generate(), shopApp: generate(), shopReporting: generate() };
+  const secrets: DemoSecrets = {
+    superuser: generate(),
+    shopApp: generate(),
+    shopReporting: generate(),
+    shopProvisioner: generate(),
+  };
   await writePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
 }

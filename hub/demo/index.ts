@@ -59,13 +59,16 @@ function findResources(from: string): string {
 const PASSWORD_ENV = {
   shopApp: 'PORTCULLIS_DEMO_SHOP_APP_PASSWORD',
   shopReporting: 'PORTCULLIS_DEMO_SHOP_REPORTING_PASSWORD',
+  shopProvisioner: 'PORTCULLIS_DEMO_SHOP_PROVISIONER_PASSWORD',
 } as const;
 
 const TARGET_DESCRIPTIONS: Record<string, string> = {
   'shop-db':
     "The shop's production database as the app's role: PII masked, destructive statements blocked, " +
     'and every write held until a manager approves it.',
-  'shop-reporting': 'The same data for the nightly report agent and engineers: reads only, PII masked.',
+  'shop-reporting':
+    'The same data for the nightly report agent and engineers: reads only, PII masked, each session ' +
+    'signed in as a database role of its own that the hub drops when the session ends.',
   'shop-admin':
     "The app's role unmasked under the guarded preset; nobody holds it: on-call and engineers ask, " +
     'a manager grants it for up to an hour.',
@@ -285,7 +288,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
     const shop = await prepareShop(
       { host: postgres.host, port: postgres.port, user: SUPERUSER, password: secrets.superuser },
-      { shopApp: secrets.shopApp, shopReporting: secrets.shopReporting },
+      {
+        shopApp: secrets.shopApp,
+        shopReporting: secrets.shopReporting,
+        shopProvisioner: secrets.shopProvisioner,
+      },
       path.join(DEMO_RESOURCES, 'shop.sql'),
     );
     const counts = `${shop.rows.customers} customers, ${shop.rows.orders} orders, ${shop.rows.payments} payments`;
@@ -311,7 +318,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         configFile: paths.hubConfig,
         database: paths.hubDatabase,
         listen: `${LOOPBACK}:${requested.hub}`,
-        env: { [PASSWORD_ENV.shopApp]: secrets.shopApp, [PASSWORD_ENV.shopReporting]: secrets.shopReporting },
+        env: {
+          [PASSWORD_ENV.shopApp]: secrets.shopApp,
+          [PASSWORD_ENV.shopReporting]: secrets.shopReporting,
+          [PASSWORD_ENV.shopProvisioner]: secrets.shopProvisioner,
+        },
         logLevel: 'error',
       }),
     );

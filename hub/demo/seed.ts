@@ -11,11 +11,14 @@ import { generateShop } from './fake-shop.ts';
 export const SHOP_DATABASE = 'shop';
 export const SHOP_APP_ROLE = 'shop_app';
 export const SHOP_REPORTING_ROLE = 'shop_reporting';
+/** Creates and drops shop-reporting's per-session roles: CREATEROLE, hands out shop_reporting only. */
+export const SHOP_PROVISIONER_ROLE = 'shop_provisioner';
 const SEED_VERSION = 1;
 
 export interface ShopPasswords {
   shopApp: string;
   shopReporting: string;
+  shopProvisioner: string;
 }
 
 export interface SuperuserConnection {
@@ -41,6 +44,7 @@ async function ensureRoles(admin: pg.Client, passwords: ShopPasswords): Promise<
   const roles: [string, string][] = [
     [SHOP_APP_ROLE, passwords.shopApp],
     [SHOP_REPORTING_ROLE, passwords.shopReporting],
+    [SHOP_PROVISIONER_ROLE, passwords.shopProvisioner],
   ];
   for (const [role, password] of roles) {
     const exists = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
@@ -51,6 +55,19 @@ async function ensureRoles(admin: pg.Client, passwords: ShopPasswords): Promise<
         `NOREPLICATION NOBYPASSRLS PASSWORD ${admin.escapeLiteral(password)}`,
     );
   }
+}
+
+/**
+ * The provisioner may create roles and make them members of shop_reporting (and nothing else), without
+ * holding shop_reporting's rights itself, and end the backends of the roles it made.
+ */
+async function ensureProvisioner(admin: pg.Client): Promise<void> {
+  const provisioner = admin.escapeIdentifier(SHOP_PROVISIONER_ROLE);
+  await admin.query(`ALTER ROLE ${provisioner} WITH CREATEROLE`);
+  await admin.query(
+    `GRANT ${admin.escapeIdentifier(SHOP_REPORTING_ROLE)} TO ${provisioner} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`,
+  );
+  await admin.query(`GRANT pg_signal_backend TO ${provisioner}`);
 }
 
 async function isSeeded(shop: pg.Client): Promise<boolean> {
@@ -137,8 +154,13 @@ export async function prepareShop(
   const admin = await connect(server, 'postgres');
   try {
     await ensureRoles(admin, passwords);
+    await ensureProvisioner(admin);
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [SHOP_DATABASE]);
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(SHOP_DATABASE)}`);
+    // It signs in to the shop to create the roles there (also in data directories seeded before it existed).
+    await admin.query(
+      `GRANT CONNECT ON DATABASE ${admin.escapeIdentifier(SHOP_DATABASE)} TO ${admin.escapeIdentifier(SHOP_PROVISIONER_ROLE)}`,
+    );
   } finally {
     await admin.end();
   }

@@ -23,13 +23,14 @@ import type {
   OpenSessionInput,
   ProofRequest,
   RecordingBatch,
+  RelayConnectionInput,
   RevokeInput,
   SessionSearch,
   WithdrawInput,
 } from '../api/types.ts';
 import type { TokenVerifier } from '../auth/index.ts';
-import { isAdmin, isAuditor } from '../services/context.ts';
-import { ValidationError, type HubServices } from '../services/index.ts';
+import { isAdmin, isAuditor, isRelay } from '../services/context.ts';
+import { ForbiddenError, ValidationError, type HubServices } from '../services/index.ts';
 import { handleError } from './errors.ts';
 import { streamEvents } from './event-stream.ts';
 import * as schemas from './schemas.ts';
@@ -59,7 +60,7 @@ export const ROUTES = [
   ['POST', '/v1/policy-checks/:id', 'admins: check one target’s policy against its database now'],
   ['POST', '/v1/sessions', 'open a session {targetId} → OpenedSession: where and as whom, never a secret'],
   ['GET', '/v1/sessions', 'search sessions (own; everyone’s for auditors/admins)'],
-  ['GET', '/v1/sessions/to-close', 'the caller’s sessions whose grant expired or was revoked'],
+  ['GET', '/v1/sessions/to-close', 'the caller’s sessions to end (for a relay: the connections it serves)'],
   ['GET', '/v1/sessions/:id', 'one session’s summary'],
   ['POST', '/v1/sessions/:id/close', 'close a session {reason?}'],
   [
@@ -71,6 +72,7 @@ export const ROUTES = [
   ['GET', '/v1/sessions/:id/events', 'a session’s recorded events (?afterSeq, ?limit)'],
   ['GET', '/v1/sessions/:id/anomalies', 'what verification found wrong with a recording'],
   ['POST', '/v1/sessions/:id/recordings', 'ingest a batch {events} (idempotent) → IngestResult'],
+  ['POST', '/v1/relay/connections', 'a relay admits a connection {sessionId, accessToken} → RelayAdmission'],
   ['GET', '/v1/audit/export', 'JSON lines (application/x-ndjson) of sessions since ?since='],
   ['POST', '/v1/access-requests', 'request just-in-time access {targetId, reason, duration?}'],
   ['GET', '/v1/access-requests', '?scope=mine|pending'],
@@ -256,9 +258,26 @@ export function buildHubApp(options: HubAppOptions): FastifyInstance {
 
       v1.get('/sessions/to-close', { schema: { querystring: schemas.noQuery } }, async (request) => {
         const identity = caller(request);
+        if (isRelay(services.config(), identity)) return services.sessions.relayConnectionsToClose();
         const all = await services.sessions.sessionsToClose();
         return all.filter((session) => session.subject === identity.subject);
       });
+
+      v1.post<{ Body: RelayConnectionInput }>(
+        '/relay/connections',
+        { schema: { body: schemas.relayConnectionBody } },
+        async (request, reply) => {
+          const relay = caller(request);
+          if (!isRelay(services.config(), relay)) throw new ForbiddenError('only a relay admits connections');
+          let owner: Identity;
+          try {
+            owner = await verifier.verify(`Bearer ${request.body.accessToken}`);
+          } catch (error) {
+            throw new ForbiddenError(`the access token presented is not valid: ${(error as Error).message}`);
+          }
+          return reply.code(201).send(await services.relays.admit(relay, owner, request.body));
+        },
+      );
 
       v1.get<{ Params: IdParams }>(
         '/sessions/:id',

@@ -63,6 +63,22 @@ export const proofBody = {
   additionalProperties: false,
 } as const;
 
+export const relayConnectionBody = {
+  type: 'object',
+  required: ['sessionId', 'accessToken'],
+  properties: {
+    sessionId: id,
+    accessToken: { type: 'string', minLength: 1, maxLength: 16_384 },
+    client: {
+      type: 'object',
+      required: ['address', 'port'],
+      properties: { address: text(100), port: { type: 'integer', minimum: 0, maximum: 65_535 } },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const;
+
 export const sessionSearchQuery = {
   type: 'object',
   properties: {

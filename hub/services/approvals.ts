@@ -8,7 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandApproval, DecisionInput, HoldContext, HoldInput, Identity } from '../api/types.ts';
 import { addSeconds, iso } from './clock.ts';
-import { findTarget, isAuditor, memberOf, type Db, type ServiceContext } from './context.ts';
+import {
+  actsFor,
+  findTarget,
+  isAuditor,
+  isRelay,
+  memberOf,
+  type Db,
+  type ServiceContext,
+} from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
 import { checkHoldLimits, requireAuthenticatedConnection, serializeRequester } from './hold-limits.ts';
@@ -77,10 +85,10 @@ export class CommandApprovalService {
     if (!target || target.approvers.length === 0) {
       throw new ConflictError(`target ${session.target_id} has no approvers for held statements`);
     }
-    const origin = { sessionId: session.id, connection: hold.connection, requester: identity.subject };
+    const origin = { sessionId: session.id, connection: hold.connection, requester: session.subject };
 
     const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
-      await serializeRequester(trx, this.ctx.hub.dialect, identity.subject);
+      await serializeRequester(trx, this.ctx.hub.dialect, session.subject);
       await requireAuthenticatedConnection(trx, origin);
       const now = this.ctx.clock.now();
       const joined = await this.joinIdentical(trx, session.id, hold, now);
@@ -90,8 +98,9 @@ export class CommandApprovalService {
         id: randomUUID(),
         session_id: session.id,
         target_id: session.target_id,
-        requester_subject: identity.subject,
-        requester_name: identity.name,
+        // A relay holds for the session's owner: the statement is theirs.
+        requester_subject: session.subject,
+        requester_name: session.display_name,
         sql: hold.sql,
         classes: JSON.stringify(hold.classes),
         rule: hold.rule,
@@ -108,12 +117,13 @@ export class CommandApprovalService {
         holds: 1,
       };
       await trx.insertInto('command_approvals').values(row).execute();
+      const requested = { type: 'approval.requested' as const, payload: { approval: commandApproval(row) } };
       await this.ctx.events.appendIn(trx, [
-        {
-          type: 'approval.requested',
-          payload: { approval: commandApproval(row) },
-          to: { groups: target.approvers, exceptSubject: identity.subject },
-        },
+        { ...requested, to: { groups: target.approvers, exceptSubject: session.subject } },
+        // Held at a relay: the owner's own tunnel learns of it this way, to tell them.
+        ...(identity.subject === session.subject
+          ? []
+          : [{ ...requested, to: { subjects: [session.subject] } }]),
       ]);
       return commandApproval(row);
     });
@@ -121,18 +131,21 @@ export class CommandApprovalService {
     return outcome;
   }
 
-  /** The caller's own session, still open: only a live session holds statements. */
+  /**
+   * The caller's own session, still open: only a live session holds statements. A relay holds on the
+   * connections it serves (actsFor).
+   */
   private async liveSession(
     identity: Identity,
     sessionId: string,
-  ): Promise<{ id: string; target_id: string }> {
+  ): Promise<{ id: string; subject: string; display_name: string; target_id: string }> {
     const session = await this.ctx.hub.db
       .selectFrom('sessions')
-      .select(['id', 'subject', 'target_id', 'status'])
+      .select(['id', 'subject', 'display_name', 'target_id', 'status', 'parent_id'])
       .where('id', '=', sessionId)
       .executeTakeFirst();
     if (!session) throw new NotFoundError(`no session ${sessionId}`);
-    if (session.subject !== identity.subject) {
+    if (!actsFor(this.ctx.config(), identity, session)) {
       throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
     }
     if (session.status !== 'open') throw new ConflictError(`session ${sessionId} is ${session.status}`);
@@ -251,7 +264,7 @@ export class CommandApprovalService {
     const text = readComment(reason, 'reason');
     const result = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
-      if (row.requester_subject !== identity.subject) {
+      if (row.requester_subject !== identity.subject && !this.relayOf(identity, row)) {
         throw new ForbiddenError('only the requester withdraws a held statement');
       }
       if (row.state !== 'pending')
@@ -394,9 +407,16 @@ export class CommandApprovalService {
     const config = this.ctx.config();
     const target = findTarget(config, row.target_id);
     const approver = target ? memberOf(identity, target.approvers) : false;
-    if (row.requester_subject !== identity.subject && !approver && !isAuditor(config, identity)) {
+    const mayLook = approver || isAuditor(config, identity) || this.relayOf(identity, row);
+    if (row.requester_subject !== identity.subject && !mayLook) {
       throw new ForbiddenError(`held statement ${row.id} is not yours to see`);
     }
+  }
+
+  /** A relay acts for the requester on targets enforced at a relay: it held the statement. */
+  private relayOf(identity: Identity, row: CommandApprovalRow): boolean {
+    const config = this.ctx.config();
+    return findTarget(config, row.target_id)?.enforcement === 'relay' && isRelay(config, identity);
   }
 
   private async load(

@@ -31,6 +31,27 @@ export function isAuditor(config: HubConfig, identity: Identity): boolean {
   return memberOf(identity, config.auditors) || isAdmin(config, identity);
 }
 
+/** A relay: an agent in one of the relays groups. */
+export function isRelay(config: HubConfig, identity: Identity): boolean {
+  return identity.kind === 'agent' && memberOf(identity, config.relays);
+}
+
+/**
+ * Who writes to a session (records, holds, closes): its owner; for a target enforced at a relay, the
+ * relays too; and for one connection a relay serves (a session with a parent), the relays alone, so that
+ * the user's machine cannot write into what the relay records.
+ */
+export function actsFor(
+  config: HubConfig,
+  identity: Identity,
+  session: { subject: string; target_id: string; parent_id?: string | null },
+): boolean {
+  const relayTarget = findTarget(config, session.target_id)?.enforcement === 'relay';
+  const relay = relayTarget && isRelay(config, identity);
+  if (session.parent_id) return relay;
+  return session.subject === identity.subject || relay;
+}
+
 export function findTarget(config: HubConfig, targetId: string): TargetConfig | undefined {
   return config.targets.find((t) => t.id === targetId);
 }

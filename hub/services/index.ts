@@ -17,6 +17,7 @@ import { PolicyCheckService } from './policy-checks.ts';
 import { RecordingService } from './recordings.ts';
 import { ProofService, targetCredentials } from './proofs.ts';
 import { ProvisioningService, type ReconcileResult } from './provisioning.ts';
+import { RelayService } from './relays.ts';
 import { SessionService } from './sessions.ts';
 import { targetQuery, type TargetQuery } from './target-catalog.ts';
 
@@ -53,6 +54,8 @@ export interface HubServices {
   readonly proofs: ProofService;
   /** Per-session database roles: created, renewed, dropped. */
   readonly provisioning: ProvisioningService;
+  /** Admits the connections relays serve. */
+  readonly relays: RelayService;
   readonly access: AccessRequestService;
   readonly approvals: CommandApprovalService;
   readonly recordings: RecordingService;
@@ -92,7 +95,8 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   const proofs = new ProofService(
     ctx,
     async (session, target) =>
-      (await provisioning.credentialsFor(session.id, target)) ?? targetCredentials(ctx, target),
+      (await provisioning.credentialsFor(session.parent_id ?? session.id, target)) ??
+      targetCredentials(ctx, target),
   );
   const access = new AccessRequestService(ctx);
   const approvals = new CommandApprovalService(ctx);
@@ -117,6 +121,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     sessions,
     proofs,
     provisioning,
+    relays: new RelayService(ctx),
     access,
     approvals,
     recordings,
@@ -162,4 +167,5 @@ export { PolicyCheckService } from './policy-checks.ts';
 export { RecordingService } from './recordings.ts';
 export { ProofService } from './proofs.ts';
 export { ProvisioningService, type ReconcileResult } from './provisioning.ts';
+export { RelayService } from './relays.ts';
 export { SessionService } from './sessions.ts';

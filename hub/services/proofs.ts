@@ -10,7 +10,7 @@ import { CredentialsError, resolveCredentials } from '../config/credentials.ts';
 import type { PostgresTargetConfig, TargetConfig } from '../config/hub-config.ts';
 import { ChallengeError, PostgresProver } from '../delegation/postgres-proofs.ts';
 import { addSeconds, iso } from './clock.ts';
-import { findTarget, isAuditor, memberOf, type ServiceContext } from './context.ts';
+import { findTarget, isAuditor, isRelay, memberOf, type ServiceContext } from './context.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -110,15 +110,25 @@ export class ProofService {
     identity: Identity,
     sessionId: string,
   ): Promise<{ session: SessionRow; target: TargetConfig }> {
+    const config = this.ctx.config();
     const session = await this.session(sessionId);
-    if (session.subject !== identity.subject) {
+    const target = findTarget(config, session.target_id);
+    if (!target) throw new ConflictError(`target ${session.target_id} is no longer in the catalogue`);
+    if (target.enforcement === 'relay') {
+      // The way in is the relay's alone: the user's own token gets no proof for such a target.
+      if (!isRelay(config, identity) || session.parent_id === null) {
+        throw new ForbiddenError(`target ${target.id} is enforced at a relay: only the relay connects to it`);
+      }
+      const parent = await this.session(session.parent_id);
+      if (parent.status !== 'open') {
+        throw new ConflictError(`session ${parent.id} is ${parent.status}: it opens no more connections`);
+      }
+    } else if (session.subject !== identity.subject) {
       throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
     }
     if (session.status !== 'open') {
       throw new ConflictError(`session ${sessionId} is ${session.status}: it opens no more connections`);
     }
-    const target = findTarget(this.ctx.config(), session.target_id);
-    if (!target) throw new ConflictError(`target ${session.target_id} is no longer in the catalogue`);
     if (!(await this.stillEntitled(identity, session, target))) {
       throw new ForbiddenError(
         session.grant_id === null
@@ -135,7 +145,8 @@ export class ProofService {
     session: SessionRow,
     target: TargetConfig,
   ): Promise<boolean> {
-    if (session.grant_id === null) return memberOf(identity, target.access);
+    // A relay's connection was checked against the owner's groups when the hub admitted it.
+    if (session.grant_id === null) return session.parent_id !== null || memberOf(identity, target.access);
     const grant = await this.ctx.hub.db
       .selectFrom('access_requests')
       .select(['state', 'expires_at'])

@@ -13,7 +13,7 @@ import { GENESIS_HASH, hashMatches, MAX_PAYLOAD_DEPTH, nestsDeeperThan } from '.
 import type { AnomalyKind, ChainStatus, Identity, IngestResult, RecordingEventInput } from '../api/types.ts';
 import type { SessionEventsTable } from '../db/schema.ts';
 import { addSeconds, iso } from './clock.ts';
-import type { ServiceContext } from './context.ts';
+import { actsFor, type ServiceContext } from './context.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 
 export const MAX_BATCH = 5000;
@@ -34,8 +34,8 @@ interface Candidate {
   row?: SessionEventsTable;
 }
 
-/** Events with which a connected tunnel ends its recording (tunnel/recorder/recording-point.ts). */
-const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned']);
+/** The recording says its session ended: a tunnel closed or died, or a relay's connection ended. */
+const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned', 'relay.close']);
 
 export class RecordingService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -54,6 +54,8 @@ export class RecordingService {
         .select([
           'id',
           'subject',
+          'target_id',
+          'parent_id',
           'status',
           'close_reason',
           'last_seq',
@@ -66,7 +68,7 @@ export class RecordingService {
         .$if(this.ctx.hub.dialect === 'postgres', (qb) => qb.forUpdate())
         .executeTakeFirst();
       if (!session) throw new NotFoundError(`no session ${sessionId}`);
-      if (session.subject !== identity.subject) {
+      if (!actsFor(this.ctx.config(), identity, session)) {
         throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
       }
       const result: IngestResult = { stored: 0, duplicates: 0, conflicts: 0, chainStatus: 'ok', lastSeq: 0 };

@@ -29,6 +29,7 @@ export type CommandApprovalRow = Selectable<CommandApprovalsTable>;
 export function sessionSummary(row: SessionRow): SessionSummary {
   return {
     id: row.id,
+    parentId: row.parent_id ?? null,
     targetId: row.target_id,
     subject: row.subject,
     displayName: row.display_name,

@@ -5,26 +5,22 @@
  * (proofs.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { GENESIS_HASH } from '../api/recording-chain.ts';
 import type {
   Identity,
   OpenedSession,
-  PolicySpec,
   SessionSummary,
   SessionToClose,
   SshHopMaterial,
-  TlsMaterial,
 } from '../api/types.ts';
-import type { PostgresTargetConfig, TargetConfig } from '../config/hub-config.ts';
+import type { TargetConfig } from '../config/hub-config.ts';
 import { iso } from './clock.ts';
-import { isAdmin, requireTarget, type ServiceContext } from './context.ts';
+import { actsFor, isAdmin, requireTarget, type ServiceContext } from './context.ts';
 import type { EntitlementService } from './entitlements.ts';
 import type { PolicyCheckService } from './policy-checks.ts';
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
-import { targetCredentials } from './proofs.ts';
 import type { ProvisionedRole, ProvisioningService } from './provisioning.ts';
 import { sessionSummary, type SessionRow } from './rows.ts';
+import { connectionMaterial, emptyRecording, policySpec, relayMaterial } from './session-material.ts';
 import { sshMaterial } from './ssh-material.ts';
 
 export class SessionService {
@@ -47,7 +43,9 @@ export class SessionService {
 
     // Everything that can fail is read before the session exists: the password or key too, though it
     // stays here.
-    const connection = await this.connectionMaterial(target);
+    const relay = target.kind === 'postgres' && target.enforcement === 'relay';
+    const local = relay ? undefined : await this.connectionMaterial(target);
+    const relayEndpoint = relay && target.kind === 'postgres' ? await relayMaterial(target) : undefined;
     const policy = await policySpec(target);
 
     const id = randomUUID();
@@ -55,52 +53,28 @@ export class SessionService {
     await this.ctx.hub.db
       .insertInto('sessions')
       .values({
+        ...emptyRecording(),
         id,
         target_id: target.id,
         subject: identity.subject,
         display_name: identity.name,
         kind: identity.kind,
         opened_at: openedAt,
-        closed_at: null,
-        close_reason: null,
         grant_id: access.via === 'grant' ? access.requestId : null,
-        status: 'open',
-        chain_status: 'ok',
-        last_seq: 0,
-        last_hash: GENESIS_HASH,
-        max_seq: 0,
-        chain_broken: 0,
-        gap_flagged: 0,
-        event_count: 0,
-        statement_count: 0,
-        denied_count: 0,
-        held_count: 0,
-        anomaly_count: 0,
       })
       .execute();
     const grant =
       access.via === 'grant' ? { requestId: access.requestId, expiresAt: access.expiresAt } : null;
-    let provisioned: ProvisionedRole | null = null;
-    if (target.kind === 'postgres' && target.provision) {
-      try {
-        const owner = { id, subject: identity.subject, name: identity.name };
-        provisioned = await this.provisioning.provision(owner, target, grant?.expiresAt ?? null);
-      } catch (error) {
-        await this.end(id, `the session's database role could not be created`);
-        await this.provisioning.release(id).catch(() => undefined);
-        throw error;
-      }
-    }
+    const provisioned = await this.provisionFor(identity, id, target, grant);
     return {
       sessionId: id,
       targetId: target.id,
       openedAt,
-      enforcement: 'local',
+      enforcement: target.enforcement,
       // A provisioned session signs in as its own role; the proofs answer for that role (proofs.ts).
       connection:
-        provisioned && connection.kind === 'postgres'
-          ? { ...connection, user: provisioned.role }
-          : connection,
+        relayEndpoint ??
+        (provisioned && local!.kind === 'postgres' ? { ...local!, user: provisioned.role } : local!),
       policy,
       grant,
       provisioned,
@@ -110,15 +84,8 @@ export class SessionService {
 
   private async connectionMaterial(target: TargetConfig): Promise<OpenedSession['connection']> {
     if (target.kind === 'ssh') return sshMaterial(target, this.ctx.env);
-    const credentials = await targetCredentials(this.ctx, target);
     return {
-      kind: 'postgres',
-      host: target.host,
-      port: target.port,
-      database: target.database,
-      user: credentials.user,
-      tls: await tlsMaterial(target),
-      authentication: { kind: 'delegated', methods: ['postgres-scram-sha-256', 'postgres-md5'] },
+      ...(await connectionMaterial(this.ctx, target, null)),
       via: target.via === null ? null : await this.bastion(target.via),
     };
   }
@@ -129,6 +96,24 @@ export class SessionService {
     if (bastion.kind !== 'ssh') throw new UnavailableError(`target ${targetId} is not an SSH target`);
     const { kind: _kind, ...hop } = await sshMaterial(bastion, this.ctx.env);
     return { targetId, ...hop };
+  }
+
+  /** The session's own database role, for targets that provision one; the session ends if it cannot be. */
+  private async provisionFor(
+    identity: Identity,
+    sessionId: string,
+    target: TargetConfig,
+    grant: { expiresAt: string } | null,
+  ): Promise<ProvisionedRole | null> {
+    if (target.kind !== 'postgres' || !target.provision) return null;
+    try {
+      const owner = { id: sessionId, subject: identity.subject, name: identity.name };
+      return await this.provisioning.provision(owner, target, grant?.expiresAt ?? null);
+    } catch (error) {
+      await this.end(sessionId, `the session's database role could not be created`);
+      await this.provisioning.release(sessionId).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Marks the caller's session closed (admins may close anyone's). Closing a closed session is a no-op. */
@@ -199,6 +184,48 @@ export class SessionService {
     }));
   }
 
+  /**
+   * Connections relays serve that must end: the user's session they belong to was closed or revoked, or
+   * its grant ended (what the relay's poll asks, every few seconds).
+   */
+  async relayConnectionsToClose(now: Date = this.ctx.clock.now()): Promise<SessionToClose[]> {
+    const rows = await this.ctx.hub.db
+      .selectFrom('sessions as c')
+      .innerJoin('sessions as p', 'p.id', 'c.parent_id')
+      .leftJoin('access_requests as g', 'g.id', 'c.grant_id')
+      .select(['c.id', 'c.subject', 'c.target_id', 'c.grant_id', 'p.status as parent_status', 'g.state'])
+      .where('c.status', '<>', 'closed')
+      .where((eb) =>
+        eb.or([
+          eb('c.status', '=', 'closing'),
+          eb('p.status', '<>', 'open'),
+          eb.and([
+            eb('c.grant_id', 'is not', null),
+            eb.or([
+              eb('g.state', '<>', 'approved'),
+              eb('g.expires_at', '<=', iso(now)),
+              eb('g.id', 'is', null),
+            ]),
+          ]),
+        ]),
+      )
+      .execute();
+    return rows.map((row) => ({
+      sessionId: row.id,
+      subject: row.subject,
+      targetId: row.target_id,
+      grantId: row.grant_id,
+      reason:
+        row.state === 'revoked' || row.state === 'cancelled'
+          ? 'grant-revoked'
+          : row.grant_id !== null && row.state !== 'approved'
+            ? 'grant-expired'
+            : row.parent_status === 'closing'
+              ? 'grant-revoked'
+              : 'session-closed',
+    }));
+  }
+
   private async ownSession(
     identity: Identity,
     sessionId: string,
@@ -210,7 +237,8 @@ export class SessionService {
       .where('id', '=', sessionId)
       .executeTakeFirst();
     if (!row) throw new NotFoundError(`no session ${sessionId}`);
-    if (row.subject !== identity.subject && !(options.allowAdmin && isAdmin(this.ctx.config(), identity))) {
+    const config = this.ctx.config();
+    if (!actsFor(config, identity, row) && !(options.allowAdmin && isAdmin(config, identity))) {
       throw new ForbiddenError(`session ${sessionId} belongs to someone else`);
     }
     return row;
@@ -223,29 +251,5 @@ export class SessionService {
       .where('id', '=', sessionId)
       .executeTakeFirstOrThrow();
     return sessionSummary(row);
-  }
-}
-
-async function tlsMaterial(target: PostgresTargetConfig): Promise<TlsMaterial> {
-  const { sslmode, sslrootcert, sslservername } = target.tls;
-  if (sslmode === 'disable') return { sslmode, sslrootcert: null, ca: null, sslservername };
-  if (sslrootcert === null || sslrootcert === 'system') {
-    return { sslmode, sslrootcert: sslrootcert === 'system' ? 'system' : null, ca: null, sslservername };
-  }
-  try {
-    return { sslmode, sslrootcert: null, ca: await readFile(sslrootcert, 'utf8'), sslservername };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UnavailableError(`target ${target.id}: cannot read tls.sslrootcert ${sslrootcert}: ${code}`);
-  }
-}
-
-async function policySpec(target: TargetConfig): Promise<PolicySpec> {
-  if (target.policy.kind === 'preset') return { kind: 'preset', name: target.policy.name };
-  try {
-    return { kind: 'file', name: target.policy.name, yaml: await readFile(target.policy.path, 'utf8') };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UnavailableError(`target ${target.id}: cannot read policy file ${target.policy.path}: ${code}`);
   }
 }

@@ -32,7 +32,7 @@ import { createDetector, type DetectorName } from '../../tunnel/policy/masking/d
 import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
 import { judgeStatement } from '../../tunnel/policy/policy.ts';
 import { hubProver } from '../../tunnel/manager/hub-prover.ts';
-import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
+import { upstreamFromMaterial } from '../../tunnel/manager/session-material.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials.ts';
 import { connectionNumbering, openDelegatedTunnel } from '../support/delegated-tunnel.ts';
@@ -214,11 +214,13 @@ describe('the demo database', () => {
     }
   });
 
-  it('hands the agent the shop_reporting role, which reads but cannot write', async () => {
+  it('gives the agent a role of its own in shop_reporting, which reads but cannot write, dropped at the end', async () => {
     const agent = await signInAgent();
     const session = await agent.openSession('shop-reporting');
+    const role = session.provisioned?.role;
     try {
-      expect(session.connection).toMatchObject({ database: 'shop', user: 'shop_reporting' });
+      expect(role).toMatch(/^pc_/);
+      expect(session.connection).toMatchObject({ database: 'shop', user: role });
       const reporting = await connectAs(agent, session);
       try {
         expect((await reporting.query('SELECT count(*)::int AS n FROM payments')).rows[0].n).toBeGreaterThan(
@@ -239,6 +241,12 @@ describe('the demo database', () => {
       }
     } finally {
       await agent.closeSession(session.sessionId);
+    }
+    const admin = await superuser();
+    try {
+      expect((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(0);
+    } finally {
+      await admin.end();
     }
   });
 
@@ -447,8 +455,14 @@ describe('the data directory', () => {
       for (const entry of await readdir(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         if (full === path.join(dataDir, 'postgres')) continue; // PostgreSQL's own, 0700 by initdb
+        // The identity provider rewrites its state through a temporary file that may be renamed meanwhile.
+        const status = await stat(full).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT' && entry.name.endsWith('.tmp')) return undefined;
+          throw error;
+        });
+        if (!status) continue;
         found.push(path.relative(dataDir, full));
-        const mode = (await stat(full)).mode & 0o777;
+        const mode = status.mode & 0o777;
         if (entry.isDirectory()) {
           expect(mode, full).toBe(0o700);
           await walk(full);
@@ -465,6 +479,7 @@ describe('the data directory', () => {
         'hub.db-shm',
         'hub.yaml',
         'secrets.json',
+        'idp-state.json',
         'policies/shop.yaml',
       ]),
     );

@@ -153,13 +153,16 @@ describe('a person, signed in through the browser', () => {
     expect(replay.stdout).toContain('chain: ok');
 
     // The hub authenticated both of the tunnel's connections and kept a record of each, numbered as
-    // the recording numbers them: the client's (1) and the tunnel's own catalog connection (0).
+    // the recording numbers them: the client's (1) and the tunnel's own catalog connection (0), which
+    // is opened again if it closed while no client was connected (a slow machine between steps).
     const start = events.find((e) => e.type === 'session.start')!.payload as { connection: number };
     const proofs = await world.hub.services.proofs.list(AUDITOR, tunnel.ready.session);
-    expect(proofs.map((p) => [p.purpose, p.connection, p.user, p.requester.subject]).sort()).toEqual([
-      ['catalog', 0, 'app_user', 'priya'],
-      ['client', start.connection, 'app_user', 'priya'],
+    const kinds = proofs.map((p) => JSON.stringify([p.purpose, p.connection, p.user, p.requester.subject]));
+    expect([...new Set(kinds)].sort()).toEqual([
+      JSON.stringify(['catalog', 0, 'app_user', 'priya']),
+      JSON.stringify(['client', start.connection, 'app_user', 'priya']),
     ]);
+    expect(proofs.filter((p) => p.purpose === 'client')).toHaveLength(1);
   });
 });
 

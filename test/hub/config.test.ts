@@ -225,6 +225,51 @@ targets:
       });
     });
 
+    it('reads enforcement at a relay with where the relays listen, and refuses half of it', () => {
+      const relayed = parseHubConfig(
+        EXAMPLE.replace(
+          '    policy: guarded\n',
+          '    policy: guarded\n    enforcement: relay\n    relay: { address: relay.internal:6433, sslrootcert: ca.pem }\n',
+        ).replace('auditors: [auditors]', 'auditors: [auditors]\nrelays: [relays]'),
+        file,
+      );
+      expect(relayed.relays).toEqual(['relays']);
+      expect(relayed.targets[0]).toMatchObject({
+        enforcement: 'relay',
+        relay: {
+          host: 'relay.internal',
+          port: 6433,
+          sslrootcert: path.join(dir, 'ca.pem'),
+          sslservername: null,
+        },
+      });
+      expect(parseHubConfig(EXAMPLE, file).targets[0]).toMatchObject({ enforcement: 'local', relay: null });
+      const noRelay = refusal(
+        EXAMPLE.replace('    policy: guarded\n', '    policy: guarded\n    enforcement: relay\n'),
+      );
+      expect(noRelay).toMatchObject({
+        field: 'targets[0].enforcement',
+        problem: expect.stringMatching(/relay:/),
+      });
+      const unused = refusal(
+        EXAMPLE.replace(
+          '    policy: guarded\n',
+          '    policy: guarded\n    relay: { address: relay.internal:6433 }\n',
+        ),
+      );
+      expect(unused).toMatchObject({
+        field: 'targets[0].relay',
+        problem: expect.stringMatching(/only used/),
+      });
+      const missingCa = refusal(
+        EXAMPLE.replace(
+          '    policy: guarded\n',
+          '    policy: guarded\n    enforcement: relay\n    relay: { address: relay.internal:6433, sslrootcert: nope.pem }\n',
+        ),
+      );
+      expect(missingCa).toMatchObject({ field: 'targets[0].relay.sslrootcert' });
+    });
+
     it('refuses an sslmode libpq does not know, and system roots without verify-full', () => {
       expect(refusal(EXAMPLE.replace('sslmode: verify-full', 'sslmode: verify'))).toMatchObject({
         line: 9,

@@ -511,6 +511,11 @@ describe('the hub HTTP API on SQLite', () => {
       call: (c) => c.ingestRecording(fx.session, recording),
     },
     {
+      route: 'POST /v1/relay/connections (only relays admit connections)',
+      expect: [403, 403, 403, 403, 403, 401],
+      call: (c) => c.admitRelayConnection({ sessionId: fx.session, accessToken: tokens.engineer! }),
+    },
+    {
       route: 'GET /v1/audit/export',
       expect: [200, 200, 200, 200, 200, 401],
       call: async (c) => {

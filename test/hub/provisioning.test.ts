@@ -138,7 +138,7 @@ describe('per-session database roles', () => {
   it('gives a session a role of its own, read-only in the database itself, dropped with its backends on close', async () => {
     const priya = await person(hub, 'priya');
     const session = await priya.openSession('reports');
-    const role = session.connection.user;
+    const role = session.provisioned!.role;
     expect(role).toMatch(/^pc_priya_[0-9a-f]{12}$/);
     expect(session.provisioned).toEqual({ role, validUntil: expect.any(String) });
     const validFor = Date.parse(session.provisioned!.validUntil) - Date.now();
@@ -188,7 +188,7 @@ describe('per-session database roles', () => {
     const request = await marcus.requestAccess({ targetId: 'writer', reason: 'refund', duration: '30m' });
     const granted = await elena.decideAccess(request.id, { approve: true });
     const session = await marcus.openSession('writer');
-    const role = session.connection.user;
+    const role = session.provisioned!.role;
     expect(session.provisioned!.validUntil).toBe(granted.expiresAt);
     expect((await roleRow(role))!.rolvaliduntil.toISOString()).toBe(granted.expiresAt);
     expect((await roleRow(role))!.member_of).toEqual(['shop_writer']);
@@ -207,7 +207,7 @@ describe('per-session database roles', () => {
   it('renews the lease of a role on standing access while its session stays open', async () => {
     const priya = await person(hub, 'priya');
     const session = await priya.openSession('reports');
-    const role = session.connection.user;
+    const role = session.provisioned!.role;
     try {
       expect(await hub.services.provisioning.reconcile()).toMatchObject({ renewed: 0 });
       const later = new Date(Date.now() + 40 * 60_000);
@@ -242,7 +242,7 @@ describe('after a hub restart', () => {
     const request = await marcus.requestAccess({ targetId: 'writer', reason: 'short', durationSeconds: 2 });
     await elena.decideAccess(request.id, { approve: true });
     const session = await marcus.openSession('writer');
-    const role = session.connection.user;
+    const role = session.provisioned!.role;
     expect(await roleRow(role)).toBeDefined();
     await hub.close();
 

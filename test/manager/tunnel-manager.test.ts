@@ -4,7 +4,7 @@
  * manager is built directly on their account, a local recording spool and a port registry, and
  * node-postgres / postgres.js connect through the tunnels it opens.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -14,11 +14,15 @@ import type { AccessRequest, RecordingEventInput } from '../../hub/api/types.ts'
 import type { Account } from '../../tunnel/account/account.ts';
 import type { HubClient } from '../../tunnel/hub-client/index.ts';
 import { PortRegistry } from '../../tunnel/manager/port-registry.ts';
+import type { TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import {
   TargetUnavailableError,
   TunnelManager,
+  type OpenTunnel,
   type TunnelClosed,
+  type TunnelManagerOptions,
 } from '../../tunnel/manager/tunnel-manager.ts';
+import { TunnelCertificateStore } from '../../tunnel/manager/tunnel-certificates.ts';
 import { loadClassifier } from '../../tunnel/policy/classifier.ts';
 import { RecordingSpool, type RecordingSpoolOptions } from '../../tunnel/recorder/spool.ts';
 import { startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
@@ -110,6 +114,8 @@ async function manager(
     revocationPollMs?: number;
     hub?: HubClient;
     spool?: RecordingSpoolOptions;
+    certificates?: TunnelManagerOptions['certificates'];
+    catalogIdleMs?: number;
   } = {},
 ): Promise<Built> {
   const logs: string[] = [];
@@ -126,6 +132,8 @@ async function manager(
     ports: registry,
     identity: await account.hub.me(),
     revocationPollMs: options.revocationPollMs ?? 600_000,
+    ...(options.certificates ? { certificates: options.certificates } : {}),
+    ...(options.catalogIdleMs ? { catalogIdleMs: options.catalogIdleMs } : {}),
     log,
   });
   managers.push(built);
@@ -201,6 +209,32 @@ describe('in the standard world', () => {
   });
 
   describe('opening a target', () => {
+    it("serves TLS with the target's own CA from the Portcullis home, the same CA on every open", async () => {
+      const store = new TunnelCertificateStore(path.join(dir, 'tls'));
+      const { manager: m } = await manager(priya, { certificates: store });
+      const first = await m.open('app-db');
+      expect(first.caFile).toBe(path.join(dir, 'tls', 'app-db', 'ca.pem'));
+      const ca = await readFile(first.caFile!, 'utf8');
+      const endpoint = postgresEndpoint(first);
+      expect(endpoint.ca).toBe(ca);
+      const verified = new pg.Client({
+        host: endpoint.host,
+        port: endpoint.port,
+        user: endpoint.user,
+        password: endpoint.password,
+        database: endpoint.database,
+        ssl: { ca },
+      });
+      await verified.connect();
+      expect((await verified.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      await verified.end();
+      await first.close();
+
+      const again = await m.open('app-db');
+      expect(postgresEndpoint(again).ca).toBe(ca);
+      await again.close();
+    });
+
     it('gives a loopback endpoint on the remembered port, guards what runs through it, and counts it', async () => {
       const { manager: m, spool, registry } = await manager(priya);
       const tunnel = await m.open('app-db');
@@ -291,6 +325,58 @@ describe('in the standard world', () => {
         targetId: 'app-db',
         closeReason: 'the tunnel was stopped',
       });
+    });
+
+    it('keeps its catalog connection only while clients are connected, named after the session', async () => {
+      const { manager: m } = await manager(priya, { catalogIdleMs: 300 });
+      const tunnel = await m.open('app-db');
+      const shop = new pg.Client({ connectionString: world.shopUrl });
+      await shop.connect();
+      try {
+        const catalogConnections = async (): Promise<number> =>
+          (
+            await shop.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [
+              `portcullis catalog for ${tunnel.sessionId}`,
+            ])
+          ).rowCount ?? 0;
+        // Opening checks the policy against the catalog; then a tunnel nobody uses lets the connection go
+        // and holds no server slot (dropdb would fail on it).
+        await until('the catalog connection of an unused tunnel to close', async () =>
+          (await catalogConnections()) === 0 ? true : undefined,
+        );
+
+        const client = await connect(tunnel.endpoint.url);
+        await until('the catalog connection, opened as the client came in', async () =>
+          (await catalogConnections()) === 1 ? true : undefined,
+        );
+        await sleep(900);
+        expect(await catalogConnections()).toBe(1);
+        const emails = await client.pg.query('select email from customers order by id');
+        expect(emails.rows[0].email).not.toBe('ada@example.com');
+
+        await endClients();
+        await until('the catalog connection to close with no client left', async () =>
+          (await catalogConnections()) === 0 ? true : undefined,
+        );
+        // The next client is masked as before, through a catalog connection opened again.
+        const again = await connect(tunnel.endpoint.url);
+        const masked = await again.pg.query('select email from customers order by id');
+        expect(masked.rows.map((r: { email: string }) => r.email)).toEqual(emails.rows.map((r) => r.email));
+        expect(await catalogConnections()).toBe(1);
+      } finally {
+        await shop.end();
+      }
+    });
+
+    it("passes the client's application_name upstream, and names one that gives none 'portcullis'", async () => {
+      const { manager: m } = await manager(priya);
+      const tunnel = await m.open('app-db');
+      const named = await connect(`${tunnel.endpoint.url}&application_name=DBeaver%2025.1`);
+      const unnamed = await connect(tunnel.endpoint.url);
+      const seen = async (client: Client): Promise<unknown> =>
+        (await client.pg.query('SHOW application_name')).rows[0].application_name;
+      expect(await seen(named)).toBe('DBeaver 25.1');
+      expect(await seen(unnamed)).toBe('portcullis');
     });
 
     it('says what to do when the target cannot be used now, and opens nothing', async () => {
@@ -737,3 +823,8 @@ describe('with short-lived access tokens', () => {
     await expect.poll(() => tunnel.stats().open).toBe(0);
   });
 });
+
+function postgresEndpoint(tunnel: OpenTunnel): TunnelEndpoint {
+  if (tunnel.endpoint.kind !== 'postgres') throw new Error(`${tunnel.target.id} is not a Postgres tunnel`);
+  return tunnel.endpoint;
+}

@@ -13,6 +13,7 @@ import { judgeStartupSetting } from '../../tunnel/policy/startup-settings.ts';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
+import { driverMissing, runScenario, type Driver } from '../support/drivers.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
@@ -207,4 +208,32 @@ describe('judging one startup setting', () => {
       wouldHave: 'deny',
     });
   });
+});
+
+describe.each(['psycopg', 'pgjdbc'] as Driver[])('%s', (driver) => {
+  const reason = driverMissing(driver);
+  if (reason) console.warn(`skipping ${driver} startup-settings tests: ${reason}`);
+  const target = (endpoint: TunnelEndpoint) => ({ ...endpoint, dbname: endpoint.database });
+
+  it.skipIf(reason !== undefined)(
+    'passes options (-c …, escaped spaces) and application_name under guarded',
+    async () => {
+      const { endpoint } = await guard('guarded');
+      const result = await runScenario(driver, target(endpoint), 'connect-options');
+      expect(result, result.detail).toMatchObject({ ok: true });
+    },
+  );
+
+  it.skipIf(reason !== undefined)(
+    'a schema given at connect (JDBC currentSchema, libpq options): refused under guarded, saying why; passed under observe',
+    async () => {
+      const refused = await runScenario(driver, target((await guard('guarded')).endpoint), 'current-schema');
+      expect(refused.ok).toBe(false);
+      // pgjdbc reports the SQLSTATE; libpq reports a failed connection with the server's FATAL text.
+      expect(refused.detail).toMatch(/42501|FATAL/);
+      expect(refused.detail).toMatch(/startup setting search_path=public/);
+      const observed = await runScenario(driver, target((await guard('observe')).endpoint), 'current-schema');
+      expect(observed, observed.detail).toMatchObject({ ok: true });
+    },
+  );
 });

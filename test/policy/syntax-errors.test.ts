@@ -13,6 +13,7 @@ import { presetPolicy, type Preset } from '../../tunnel/policy/policy.ts';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
+import { driverMissing, runScenario, type Driver } from '../support/drivers.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { errorField, RawClient, type RawMessage } from '../support/raw-client.ts';
@@ -167,4 +168,18 @@ describe('drivers see the position of a syntax error through a blocking preset',
     expect(error).toMatchObject({ code: '42601', position: '1', message: 'syntax error at or near "wat"' });
     await sql.end();
   });
+});
+
+describe.each(['psycopg', 'pgjdbc'] as Driver[])('%s', (driver) => {
+  const reason = driverMissing(driver);
+  if (reason) console.warn(`skipping ${driver} syntax-error tests: ${reason}`);
+
+  it.skipIf(reason !== undefined).each(['guarded', 'observe'] as Preset[])(
+    'sees 42601 at position 15 through %s, as from the server',
+    async (preset) => {
+      const { endpoint } = await guard(preset);
+      const result = await runScenario(driver, { ...endpoint, dbname: endpoint.database }, 'syntax-error');
+      expect(result, result.detail).toMatchObject({ ok: true });
+    },
+  );
 });

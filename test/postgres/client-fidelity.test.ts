@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import { serialize } from 'pg-protocol';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
+import { driverMissing, runScenarios, type Driver, type ScenarioResult } from '../support/drivers.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { errorField, RawClient } from '../support/raw-client.ts';
@@ -245,5 +246,29 @@ describe('an invalid startup packet', () => {
     await client.end();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(errors).toEqual([]);
+  });
+});
+
+describe.each(['psycopg', 'pgjdbc'] as Driver[])('%s, directly and through the tunnel', (driver) => {
+  const reason = driverMissing(driver);
+  if (reason) console.warn(`skipping ${driver} client-fidelity tests: ${reason}`);
+  // psycopg: conn.cancel() (PQcancel) then the next statement; pgjdbc: StatementTest.testShortQueryTimeout.
+  // notifications: the notifier's pid is the one the driver knows. terminate: pg_terminate_backend(that pid).
+  const SCENARIOS = ['cancel', 'notifications', 'terminate'];
+  let results: Record<Route, ScenarioResult[]>;
+
+  beforeAll(async () => {
+    if (reason) return;
+    results = {
+      direct: await runScenarios(driver, { ...server, dbname: 'postgres' }, SCENARIOS),
+      tunnel: await runScenarios(driver, { ...endpoint, dbname: endpoint.database }, SCENARIOS),
+    };
+  }, 300_000);
+
+  it.skipIf(reason !== undefined).each(SCENARIOS)('%s', (scenario) => {
+    for (const route of ROUTES) {
+      const result = results[route].find((r) => r.scenario === scenario)!;
+      expect(result, `${route}: ${result.detail}`).toMatchObject({ ok: true });
+    }
   });
 });

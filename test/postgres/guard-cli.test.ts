@@ -27,7 +27,7 @@ describe('portcullis guard postgres', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-guard-'));
     const record = path.join(dir, 'session.jsonl');
     const guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' }), '--record', record]);
-    expect(Object.keys(guard.ready)).toEqual(['event', 'listen', 'user', 'password', 'url']);
+    expect(Object.keys(guard.ready)).toEqual(['event', 'listen', 'user', 'password', 'url', 'ca']);
     expect(guard.ready.listen).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(guard.ready.url).toContain('sslmode=disable');
 
@@ -49,6 +49,26 @@ describe('portcullis guard postgres', () => {
     );
     expect(events.find((e) => e.type === 'statement')?.sql).toBe('SELECT 40 + 2 AS answer');
     expect(readFileSync(record, 'utf8')).not.toContain(server.password);
+  });
+
+  it('serves TLS to a client that asks, verified with the ca of its ready line', async () => {
+    const guard = await startGuard(['--upstream', server.url({ sslmode: 'disable' })]);
+    const { hostname, port } = new URL(guard.ready.url);
+    const client = new pg.Client({
+      host: hostname,
+      port: Number(port),
+      user: guard.ready.user,
+      password: guard.ready.password,
+      database: 'postgres',
+      ssl: { ca: guard.ready.ca },
+    });
+    await client.connect();
+    const stream = (client as unknown as { connection: { stream: { encrypted?: boolean } } }).connection
+      .stream;
+    expect(stream.encrypted).toBe(true);
+    expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await client.end();
+    expect(await guard.stop('SIGTERM')).toBe(0);
   });
 
   it('enforces a policy file: blocks, masks, and names a bad file by line and field', async () => {

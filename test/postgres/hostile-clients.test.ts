@@ -5,6 +5,10 @@
  * process does — what it answers, when it closes a socket, the descriptors and memory /proc shows for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
@@ -214,14 +218,24 @@ describe('shutdown', () => {
 
 describe('statement size', () => {
   it('denies a statement above --max-statement-size unparsed, and the session and others carry on', async () => {
-    const guard = await startGuard(['--upstream', server.url(), '--max-statement-size', '1048576']);
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-statement-size-'));
+    const record = path.join(dir, 'record.jsonl');
+    const guard = await startGuard([
+      '--upstream',
+      server.url(),
+      '--max-statement-size',
+      '1048576',
+      '--record',
+      record,
+    ]);
     const big = new pg.Client({ connectionString: guard.ready.url });
     const other = new pg.Client({ connectionString: guard.ready.url });
     await big.connect();
     await other.connect();
     const before = guard.memory();
     const values = Array.from({ length: 1_000_000 }, (_, i) => `(${i}, 'row ${i}')`).join(',');
-    const huge = `INSERT INTO nowhere (id, name) VALUES ${values}`;
+    // It even mentions a password: the recording's redactor must not scan it either.
+    const huge = `INSERT INTO nowhere (id, name) VALUES ${values} -- password 'x'`;
     expect(huge.length).toBeGreaterThan(20 << 20);
     const [denied, answered] = await Promise.allSettled([big.query(huge), other.query('SELECT 2 AS two')]);
     expect(denied).toMatchObject({
@@ -241,5 +255,16 @@ describe('statement size', () => {
     await big.end();
     await other.end();
     expect(await guard.stop()).toBe(0);
+    // Recorded by its size and hash: a loop of such statements cannot grow the recording by megabytes.
+    const recorded = (await readFile(record, 'utf8')).trim().split('\n');
+    const denial = recorded.map((line) => JSON.parse(line)).find((e) => e.rule === 'statement-size');
+    const digest = createHash('sha256').update(huge).digest('hex');
+    expect(denial).toMatchObject({
+      type: 'statement',
+      decision: 'deny',
+      sql: `<statement of ${Buffer.byteLength(huge)} bytes, above the 1048576 the tunnel inspects; sha256 ${digest}>`,
+    });
+    expect((await stat(record)).size).toBeLessThan(64 * 1024);
+    await rm(dir, { recursive: true, force: true });
   });
 });

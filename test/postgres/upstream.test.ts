@@ -640,6 +640,12 @@ describe('parseUpstreamUrl', () => {
     });
   });
 
+  it('keeps fallback_application_name for clients that name none, as libpq does', () => {
+    const config = parseUpstreamUrl('postgres://u@h/db?fallback_application_name=portcullis');
+    expect(config.fallbackApplicationName).toBe('portcullis');
+    expect(config.applicationName).toBeUndefined();
+  });
+
   it('accepts bracketed IPv6 hosts and query-parameter overrides', () => {
     expect(parseUpstreamUrl('postgres://u:p@[::1]:5433/db')).toMatchObject({ host: '::1', port: 5433 });
     expect(

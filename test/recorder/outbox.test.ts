@@ -26,10 +26,17 @@ class HubStandIn implements RecordingSink {
   readonly log: { sessionId: string; first: number; last: number }[] = [];
   /** Every 3rd call fails: alternately before storing (an outage) and after storing (a lost response). */
   failEvery = 3;
+  /** Refuses a request body larger than this, as the hub does (recordingBodyLimit, 16 MiB). */
+  maxRequestBytes = 16 * 1024 * 1024;
+  tooLarge = 0;
 
   async ingest(sessionId: string, events: readonly RecordingEventInput[]): Promise<IngestResult> {
     this.calls++;
     await sleep(0);
+    if (JSON.stringify({ events }).length > this.maxRequestBytes) {
+      this.tooLarge++;
+      throw new Error('413 the request body is too large');
+    }
     this.log.push({ sessionId, first: events[0]!.seq, last: events.at(-1)!.seq });
     const failing = this.failEvery > 0 && this.calls % this.failEvery === 0;
     const afterStore = failing && (this.calls / this.failEvery) % 2 === 0;
@@ -262,6 +269,26 @@ describe('Outbox', () => {
     await box.flush({ timeoutMs: 5000 });
     expect(box.status().running).toBe(false);
     expect(hub.total()).toBe(30);
+  });
+
+  it('cuts batches of large statements to what the hub takes in one request, never wedging the session', async () => {
+    const spool = openSpool();
+    const hub = new HubStandIn();
+    hub.failEvery = 0;
+    // 20 statements of 1 MiB each (the largest the tunnel inspects): 20 MiB in one batch of 500.
+    for (let i = 0; i < 20; i++) {
+      spool.record('big', {
+        type: 'statement',
+        protocol: 'simple',
+        sql: `select '${'x'.repeat(1 << 20)}'`,
+        decision: 'allow',
+      });
+    }
+    const box = outbox(spool, hub, { backoff: fast });
+    await box.flush({ timeoutMs: 20_000 });
+    expect(hub.tooLarge).toBe(0);
+    expect(hub.chain('big').map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(hub.log.every(({ first, last }) => last - first + 1 <= 4)).toBe(true);
   });
 
   it('resumes on an existing spool without resending acknowledged events', async () => {

@@ -6,7 +6,7 @@
 import type { OpenedSession } from '../../hub/api/types.ts';
 import type { HubClient } from '../../tunnel/hub-client/index.ts';
 import { hubProver } from '../../tunnel/manager/hub-prover.ts';
-import { upstreamFromMaterial } from '../../tunnel/manager/tunnel-manager.ts';
+import { upstreamFromMaterial } from '../../tunnel/manager/session-material.ts';
 import type { DecisionPoint } from '../../tunnel/policy/decision-point.ts';
 import type { RecordingPoint } from '../../tunnel/recorder/recording-point.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';

@@ -12,6 +12,8 @@ export interface ReadyLine {
   user: string;
   password: string;
   url: string;
+  /** The local leg's certificate authority (PEM), for clients' sslrootcert. */
+  ca: string;
 }
 
 export interface GuardProcess {

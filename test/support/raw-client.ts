@@ -56,22 +56,33 @@ export class RawClient {
   /** Opens a connection and authenticates with SCRAM-SHA-256, returning after the first ReadyForQuery. */
   static async login(port: number, user: string, password: string, database = user): Promise<RawClient> {
     const client = await RawClient.open(port);
-    client.write(serialize.startup({ user, database }));
-    const sasl = await client.next();
+    await client.authenticate(user, password, database);
+    return client;
+  }
+
+  /** A client over a connection opened elsewhere (a TLS socket, say). */
+  static over(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
+  /** Sends the startup packet and signs in with SCRAM-SHA-256, up to the first ReadyForQuery. */
+  async authenticate(user: string, password: string, database = user): Promise<void> {
+    this.write(serialize.startup({ user, database }));
+    const sasl = await this.next();
+    if (sasl.type === 'E') throw new Error(`server error: ${errorMessage(sasl.bytes)}`);
     if (sasl.type !== 'R') throw new Error(`expected authentication request, got ${sasl.type}`);
     const scram = new ScramClient(password);
-    client.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
-    const cont = await client.expectAuth(11);
-    client.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(cont)));
-    scram.verifyServerFinal(await client.expectAuth(12));
-    const key = (await client.until('Z')).find((m) => m.type === 'K');
+    this.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+    const cont = await this.expectAuth(11);
+    this.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(cont)));
+    scram.verifyServerFinal(await this.expectAuth(12));
+    const key = (await this.until('Z')).find((m) => m.type === 'K');
     if (key) {
-      client.backendKey = {
+      this.backendKey = {
         processId: key.bytes.readInt32BE(5),
         secretKey: Buffer.from(key.bytes.subarray(9)),
       };
     }
-    return client;
   }
 
   /**

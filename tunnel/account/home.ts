@@ -1,6 +1,6 @@
 /**
  * Where the CLI (and, later, the desktop app's main process) keeps a user's Portcullis state: the signed-in
- * profile, the token file, the stable tunnel ports and the recording spool. One directory, owner-only.
+ * profile, the token file, the stable tunnel ports, the recording spool and the tunnels' local CAs. One directory, owner-only.
  * PORTCULLIS_HOME overrides it, so a person can keep two identities apart (and tests can run side by side).
  */
 import path from 'node:path';
@@ -18,6 +18,8 @@ export interface HomePaths {
   ports: string;
   /** The local recording spool (recordings.db). */
   spool: string;
+  /** Each target's local-leg certificate authority, tls/<target>/ca.pem (its key beside it, 0600). */
+  tls: string;
 }
 
 export function portcullisHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
@@ -33,5 +35,6 @@ export function homePathsIn(directory: string): HomePaths {
     tokens: path.join(directory, 'tokens.json'),
     ports: path.join(directory, 'ports.json'),
     spool: path.join(directory, 'recordings.db'),
+    tls: path.join(directory, 'tls'),
   };
 }

@@ -172,7 +172,7 @@ function announce(out: CommandContext['out'], tunnel: OpenTunnel): void {
       sshConfig: endpoint.sshConfig,
       ...where,
     });
-  } else out.line({ ...base, ...where });
+  } else out.line({ ...base, ...(tunnel.caFile ? { sslrootcert: tunnel.caFile } : {}), ...where });
   if (out.json) return;
   const grant = tunnel.grantExpiresAt ? `, access until ${tunnel.grantExpiresAt}` : '';
   const how =
@@ -184,7 +184,12 @@ function announce(out: CommandContext['out'], tunnel: OpenTunnel): void {
           endpoint.sshConfig.trimEnd(),
           '',
         ]
-      : [`  psql "${endpoint.url}"`];
+      : [
+          `  psql "${endpoint.url}"`,
+          ...(tunnel.caFile
+            ? [`  TLS too: sslmode=verify-full sslrootcert=${tunnel.caFile} (or sslmode=require)`]
+            : []),
+        ];
   out.note(
     [
       `Guarded tunnel to ${tunnel.target.name} (${tunnel.target.id}) on ${endpoint.listen}`,

@@ -8,6 +8,8 @@ import type { Policy } from '../policy/policy.ts';
 import { JsonLinesRecorder } from '../recorder/jsonl-recorder.ts';
 import { ConfigError, parseUpstreamUrl, type UpstreamConfig } from '../postgres/connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
+import { createLocalAuthority, issueLoopbackCertificate } from '../postgres/local-certificate.ts';
+import type { LocalTlsMaterial } from '../postgres/local-tls.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_UNAUTHENTICATED, PostgresTunnel } from '../postgres/tunnel.ts';
 import { DEFAULT_MAX_STATEMENT_SIZE } from '../policy/statement-size.ts';
@@ -140,6 +142,15 @@ function warnOfPasswordInArgs(): void {
   process.title = 'portcullis guard postgres';
 }
 
+/**
+ * TLS for the local leg, with an authority made for this run: its certificate goes out in the ready line
+ * (`ca`), for clients' `sslrootcert` with sslmode=verify-full; sslmode=require needs nothing.
+ */
+async function localTls(host: string): Promise<LocalTlsMaterial> {
+  const authority = await createLocalAuthority(`Portcullis guard on ${host} (pid ${process.pid})`);
+  return { ...(await issueLoopbackCertificate(authority)), ca: authority.cert };
+}
+
 function log(message: string): void {
   process.stderr.write(`portcullis guard: ${message}\n`);
 }
@@ -155,6 +166,7 @@ function announce(event: Record<string, unknown>): void {
  */
 function openRecording(file: string, strict: boolean, stop: (failure: Error) => void): JsonLinesRecorder {
   return JsonLinesRecorder.open(file, {
+    writeThrough: strict,
     onFailure(error) {
       log(
         `recording to ${file} failed: ${error.message}; ` +
@@ -178,7 +190,11 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
   const policy = policyFrom(options.policy);
   const limits = limitsFrom(options);
   await loadClassifier();
-  const side = sharedSideConnection(upstream);
+  let connected = (): boolean => false;
+  const side = sharedSideConnection(upstream, undefined, {
+    applicationName: `portcullis catalog for guard pid ${process.pid}`,
+    inUse: () => connected(),
+  });
   const decisions = new PolicyEngine(policy, { sideConnection: side.get });
 
   // Fail before listening if the upstream cannot be reached or refuses the credentials.
@@ -193,7 +209,9 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
         stop('recording failed', failure),
       )
     : undefined;
-  const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, ...limits, log });
+  const tls = await localTls(listen.host);
+  const tunnel = new PostgresTunnel({ upstream, ...listen, decisions, recorder, ...limits, tls, log });
+  connected = () => tunnel.sessionCount > 0;
   const endpoint = await tunnel.listen();
   // Signal handlers go in before the ready line: a supervisor may stop us the moment it reads it.
   const stopped = new Promise<Error | undefined>((resolve) => {
@@ -221,6 +239,7 @@ async function guardPostgres(options: GuardPostgresOptions): Promise<void> {
     user: endpoint.user,
     password: endpoint.password,
     url: endpoint.url,
+    ca: endpoint.ca,
   });
   log(
     `guarding ${upstream.host}:${upstream.port}/${upstream.database} on ${endpoint.listen} with policy ${policy.name}`,

@@ -30,6 +30,8 @@ import type {
   RecordedEvent,
   RecordingAnomaly,
   RecordingEventInput,
+  RelayAdmission,
+  RelayConnectionInput,
   SessionSearch,
   SessionSummary,
   SessionToClose,
@@ -105,6 +107,8 @@ export interface HubClient {
   prove(sessionId: string, request: ProofRequest, options?: RequestOptions): Promise<Proof>;
   /** The proofs the hub gave for a session. */
   proofs(sessionId: string, options?: RequestOptions): Promise<ProofRecord[]>;
+  /** A relay asks the hub to admit a connection it accepted (the caller must be a relay). */
+  admitRelayConnection(input: RelayConnectionInput, options?: RequestOptions): Promise<RelayAdmission>;
   searchSessions(query?: SessionSearch, options?: RequestOptions): Promise<SessionSummary[]>;
   session(sessionId: string, options?: RequestOptions): Promise<SessionSummary>;
   sessionsToClose(options?: RequestOptions): Promise<SessionToClose[]>;
@@ -432,6 +436,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
       json({ method: 'POST', path: `/v1/sessions/${id(sessionId)}/proofs`, body: request, signal: o.signal }),
     proofs: (sessionId, o = {}) =>
       json({ method: 'GET', path: `/v1/sessions/${id(sessionId)}/proofs`, signal: o.signal }),
+    admitRelayConnection: (input, o = {}) =>
+      json({ method: 'POST', path: '/v1/relay/connections', body: input, signal: o.signal }),
     searchSessions: (query = {}, o = {}) =>
       json({ method: 'GET', path: '/v1/sessions', query: { ...query }, signal: o.signal }),
     session: (sessionId, o = {}) =>

@@ -81,6 +81,11 @@ export class SshTargetTunnel {
     return this.tunnel?.close(reason) ?? Promise.resolve();
   }
 
+  /** Client connections open now. */
+  get sessionCount(): number {
+    return this.traffic().connections;
+  }
+
   traffic(): { connections: number; bytesFromClient: number; bytesToClient: number } {
     return this.tunnel?.traffic() ?? { connections: 0, bytesFromClient: 0, bytesToClient: 0 };
   }

@@ -16,31 +16,33 @@ import { hostname } from 'node:os';
 import type {
   ConnectionPurpose,
   OpenedSession,
+  SshConnectionMaterial,
   SshHopMaterial,
   TargetEntitlement,
 } from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { IdentityError, type TokenManager } from '../identity/index.ts';
+import { allowEverything } from '../policy/decision-point.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { estimateRows } from '../policy/held-statement-scope.ts';
 import { checkPolicyCatalog, PolicyCatalogError } from '../policy/policy-catalog-check.ts';
-import { parsePolicy } from '../policy/policy-file.ts';
-import { presetPolicy, type Policy } from '../policy/policy.ts';
-import type { UpstreamConfig } from '../postgres/connection-string.ts';
+import type { Policy } from '../policy/policy.ts';
 import { AdmissionRefused } from '../postgres/session.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../postgres/tunnel.ts';
+import { delegatedCredentials, tokenCredentials } from '../postgres/upstream-credentials.ts';
 import { SshBastion } from '../ssh/bastion.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import { sshPaths } from '../ssh/local-identity.ts';
 import type { SshEndpoint } from '../ssh/ssh-tunnel.ts';
-import { delegatedCredentials } from '../postgres/upstream-credentials.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 import type { RecordingError, RecordingSpool } from '../recorder/spool.ts';
 import { HubApprover, type HubApproverOptions } from './hub-approver.ts';
 import { hubProver } from './hub-prover.ts';
 import { hubSigner } from './hub-signer.ts';
+import type { TunnelCertificate } from './tunnel-certificates.ts';
 import { PortInUseError, SSH_PORT_RANGE, type PortRegistry } from './port-registry.ts';
+import { policyFromSpec, upstreamFromMaterial } from './session-material.ts';
 import { SshTargetTunnel } from './ssh-target-tunnel.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
 
@@ -67,6 +69,8 @@ export interface OpenTunnel {
   /** The policy's name as the hub gave it. */
   readonly policy: string;
   readonly grantExpiresAt: string | null;
+  /** The local leg's certificate authority (PEM file) for clients' `sslrootcert`, when it offers TLS. */
+  readonly caFile?: string;
   stats(): TunnelStats;
   /** Settles once the tunnel has closed, with why. */
   readonly closed: Promise<TunnelClosed>;
@@ -98,6 +102,10 @@ export interface TunnelManagerOptions {
   host?: string;
   /** Sees each client connection's event of every tunnel (the desktop app follows holds this way). */
   onEvent?: (tunnel: OpenTunnel, event: SessionEvent) => void;
+  /** How long a tunnel's catalog connection stays open with no client connected (side-connection.ts). */
+  catalogIdleMs?: number;
+  /** The local leg's TLS certificate of each target (TunnelCertificateStore); plaintext only without. */
+  certificates?: { forTarget(targetId: string): Promise<TunnelCertificate> };
   /** The Portcullis home: SSH targets keep their local keys, known_hosts and ssh_config include there. */
   home?: string;
 }
@@ -107,35 +115,6 @@ export interface OpenOptions {
   port?: number;
   /** The local secret clients authenticate with; a fresh random one when absent. */
   secret?: string;
-}
-
-/** Where and as whom to connect; the password requests are answered by the hub (hub-prover.ts). */
-export function upstreamFromMaterial(session: OpenedSession): UpstreamConfig {
-  const { connection } = session;
-  if (connection.kind !== 'postgres') throw new Error(`${session.targetId} is not a Postgres target`);
-  const config: UpstreamConfig = {
-    host: connection.host,
-    port: connection.port,
-    user: connection.user,
-    database: connection.database,
-    sslmode: connection.tls.sslmode,
-    allowCleartextPassword: false,
-    connectTimeoutMs: 10_000,
-    applicationName: 'portcullis',
-  };
-  if (connection.tls.ca) config.sslrootcertPem = connection.tls.ca;
-  else if (connection.tls.sslrootcert) config.sslrootcert = connection.tls.sslrootcert;
-  if (connection.tls.sslservername) config.sslservername = connection.tls.sslservername;
-  return config;
-}
-
-export function policyFromSpec(session: OpenedSession, maskKey?: Buffer): Policy {
-  const base =
-    session.policy.kind === 'preset'
-      ? presetPolicy(session.policy.name)
-      : parsePolicy(session.policy.yaml, session.policy.name, maskKey ? { maskKey } : {});
-  // The shorter of the policy's hold timeout and the hub's: the hub would expire the approval anyway.
-  return { ...base, holdTimeoutMs: Math.min(base.holdTimeoutMs, session.holdTimeoutSeconds * 1000) };
 }
 
 function whatToDo(target: TargetEntitlement): string {
@@ -173,12 +152,14 @@ export class TunnelManager {
       throw new TargetUnavailableError(`a tunnel to ${targetId} is already open`);
     }
 
-    const range = target.kind === 'ssh' ? SSH_PORT_RANGE : undefined;
-    const port = await this.options.ports.portFor(targetId, options.port, range);
+    const ssh = target.kind === 'ssh';
+    const port = await this.options.ports.portFor(targetId, options.port, ssh ? SSH_PORT_RANGE : undefined);
+    // TLS is the Postgres local leg's; SSH brings its own encryption and host key.
+    const certificate = ssh ? undefined : await this.options.certificates?.forTarget(targetId);
     const opened = await hub.openSession(targetId);
     let tunnel: ManagedTunnel;
     try {
-      tunnel = new ManagedTunnel(target, opened, port, this.options, options.secret);
+      tunnel = new ManagedTunnel(target, opened, port, this.options, { secret: options.secret, certificate });
       await tunnel.start();
     } catch (error) {
       const reason = `the tunnel could not open: ${(error as Error).message}`;
@@ -231,7 +212,9 @@ export class TunnelManager {
     if (this.tunnels.size === 0) return;
     const toClose = await this.options.hub.sessionsToClose();
     for (const entry of toClose) {
-      this.tunnels.get(entry.sessionId)?.end(entry.reason, undefined);
+      // A user's own sessions end for their grant; `session-closed` is a relay's connections' reason.
+      const cause = entry.reason === 'grant-expired' ? 'grant-expired' : 'grant-revoked';
+      this.tunnels.get(entry.sessionId)?.end(cause, undefined);
     }
   }
 
@@ -286,6 +269,7 @@ class ManagedTunnel implements OpenTunnel {
   readonly sessionId: string;
   readonly policy: string;
   readonly grantExpiresAt: string | null;
+  readonly caFile: string | undefined;
   readonly closed: Promise<TunnelClosed>;
   private settle!: (closed: TunnelClosed) => void;
   private readonly tunnel: PostgresTunnel | SshTargetTunnel;
@@ -306,8 +290,9 @@ class ManagedTunnel implements OpenTunnel {
     private readonly opened: OpenedSession,
     private readonly port: number,
     private readonly options: TunnelManagerOptions,
-    secret: string | undefined,
+    local: { secret?: string; certificate?: TunnelCertificate },
   ) {
+    this.caFile = local.certificate?.caFile;
     this.sessionId = opened.sessionId;
     this.policy = opened.policy.name;
     this.grantExpiresAt = opened.grant?.expiresAt ?? null;
@@ -320,50 +305,80 @@ class ManagedTunnel implements OpenTunnel {
       (error) => this.recordingFailed(error),
       (event) => this.tell(event),
     );
-    const connection = opened.connection;
+    const { connection } = opened;
     if (connection.kind === 'ssh') {
-      if (!options.home) throw new Error('SSH targets need a Portcullis home for their local keys');
       this.checkPolicy = async () => {}; // an SSH policy names no database objects
-      this.tunnel = new SshTargetTunnel({
-        target,
-        opened: { ...opened, connection },
-        hub: options.hub,
-        paths: sshPaths(options.home),
-        policy,
-        approver: this.approver(policy),
-        recording: this.recording,
-        host: options.host ?? '127.0.0.1',
-        port,
-        ...(secret ? { password: secret } : {}),
-        admit: () => this.admit(),
-        log: (message) => this.log(message),
-      });
+      this.tunnel = this.sshTunnel(connection, policy, port, local.secret);
       return;
     }
     const upstream = upstreamFromMaterial(opened);
-    if (connection.via) {
-      this.bastion = this.bastionFor(connection.via);
-      const bastion = this.bastion;
+    const via = connection.kind === 'postgres' ? connection.via : null;
+    if (via) {
+      const bastion = this.bastionFor(via);
+      this.bastion = bastion;
       upstream.dial = (host, port) => bastion.dial(host, port);
     }
+    const relayed = connection.kind === 'relay';
+    // At a relay the user's access token opens each connection (inside TLS the tunnel verified), and the
+    // relay alone judges, masks and holds: this tunnel only carries and records what it carried.
     const proveThrough = (purpose: ConnectionPurpose, connectionNumber: () => number) =>
-      delegatedCredentials(
-        hubProver({ hub: options.hub, sessionId: opened.sessionId, purpose, connection: connectionNumber }),
-      );
-    const side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0));
+      relayed
+        ? tokenCredentials(() => options.tokens.getAccessToken())
+        : delegatedCredentials(
+            hubProver({
+              hub: options.hub,
+              sessionId: opened.sessionId,
+              purpose,
+              connection: connectionNumber,
+            }),
+          );
+    const side = sharedSideConnection(upstream, () => proveThrough('catalog', () => 0), {
+      applicationName: `portcullis catalog for ${opened.sessionId}`,
+      inUse: () => this.tunnel.sessionCount > 0,
+      ...(options.catalogIdleMs === undefined ? {} : { idleMs: options.catalogIdleMs }),
+    });
     this.side = side;
-    this.checkPolicy = async () => checkPolicyCatalog(policy, await side.get());
+    // Through a relay the policy and the catalog are the relay's.
+    this.checkPolicy = relayed ? async () => {} : async () => checkPolicyCatalog(policy, await side.get());
     const approver = this.approver(policy, async (sql, scope) => estimateRows(await side.get(), sql, scope));
-    const decisions = new PolicyEngine(policy, { approver, sideConnection: side.get });
+    const decisions = relayed
+      ? allowEverything
+      : new PolicyEngine(policy, { approver, sideConnection: side.get });
     this.tunnel = new PostgresTunnel({
       upstream,
       upstreamCredentials: (connectionId) =>
         proveThrough('client', () => this.recording.connectionNumber(connectionId)),
       host: options.host ?? '127.0.0.1',
       port,
-      ...(secret ? { secret } : {}),
+      ...(local.secret ? { secret: local.secret } : {}),
+      ...(local.certificate ? { tls: local.certificate } : {}),
       decisions,
       recorder: this.recording,
+      admit: () => this.admit(),
+      log: (message) => this.log(message),
+    });
+  }
+
+  /** An SSH target's tunnel: its local keys in the Portcullis home, its sign-ins signed by the hub. */
+  private sshTunnel(
+    connection: SshConnectionMaterial,
+    policy: Policy,
+    port: number,
+    secret: string | undefined,
+  ): SshTargetTunnel {
+    const { options } = this;
+    if (!options.home) throw new Error('SSH targets need a Portcullis home for their local keys');
+    return new SshTargetTunnel({
+      target: this.target,
+      opened: { ...this.opened, connection },
+      hub: options.hub,
+      paths: sshPaths(options.home),
+      policy,
+      approver: this.approver(policy),
+      recording: this.recording,
+      host: options.host ?? '127.0.0.1',
+      port,
+      ...(secret ? { password: secret } : {}),
       admit: () => this.admit(),
       log: (message) => this.log(message),
     });
@@ -445,11 +460,6 @@ class ManagedTunnel implements OpenTunnel {
       this.bastion?.close();
       throw new Error(`cannot record the session: ${(error as Error).message}`, { cause: error });
     }
-    // The catalog connection opens now, while the hub that authenticates it is surely reachable: a later
-    // outage then stops only new client connections, not masking on those already open.
-    this.side
-      ?.get()
-      .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
     if (this.grantExpiresAt) {
       const delay = Date.parse(this.grantExpiresAt) - Date.now();
       // setTimeout holds at most ~24.8 days; longer grants are re-armed.
@@ -531,6 +541,7 @@ class ManagedTunnel implements OpenTunnel {
 
   private async admit(): Promise<void> {
     if (this.closing) throw new AdmissionRefused('the tunnel is closing', '57P01');
+    this.openCatalog();
     if (this.grantExpiresAt && Date.parse(this.grantExpiresAt) <= Date.now()) {
       void this.end('grant-expired', undefined);
       throw new AdmissionRefused(REASONS['grant-expired'](this.target));
@@ -552,6 +563,20 @@ class ManagedTunnel implements OpenTunnel {
           : `your Portcullis sign-in could not be renewed (${(error as Error).message}); try again shortly`,
       );
     }
+  }
+
+  /**
+   * The catalog connection opens as a client comes in, while the hub that authenticates both is surely
+   * reachable: a later outage then stops only new client connections, not masking on those already
+   * open (it stays open while any client is connected). With no client it closes once idle, so a tunnel
+   * left open holds no server slot and does not stand in the way of `DROP DATABASE`.
+   */
+  private openCatalog(): void {
+    // Through a relay the catalog is the relay's to read.
+    if (this.opened.connection.kind === 'relay') return;
+    this.side
+      ?.get()
+      .catch((error: Error) => this.log(`the catalog connection did not open: ${error.message}`));
   }
 
   private recordingFailed(error: RecordingError): void {

@@ -10,6 +10,7 @@ import type {
   MaybePromise,
   StatementContext,
 } from './decision-point.ts';
+import { AllowedOutright } from './allowed-outright.ts';
 import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
@@ -39,11 +40,14 @@ export class PolicyEngine implements DecisionPoint {
   private reading: Promise<Classify> | undefined;
   /** What lineage may trace through, read once for all sessions. */
   private routineNames: FreshRoutineNames | undefined;
+  private readonly allowed: AllowedOutright;
 
   constructor(
     readonly policy: Policy,
     private readonly options: PolicyEngineOptions = {},
-  ) {}
+  ) {
+    this.allowed = new AllowedOutright(policy);
+  }
 
   openSession(info: SessionInfo): SessionPolicy {
     const { sideConnection } = this.options;
@@ -66,6 +70,7 @@ export class PolicyEngine implements DecisionPoint {
       () => this.currentClassifier(),
       this.options.approver,
       masking,
+      this.allowed,
     );
   }
 
@@ -129,6 +134,10 @@ const deny = (rule: string, message: string, classes?: readonly string[], code?:
   ...(code ? { code } : {}),
 });
 
+/** What judge() answers at Parse and Bind for what it does not block, and what preflight() makes of it. */
+const ALLOWED_AT_PREFLIGHT: Decision = Object.freeze({ action: 'allow' });
+const PREFLIGHT_PASSED: Decision = Object.freeze({ action: 'allow', rule: 'preflight' });
+
 interface PendingHold {
   finish(outcome: ApprovalOutcome & { reason?: 'timeout' | 'cancelled' }): void;
 }
@@ -152,6 +161,7 @@ class GuardedSession implements SessionPolicy {
     private readonly classifier: () => MaybePromise<Classify>,
     private readonly approver: Approver | undefined,
     private readonly masking: ResultMasking | undefined,
+    private readonly allowed: AllowedOutright,
   ) {
     this.observing = policy.preset === 'observe';
   }
@@ -251,9 +261,7 @@ class GuardedSession implements SessionPolicy {
   private preflight(classifications: Classification[], sql: string): Decision {
     if (this.observing) return { action: 'allow', rule: 'observe' };
     const decision = this.judge(classifications, sql, true);
-    return decision instanceof Promise || decision.action === 'allow'
-      ? { action: 'allow', rule: 'preflight' }
-      : decision;
+    return decision instanceof Promise || decision.action === 'allow' ? PREFLIGHT_PASSED : decision;
   }
 
   cancelHold(): boolean {
@@ -286,6 +294,12 @@ class GuardedSession implements SessionPolicy {
     preflight = false,
     parameters?: HeldStatementScope['parameters'],
   ): Decision | Promise<Decision> {
+    const outright = classifications.length === 1 ? this.allowed.decisionFor(classifications[0]!) : undefined;
+    if (outright !== undefined) {
+      if (preflight) return ALLOWED_AT_PREFLIGHT;
+      const copyRefusal = this.copyRefusal(sql);
+      return copyRefusal ? deny('masking', copyRefusal, outright.classes) : outright;
+    }
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>();
     const reasons: string[] = [];
@@ -330,8 +344,7 @@ class GuardedSession implements SessionPolicy {
         ? deny(judgement.rule, message, [...classes])
         : { action: 'allow' };
     }
-    // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
-    const copyRefusal = /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
+    const copyRefusal = this.copyRefusal(sql);
     if (copyRefusal) return deny('masking', copyRefusal, [...classes]);
     const decision = this.enforce(judgement, message, sql, [...classes], scope.scope());
     // PREPARE is remembered once it may run, so that a later EXECUTE is judged by what it prepared.
@@ -350,6 +363,12 @@ class GuardedSession implements SessionPolicy {
     }
     if (decision.action === 'allow') remember();
     return decision;
+  }
+
+  /** Why masking cannot let this COPY through, if it is one that cannot be masked. */
+  private copyRefusal(sql: string): string | undefined {
+    // A cheap look for the word first: most statements are not COPY, and the output check is a backstop.
+    return /copy/i.test(sql) ? this.masking?.copyRefusal(sql) : undefined;
   }
 
   private enforce(

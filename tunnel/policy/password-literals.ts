@@ -62,6 +62,7 @@ export function redactingPasswords(point: RecordingPoint): RecordingPoint {
         point.record(sessionId, event);
       }
     },
+    ...(point.flush ? { flush: () => point.flush!() } : {}),
     ...(point.close ? { close: () => point.close!() } : {}),
   };
 }

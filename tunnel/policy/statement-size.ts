@@ -5,7 +5,11 @@
  * what the tunnel will inspect, like the message size limit, not a judgement of the statement. Large data
  * belongs in COPY or in bind parameters, which are not parsed.
  */
+import { createHash } from 'node:crypto';
+import type { RecordingPoint } from '../recorder/recording-point.ts';
 import type { DecisionPoint, SessionPolicy, StatementContext } from './decision-point.ts';
+
+const SIZE_RULE = 'statement-size';
 
 /** 1 MiB: far above hand-written and generated statements, well below what stalls the event loop. */
 export const DEFAULT_MAX_STATEMENT_SIZE = 1024 * 1024;
@@ -34,7 +38,7 @@ export function limitStatementSize(decisions: DecisionPoint, maxBytes: number): 
         if (!('sql' in route) || !exceeds(route.sql, maxBytes)) return inner.decide(context);
         return {
           action: 'deny',
-          rule: 'statement-size',
+          rule: SIZE_RULE,
           code: '54000',
           message: statementSizeMessage(Buffer.byteLength(route.sql, 'utf8'), maxBytes),
         };
@@ -48,5 +52,30 @@ export function limitStatementSize(decisions: DecisionPoint, maxBytes: number): 
         },
       });
     },
+  };
+}
+
+/**
+ * What a recording keeps of a statement above the limit: its size and SHA-256, not its text. The text
+ * never ran (it was denied), scanning it for password literals would stall the event loop just as parsing
+ * it would, and a client sending such statements in a loop would otherwise grow the recording (and the
+ * batches synced to the hub) by megabytes each.
+ */
+export function oversizedStatementText(sql: string, maxBytes: number): string {
+  const digest = createHash('sha256').update(sql, 'utf8').digest('hex');
+  return `<statement of ${Buffer.byteLength(sql, 'utf8')} bytes, above the ${maxBytes} the tunnel inspects; sha256 ${digest}>`;
+}
+
+/** Wraps a recording point so that statements denied for their size carry oversizedStatementText. */
+export function boundingStatementText(point: RecordingPoint, maxBytes: number): RecordingPoint {
+  return {
+    record(sessionId, event) {
+      if (event.type === 'statement' && event.rule === SIZE_RULE && exceeds(event.sql, maxBytes)) {
+        point.record(sessionId, { ...event, sql: oversizedStatementText(event.sql, maxBytes) });
+      } else {
+        point.record(sessionId, event);
+      }
+    },
+    ...(point.close ? { close: () => point.close!() } : {}),
   };
 }

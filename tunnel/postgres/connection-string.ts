@@ -29,7 +29,10 @@ export interface UpstreamConfig {
   allowCleartextPassword: boolean;
   /** 0 waits indefinitely. */
   connectTimeoutMs: number;
+  /** Every connection's application_name, whatever the client sent (libpq's `application_name`). */
   applicationName?: string;
+  /** The application_name of a client that sends none (libpq's `fallback_application_name`). */
+  fallbackApplicationName?: string;
   /** Defaults to 'prefer', as in libpq. */
   channelBinding?: ChannelBindingMode;
   /** Opens the connection to host:port some other way than TCP: through an SSH bastion. */
@@ -134,8 +137,10 @@ export function parseUpstreamUrl(url: string): UpstreamConfig {
   if (sslrootcert) config.sslrootcert = sslrootcert;
   const servername = params.get('sslservername');
   if (servername) config.sslservername = servername;
-  const applicationName = params.get('application_name') ?? params.get('fallback_application_name');
+  const applicationName = params.get('application_name');
   if (applicationName) config.applicationName = applicationName;
+  const fallbackApplicationName = params.get('fallback_application_name');
+  if (fallbackApplicationName) config.fallbackApplicationName = fallbackApplicationName;
   return config;
 }
 

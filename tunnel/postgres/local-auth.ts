@@ -15,6 +15,8 @@ import { TLS_RECORD, UNTAGGED } from './framer.ts';
 /** What the local leg's handshake asks of the session after each client frame. */
 export type HandshakeStep =
   | { kind: 'reply'; bytes: Buffer; expectTagged?: boolean }
+  /** SSLRequest, and the tunnel offers TLS: answer 'S' and go on inside TLS. */
+  | { kind: 'start-tls' }
   | { kind: 'cancel'; processId: number; secretKey: Buffer }
   | { kind: 'refuse'; code: string; message: string; reason: string; user?: string }
   /** Silently close: the peer does not speak the protocol we could answer in (e.g. a direct TLS hello). */
@@ -24,16 +26,22 @@ export type HandshakeStep =
 const MECHANISM = 'SCRAM-SHA-256';
 
 /**
- * The local leg's startup: refuses encryption (the leg is loopback), then authenticates the client with
- * SCRAM-SHA-256 against the tunnel's secret. Whatever user and database the client names, it is mapped
- * to the tunnel's upstream identity, so only the secret matters.
+ * The local leg's startup: TLS when the client asks and the tunnel has a certificate (GSS encryption is
+ * always declined), then SCRAM-SHA-256 against the tunnel's secret. Whatever user and database the
+ * client names, it is mapped to the tunnel's upstream identity, so only the secret matters.
  */
 export class LocalHandshake {
   private state: 'startup' | 'sasl-initial' | 'sasl-final' | 'done' = 'startup';
   private scram: ScramServer | undefined;
   private parameters = new Map<string, string>();
+  /** As in PostgreSQL, each encryption request may come once; after TLS, GSS may not be asked for. */
+  private sslDone = false;
+  private gssDone = false;
 
-  constructor(private readonly verifier: ScramVerifier) {}
+  constructor(
+    private readonly verifier: ScramVerifier,
+    private readonly options: { offersTls?: boolean } = {},
+  ) {}
 
   get user(): string | undefined {
     return this.parameters.get('user');
@@ -58,7 +66,15 @@ export class LocalHandshake {
     const packet = readStartupPacket(frame);
     switch (packet.code) {
       case StartupCode.sslRequest:
+        // A repeated request falls through to the version check and is refused, as by the server.
+        if (this.sslDone) break;
+        this.sslDone = true;
+        if (!this.options.offersTls) return { kind: 'reply', bytes: REFUSE_ENCRYPTION };
+        this.gssDone = true;
+        return { kind: 'start-tls' };
       case StartupCode.gssEncRequest:
+        if (this.gssDone) break;
+        this.gssDone = true;
         return { kind: 'reply', bytes: REFUSE_ENCRYPTION };
       case StartupCode.cancelRequest:
         return { kind: 'cancel', processId: packet.cancel!.processId, secretKey: packet.cancel!.secretKey };

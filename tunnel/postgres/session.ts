@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { Decision, DecisionPoint, SessionPolicy, StatementRoute } from '../policy/decision-point.ts';
 import type { ClientInfo, RecordingPoint, SessionEvent } from '../recorder/recording-point.ts';
 import { readNoticeFields } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
-import { FramingError, InvalidStartupPacket, MessageFramer } from './framer.ts';
+import { FramingError, InvalidStartupPacket, MessageFramer, TLS_RECORD } from './framer.ts';
 import {
   ProtocolViolation,
   readBind,
@@ -15,6 +16,7 @@ import {
   readTarget,
 } from './frontend-messages.ts';
 import { LocalHandshake, type HandshakeStep } from './local-auth.ts';
+import { ALPN_POSTGRESQL, type LocalTls } from './local-tls.ts';
 import {
   Backend,
   backendKeyData,
@@ -42,6 +44,8 @@ export interface SessionOptions {
   maxMessageSize: number;
   /** How long a client may take to authenticate; 60 s unless said otherwise. */
   authenticationTimeoutMs?: number;
+  /** TLS for clients that ask for it; without it SSLRequest is answered 'N'. */
+  tls?: LocalTls;
   /**
    * The tunnel is full: read the startup packet (a CancelRequest is still served, as PostgreSQL does),
    * then refuse the connection with this FATAL instead of authenticating it.
@@ -62,6 +66,11 @@ export interface SessionOptions {
    * to the server and processed there, or found to name no session).
    */
   onCancelRequest(processId: number, secretKey: Buffer): Promise<void>;
+  /**
+   * The client has already authenticated elsewhere (a relay's own handshake, which told it
+   * AuthenticationOk): the session starts with the upstream, for these startup parameters.
+   */
+  authenticated?: { parameters: Map<string, string> };
   log(message: string): void;
 }
 
@@ -173,17 +182,26 @@ export class PostgresSession {
   /** Settles once both connections are gone and the session's end is recorded. */
   readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
+  /** The client's connection: the accepted socket, or the TLS socket over it once TLS has started. */
+  private client: Socket;
+  /** The client's address, as the accepted socket saw it (a TLS socket over a stream has none). */
+  private readonly peer: { address: string; port: number };
+  /** SSLRequest was accepted: TLS starts once the chunk that carried it is done, if nothing followed it. */
+  private tlsRequest: 'pending' | 'followed-by-data' | undefined;
+
   constructor(
-    private readonly client: Socket,
+    client: Socket,
     private readonly options: SessionOptions,
   ) {
+    this.client = client;
+    this.peer = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
     // Until the client has authenticated, no message of it may cost more than a few kilobytes.
     this.clientFramer = new MessageFramer({
       maxMessageSize: Math.min(options.maxMessageSize, MAX_AUTHENTICATION_MESSAGE_LENGTH),
       startup: true,
     });
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
-    this.handshake = new LocalHandshake(options.verifier);
+    this.handshake = new LocalHandshake(options.verifier, { offersTls: options.tls !== undefined });
     this.policy = options.decisions.openSession({
       sessionId: options.sessionId,
       hooks: {
@@ -211,10 +229,13 @@ export class PostgresSession {
       },
       () => {},
     );
-    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('data', this.onClientChunk);
     client.on('error', (error) => this.close(`client error: ${error.message}`));
     client.on('close', () => this.close(this.endReason));
+    if (options.authenticated) this.signedIn(options.authenticated.parameters);
   }
+
+  private readonly onClientChunk = (chunk: Buffer): void => this.onClientData(chunk);
 
   get id(): string {
     return this.options.sessionId;
@@ -276,13 +297,20 @@ export class PostgresSession {
     this.client.once('finish', destroy);
     this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
     this.dismissTimer.unref();
+    this.options.recorder.flush?.();
     if (farewell) this.client.end(farewell);
     else this.client.end();
   }
 
   private onClientData(chunk: Buffer): void {
+    const first = this.stats.bytesFromClient === 0;
     this.stats.bytesFromClient += chunk.length;
     if (this.dismissed) return;
+    if (first && chunk[0] === TLS_RECORD && this.options.tls) {
+      // Direct TLS (sslnegotiation=direct): the connection opens with a ClientHello.
+      this.startTls(this.options.tls.direct(this.client, chunk), true);
+      return;
+    }
     this.batchingUpstream = true;
     try {
       this.clientFramer.push(chunk, (type, frame) => {
@@ -295,6 +323,41 @@ export class PostgresSession {
       this.batchingUpstream = false;
       this.toUpstream.flush(this.writeUpstream);
     }
+    if (this.tlsRequest) this.answerTlsRequest();
+  }
+
+  /**
+   * Answers an accepted SSLRequest. Bytes sent after it, before TLS, would be read as if they had
+   * come through TLS (CVE-2021-23214): like PostgreSQL, the tunnel refuses them instead of answering 'S'.
+   */
+  private answerTlsRequest(): void {
+    const followed = this.tlsRequest === 'followed-by-data' || this.clientFramer.bufferedBytes > 0;
+    this.tlsRequest = undefined;
+    if (this.dismissed || this.phase !== 'handshake') return;
+    if (followed) {
+      this.terminate('received unencrypted data after SSL request', '08P01');
+      return;
+    }
+    this.client.write('S');
+    this.startTls(this.options.tls!.negotiated(this.client), false);
+  }
+
+  /** From now on the client speaks through `secure`; a direct one must have chosen ALPN "postgresql". */
+  private startTls(secure: TLSSocket, direct: boolean): void {
+    const plain = this.client;
+    plain.off('data', this.onClientChunk);
+    this.client = secure;
+    secure.on('data', this.onClientChunk);
+    secure.on('error', (error) => this.close(`client TLS error: ${error.message}`));
+    secure.on('close', () => this.close(this.endReason));
+    secure.once('secure', () => {
+      if (direct && secure.alpnProtocol !== ALPN_POSTGRESQL) {
+        this.terminate(
+          'received direct SSL connection request without ALPN protocol negotiation extension',
+          '08P01',
+        );
+      }
+    });
   }
 
   private failClient(error: unknown): void {
@@ -313,8 +376,15 @@ export class PostgresSession {
   }
 
   private onHandshakeFrame(type: number, frame: Buffer): void {
+    if (this.tlsRequest) {
+      this.tlsRequest = 'followed-by-data';
+      return;
+    }
     const step = this.capacityCheck(this.handshake.step(type, frame));
     switch (step.kind) {
+      case 'start-tls':
+        this.tlsRequest = 'pending';
+        return;
       case 'reply':
         this.client.write(step.bytes);
         if (step.expectTagged) this.clientFramer.expectTagged();
@@ -338,8 +408,8 @@ export class PostgresSession {
         this.options.recorder.record(this.id, {
           type: 'auth.failed',
           client: {
-            address: this.client.remoteAddress ?? '',
-            port: this.client.remotePort ?? 0,
+            address: this.peer.address,
+            port: this.peer.port,
             user: step.user,
           },
           reason: step.reason,
@@ -349,14 +419,19 @@ export class PostgresSession {
         this.dismiss(errorResponse({ severity: 'FATAL', code: step.code, message: step.message }));
         return;
       case 'authenticated':
-        this.authenticated = true;
         this.client.write(step.bytes);
-        this.clientFramer.limitMessageSize(this.options.maxMessageSize);
-        this.phase = 'connecting';
-        this.client.pause();
-        void this.openUpstream(step.parameters);
+        this.signedIn(step.parameters);
         return;
     }
+  }
+
+  private signedIn(parameters: Map<string, string>): void {
+    this.authenticated = true;
+    if (this.options.authenticated) this.clientFramer.expectTagged();
+    this.clientFramer.limitMessageSize(this.options.maxMessageSize);
+    this.phase = 'connecting';
+    this.client.pause();
+    void this.openUpstream(parameters);
   }
 
   /**
@@ -373,8 +448,8 @@ export class PostgresSession {
   private async openUpstream(parameters: Map<string, string>): Promise<void> {
     const { upstream: config } = this.options;
     const client: ClientInfo = {
-      address: this.client.remoteAddress ?? '',
-      port: this.client.remotePort ?? 0,
+      address: this.peer.address,
+      port: this.peer.port,
       user: parameters.get('user') ?? '',
       database: parameters.get('database') ?? parameters.get('user') ?? '',
       applicationName: parameters.get('application_name'),
@@ -854,6 +929,8 @@ export class PostgresSession {
 
   private readonly send = (bytes: Buffer): void => {
     this.stats.bytesToClient += bytes.length;
+    // What the client is about to see the outcome of is recorded first.
+    this.options.recorder.flush?.();
     if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
       const upstream = this.upstream.socket;
       upstream.pause();

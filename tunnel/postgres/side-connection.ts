@@ -30,10 +30,18 @@ export class SideConnection {
     upstream.socket.resume();
   }
 
-  static async open(config: UpstreamConfig, credentials?: UpstreamCredentials): Promise<SideConnection> {
-    return new SideConnection(
-      await connectUpstream(config, { application_name: 'portcullis-catalog' }, credentials),
-    );
+  static async open(
+    config: UpstreamConfig,
+    credentials?: UpstreamCredentials,
+    applicationName = DEFAULT_APPLICATION_NAME,
+  ): Promise<SideConnection> {
+    // Its own name beats any the operator's connection string gives the clients' connections.
+    return new SideConnection(await connectUpstream({ ...config, applicationName }, {}, credentials));
+  }
+
+  /** A request is queued or under way. */
+  get busy(): boolean {
+    return this.queue.length > 0;
   }
 
   /** Runs one statement with text parameters; rows come back as text. */
@@ -129,37 +137,83 @@ export class SideConnection {
   }
 }
 
+/** How the tunnel's catalog connection shows in pg_stat_activity when its owner names it no better. */
+export const DEFAULT_APPLICATION_NAME = 'portcullis catalog reader';
+
+/** How long the catalog connection stays open with no client connected and no request. */
+export const DEFAULT_CATALOG_IDLE_MS = 10_000;
+
+export interface SharedSideConnectionOptions {
+  /** Its application_name (at most 63 bytes reach the server), so a DBA can tell whose it is. */
+  applicationName?: string;
+  /** Closed after this long without a request once `inUse` says no client needs it. */
+  idleMs?: number;
+  /**
+   * Whether a client is connected: the connection then stays open however idle, so that a client's
+   * next statement does not wait for (or, with the hub out of reach, fail on) opening it again.
+   */
+  inUse?: () => boolean;
+}
+
+export interface SharedSideConnection {
+  get(): Promise<SideConnection>;
+  close(): void;
+}
+
 /**
  * One side connection shared by every session of a tunnel, opened on first use and opened again after
- * it fails; requests queue on it in order.
+ * it fails. It does not linger: with no client connected and no request for `idleMs` it is closed,
+ * so an idle tunnel holds no server slot and does not keep `DROP DATABASE` from running.
  */
 export function sharedSideConnection(
   config: UpstreamConfig,
-  /** Asked for each connection opened (the first, and each after a failure). */
+  /** Asked for each connection opened (the first, and each after a failure or an idle close). */
   credentials?: () => UpstreamCredentials,
-): {
-  get(): Promise<SideConnection>;
-  close(): void;
-} {
+  options: SharedSideConnectionOptions = {},
+): SharedSideConnection {
+  const idleMs = options.idleMs ?? DEFAULT_CATALOG_IDLE_MS;
   let current: Promise<SideConnection> | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+
+  const closeCurrent = (): void => {
+    clearTimeout(idleTimer);
+    void current?.then(
+      (side) => side.close(),
+      () => {},
+    );
+    current = undefined;
+  };
+  const closeIfIdle = (opened: Promise<SideConnection>, side: SideConnection): void => {
+    if (current !== opened) return;
+    if (side.busy || options.inUse?.()) armIdleTimer(opened);
+    else closeCurrent();
+  };
+  const armIdleTimer = (opened: Promise<SideConnection>): void => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(
+      () =>
+        void opened.then(
+          (side) => closeIfIdle(opened, side),
+          () => {},
+        ),
+      idleMs,
+    );
+    idleTimer.unref();
+  };
+
   return {
     get() {
       if (!current) {
-        const opening = SideConnection.open(config, credentials?.());
+        const opening = SideConnection.open(config, credentials?.(), options.applicationName);
         current = opening;
         opening.then(
           (side) => side.onClose(() => current === opening && (current = undefined)),
           () => current === opening && (current = undefined),
         );
       }
+      armIdleTimer(current);
       return current;
     },
-    close() {
-      void current?.then(
-        (side) => side.close(),
-        () => {},
-      );
-      current = undefined;
-    },
+    close: closeCurrent,
   };
 }

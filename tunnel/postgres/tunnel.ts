@@ -2,11 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowEverything, type DecisionPoint } from '../policy/decision-point.ts';
 import { redactingPasswords } from '../policy/password-literals.ts';
-import { DEFAULT_MAX_STATEMENT_SIZE, limitStatementSize } from '../policy/statement-size.ts';
+import {
+  boundingStatementText,
+  DEFAULT_MAX_STATEMENT_SIZE,
+  limitStatementSize,
+} from '../policy/statement-size.ts';
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
+import { LocalTls, type LocalTlsMaterial } from './local-tls.ts';
 import { createScramVerifier } from './scram.ts';
 import { errorResponse } from './protocol.ts';
 import { PostgresSession, type SessionOptions } from './session.ts';
@@ -41,6 +46,11 @@ export interface PostgresTunnelOptions {
   secret?: string;
   /** Asked for every authenticated client before its upstream connection opens; see SessionOptions.admit. */
   admit?: SessionOptions['admit'];
+  /**
+   * The local leg's certificate, its key and the authority that signed it (local-certificate.ts): TLS
+   * for clients that ask for it. Without it SSLRequest is answered 'N'.
+   */
+  tls?: LocalTlsMaterial;
   log?: (message: string) => void;
 }
 
@@ -56,6 +66,8 @@ export interface TunnelEndpoint {
   database: string;
   /** A libpq URI usable as is (sslmode=disable: the leg is loopback). */
   url: string;
+  /** With TLS: the authority (PEM) that signed the local leg's certificate, for `sslrootcert`. */
+  ca?: string;
 }
 
 /** Traffic through a tunnel since it started: live connections and everything they moved. */
@@ -85,8 +97,13 @@ export class PostgresTunnel {
   private readonly ended = { bytesFromClient: 0, bytesToClient: 0 };
   private readonly capacity: CapacityLog;
   private readonly decisions: DecisionPoint;
-  /** Statements are recorded with their password literals redacted, wherever the recording goes. */
+  /**
+   * Statements are recorded with their password literals redacted, wherever the recording goes; those
+   * above the statement size limit by their size and hash only.
+   */
   private readonly recorder: RecordingPoint;
+
+  private readonly tls: LocalTls | undefined;
 
   constructor(private readonly options: PostgresTunnelOptions) {
     this.secret = options.secret ?? randomBytes(24).toString('base64url');
@@ -95,7 +112,14 @@ export class PostgresTunnel {
     this.decisions = options.decisions
       ? limitStatementSize(options.decisions, options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE)
       : allowEverything;
-    this.recorder = options.recorder ? redactingPasswords(options.recorder) : recordNothing;
+    // Oversized text is replaced first: the redactor then never scans megabytes.
+    this.recorder = options.recorder
+      ? boundingStatementText(
+          redactingPasswords(options.recorder),
+          options.maxStatementSize ?? DEFAULT_MAX_STATEMENT_SIZE,
+        )
+      : recordNothing;
+    this.tls = options.tls ? new LocalTls(options.tls) : undefined;
   }
 
   get endpoint(): TunnelEndpoint {
@@ -141,6 +165,7 @@ export class PostgresTunnel {
       password: this.secret,
       database,
       url: `postgres://${encodeURIComponent(user)}:${encodeURIComponent(this.secret)}@${hostInUrl}:${port}/${encodeURIComponent(database)}?sslmode=disable`,
+      ...(this.tls ? { ca: this.tls.material.ca } : {}),
     };
     return this.endpointValue;
   }
@@ -210,6 +235,7 @@ export class PostgresTunnel {
       recorder: this.recorder,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       authenticationTimeoutMs: this.options.authenticationTimeoutMs,
+      ...(this.tls ? { tls: this.tls } : {}),
       issueCancelKey: (processId) => {
         keyedAs = processId;
         return this.cancelKeys.issue(processId, session);

@@ -65,6 +65,25 @@ export function delegatedCredentials(prover: UpstreamProver): UpstreamCredential
   };
 }
 
+/**
+ * Answers with a bearer token where a password is asked in cleartext — a relay asks for the user's access
+ * token that way, inside TLS whose certificate the tunnel verified; any other method is refused.
+ */
+export function tokenCredentials(token: () => Promise<string>): UpstreamCredentials {
+  const refuse = async (): Promise<never> => {
+    throw new CredentialsError('the relay must ask for the access token as a cleartext password inside TLS');
+  };
+  return {
+    cleartext: token,
+    md5: refuse,
+    scram: () => {
+      throw new CredentialsError(
+        'the relay must ask for the access token as a cleartext password inside TLS',
+      );
+    },
+  };
+}
+
 function md5Response(user: string, password: string, salt: Buffer): string {
   const inner = md5Hex(Buffer.from(password + user, 'utf8'));
   return `md5${md5Hex(Buffer.concat([Buffer.from(inner), salt]))}`;

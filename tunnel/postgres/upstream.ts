@@ -408,6 +408,9 @@ export async function connectUpstream(
 ): Promise<UpstreamConnection> {
   const scope = new ConnectScope(config);
   const params: Record<string, string> = {
+    ...(config.fallbackApplicationName === undefined
+      ? {}
+      : { application_name: config.fallbackApplicationName }),
     ...filterStartupParameters(startupParameters),
     // An application_name in the operator's connection string beats the client's.
     ...(config.applicationName === undefined ? {} : { application_name: config.applicationName }),

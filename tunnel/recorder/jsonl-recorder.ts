@@ -1,15 +1,19 @@
 /**
  * Appends every session event as one JSON line: the standalone `portcullis guard --record FILE`.
  *
- * Durability: each event is written with one synchronous write before `record` returns, so it is in the
- * operating system's hands before the session goes on — before a statement is forwarded, before a result
- * is released to the client. A process killed with SIGKILL loses nothing it recorded; an OS crash or
- * power loss may lose what the OS had not yet written to the disk (the file is fsynced on close).
+ * Writing: the events of one event-loop turn are gathered and written together, with one synchronous
+ * write, at the end of the turn — and before the session releases anything to the client (the session
+ * calls `flush` first). A statement's events are therefore in the operating system's hands before the
+ * client has its result, without a write in the round trip of every statement: a process killed with
+ * SIGKILL loses no event of a result the client has seen, only events of the current turn that nobody
+ * has seen the outcome of. An OS crash or power loss may lose what the OS had not yet written to the
+ * disk (the file is fsynced on close). `writeThrough` (a policy with `recording: strict`) writes each
+ * event before `record` returns instead, so no statement is forwarded before its event is written.
  *
  * Failures are loud and leave no half line: a write that fails (disk full, file size limit, I/O error) is
  * cut back to the last whole line, reported once through `onFailure`, and every later event is tried
- * again; the first that succeeds is preceded by a `recording.gap` line saying how many events were lost,
- * and `onRecovery` is told.
+ * again; the first write that succeeds is preceded by a `recording.gap` line saying how many events were
+ * lost, and `onRecovery` is told.
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { RecordedEvent, RecordingPoint, SessionEvent } from './recording-point.ts';
@@ -19,12 +23,17 @@ export interface JsonLinesRecorderOptions {
   onFailure?: (error: Error) => void;
   /** Writing works again, after `lost` events were lost. */
   onRecovery?: (lost: number) => void;
+  /** Write each event before `record` returns, instead of once per event-loop turn. */
+  writeThrough?: boolean;
 }
 
 export class JsonLinesRecorder implements RecordingPoint {
   private lost = 0;
   private failure: Error | undefined;
   private fd: number | undefined;
+  /** Lines recorded and not yet written, in order. */
+  private pending: string[] = [];
+  private flushScheduled = false;
 
   private constructor(
     readonly file: string,
@@ -46,10 +55,29 @@ export class JsonLinesRecorder implements RecordingPoint {
 
   record(sessionId: string, event: SessionEvent): void {
     const line: RecordedEvent = { sessionId, at: new Date().toISOString(), ...event };
-    this.append(JSON.stringify(line) + '\n');
+    this.pending.push(JSON.stringify(line) + '\n');
+    if (this.options.writeThrough) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAtEndOfTurn);
+    }
   }
 
+  /** Writes what was recorded and not yet written. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.append(lines.length === 1 ? lines[0]! : lines.join(''), lines.length);
+  }
+
+  private readonly flushAtEndOfTurn = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
   close(): Promise<void> {
+    this.flush();
     if (this.fd !== undefined) {
       try {
         fsyncSync(this.fd);
@@ -62,9 +90,10 @@ export class JsonLinesRecorder implements RecordingPoint {
     return Promise.resolve();
   }
 
-  private append(text: string): void {
+  /** Appends `text`, `events` whole lines, or counts them lost. */
+  private append(text: string, events: number): void {
     if (this.fd === undefined) {
-      this.lost++;
+      this.lost += events;
       return;
     }
     const gap = this.failure
@@ -73,7 +102,7 @@ export class JsonLinesRecorder implements RecordingPoint {
     try {
       this.write(Buffer.from(gap + text));
     } catch (error) {
-      this.lost++;
+      this.lost += events;
       if (!this.failure) {
         this.failure = error as Error;
         this.options.onFailure?.(this.failure);

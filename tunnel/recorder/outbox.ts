@@ -46,9 +46,27 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   return ceiling / 2 + ((options.random ?? Math.random)() * ceiling) / 2;
 }
 
+/** A quarter of what the hub takes in one ingest request (16 MiB): batches of large statements still fit. */
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** The leading events whose payloads fit in `maxBytes` together; always at least one. */
+export function withinBytes(events: RecordingEventInput[], maxBytes: number): RecordingEventInput[] {
+  let total = 0;
+  for (let i = 0; i < events.length; i++) {
+    total += JSON.stringify(events[i]!.payload).length;
+    if (total > maxBytes && i > 0) return events.slice(0, i);
+  }
+  return events;
+}
+
 export interface OutboxOptions {
   /** Events per ingest call (the hub takes up to 5000). Default 500. */
   batchSize?: number;
+  /**
+   * Payload bytes per ingest call, roughly (JSON characters): a batch of many large statements is cut
+   * short so that the hub's request size limit never refuses it forever. Default DEFAULT_MAX_BATCH_BYTES.
+   */
+  maxBatchBytes?: number;
   /** After new events were spooled, wait this long so that they travel together. Default 50 ms. */
   debounceMs?: number;
   /** Look at the spool this often even without news (e.g. another process writes to it). Default 5 s. */
@@ -249,7 +267,10 @@ export class Outbox {
   }
 
   private async send(sessionId: string): Promise<boolean> {
-    const events = this.spool.readPending(sessionId, this.batchSize);
+    const events = withinBytes(
+      this.spool.readPending(sessionId, this.batchSize),
+      this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+    );
     if (events.length === 0) return false;
     let result: IngestResult;
     try {

@@ -48,6 +48,21 @@ export type SessionEvent =
   | ({ type: 'tunnel.close'; reason: string } & TunnelTotals)
   /** Recorded by a later run for a tunnel whose process ended without closing it (killed, crashed). */
   | { type: 'tunnel.abandoned'; reason: string; process: { pid: number; host: string } }
+  /** A relay began serving one connection of the user's session `session` (its own hub session). */
+  | {
+      type: 'relay.open';
+      identity: { subject: string; name: string; kind: string };
+      target: { id: string; name: string };
+      session: string;
+      client: { address: string; port: number };
+      policy: string;
+      grantExpiresAt: string | null;
+      process: { pid: number; host: string };
+    }
+  | ({ type: 'relay.close'; reason: string; refused: number } & Omit<
+      TunnelTotals,
+      'bytesFromClient' | 'bytesToClient'
+    >)
   | { type: 'session.start'; client: ClientInfo; upstream: UpstreamInfo }
   | {
       type: 'statement';
@@ -193,6 +208,11 @@ export type SshEvent =
 
 export interface RecordingPoint {
   record(sessionId: string, event: SessionEvent): void;
+  /**
+   * Writes now what `record` buffered; the session calls it before it releases anything to the
+   * client, so that what the client has seen the result of is recorded.
+   */
+  flush?(): void;
   /** Flushes whatever is buffered; called when the tunnel closes. */
   close?(): Promise<void>;
 }

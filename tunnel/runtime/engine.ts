@@ -12,6 +12,7 @@
 import type { HubClient } from '../hub-client/index.ts';
 import type { TokenManager } from '../identity/index.ts';
 import { PortRegistry } from '../manager/port-registry.ts';
+import { TunnelCertificateStore } from '../manager/tunnel-certificates.ts';
 import {
   TunnelManager,
   type OpenOptions,
@@ -29,10 +30,10 @@ export interface EngineOptions {
   /** The caller as the hub sees them (`hub.me()`), for the recording. */
   identity: { subject: string; name: string; kind: string };
   /**
-   * The spool database, the stable-port file and the home directory SSH targets keep their keys in
-   * (HomePaths has all three).
+   * The spool database, the stable-port file, the local CAs' directory and the home directory SSH
+   * targets keep their keys in (HomePaths has them all).
    */
-  paths: { spool: string; ports: string; directory?: string };
+  paths: { spool: string; ports: string; tls?: string; directory?: string };
   /** Where new targets' stable ports are picked from. Default 15432–15631. */
   portRange?: { first: number; last: number };
   /** The key of the `hash` mask. */
@@ -83,6 +84,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     tokens: options.tokens,
     spool,
     ports: new PortRegistry(options.paths.ports, options.portRange),
+    ...(options.paths.tls ? { certificates: new TunnelCertificateStore(options.paths.tls) } : {}),
     identity: options.identity,
     ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),

@@ -51,6 +51,11 @@ export function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>):
       return `tunnel closed (${e.reason}): ${count(e.connections, 'connection')}, ${count(e.statements, 'statement')}, ${e.blocked} blocked, ${e.held} held, ${count(e.maskedCells, 'masked cell')}`;
     case 'tunnel.abandoned':
       return `tunnel abandoned: ${e.reason}`;
+    case 'relay.open':
+      if (!e.identity || !e.target) break;
+      return `relay connection: ${e.identity.name} (${e.identity.subject}) to ${e.target.name} (${e.target.id}) from ${e.client?.address}, session ${e.session}, policy ${e.policy}`;
+    case 'relay.close':
+      return `relay connection closed (${e.reason}): ${count(e.statements, 'statement')}, ${e.blocked} blocked, ${e.held} held, ${count(e.maskedCells, 'masked cell')}`;
     case 'session.start': {
       if (!e.client || !e.upstream) break;
       const app = e.client?.applicationName ? `, ${e.client.applicationName}` : '';
@@ -182,6 +187,8 @@ function timelineKind(event: SessionEvent): TimelineKind {
     case 'tunnel.open':
     case 'tunnel.close':
     case 'tunnel.abandoned':
+    case 'relay.open':
+    case 'relay.close':
       return 'tunnel';
     case 'session.start':
     case 'session.end':
