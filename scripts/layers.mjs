@@ -5,7 +5,8 @@
  * generated picture in docs/architecture.md (scripts/architecture-diagram.ts).
  *
  * Order, bottom up: hub/api (the contract every side shares) < wire format < recorder < policy <
- * session < manager < use cases (tunnel/runtime) < composition roots. The sign-in and hub-client
+ * session (Postgres; SSH beside it, neither importing the other) < manager < use cases (tunnel/runtime) <
+ * composition roots. The sign-in and hub-client
  * rooms sit beside the wire format: below everything that needs them. The hub's internals are a
  * separate service; from outside hub/ only hub/api/ may be imported, except by the CLI commands
  * that run the hub itself (hub, demo, relay).
@@ -49,10 +50,16 @@ export const ROOMS = [
     mayImport: ['hub-api', 'wire', 'recorder', 'policy'],
   },
   {
+    type: 'ssh-session',
+    pattern: 'tunnel/ssh/**',
+    label: 'SSH session (tunnel/ssh)',
+    mayImport: ['hub-api', 'identity', 'recorder', 'policy'],
+  },
+  {
     type: 'manager',
     pattern: 'tunnel/manager/**',
     label: 'tunnel/manager',
-    mayImport: ['hub-api', 'wire', 'recorder', 'policy', 'session', 'identity', 'hub-client'],
+    mayImport: ['hub-api', 'wire', 'recorder', 'policy', 'session', 'ssh-session', 'identity', 'hub-client'],
   },
   {
     type: 'runtime',
@@ -64,6 +71,7 @@ export const ROOMS = [
       'recorder',
       'policy',
       'session',
+      'ssh-session',
       'identity',
       'hub-client',
       'account',
@@ -94,6 +102,7 @@ export const ROOMS = [
       'recorder',
       'policy',
       'session',
+      'ssh-session',
       'identity',
       'hub-client',
       'account',

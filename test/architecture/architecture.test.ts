@@ -36,6 +36,11 @@ describe('the layering rule', () => {
     ['tunnel/manager/probe.ts', "import type { Identity } from '../../hub/api/types.ts';", true],
     ['tunnel/manager/probe.ts', "import { classify } from '../policy/classifier.ts';", true],
     ['tunnel/postgres/session-probe.ts', "import { classify } from '../policy/classifier.ts';", true],
+    ['tunnel/ssh/probe.ts', "import { classifyExec } from '../policy/shell/exec-classifier.ts';", true],
+    ['tunnel/ssh/probe.ts', "import { TunnelManager } from '../manager/tunnel-manager.ts';", false],
+    ['tunnel/ssh/probe.ts', "import { PostgresTunnel } from '../postgres/tunnel.ts';", false],
+    ['tunnel/postgres/probe.ts', "import { SshTunnel } from '../ssh/ssh-tunnel.ts';", false],
+    ['tunnel/manager/probe.ts', "import { SshTunnel } from '../ssh/ssh-tunnel.ts';", true],
     ['renderer/src/probe.ts', "import { classify } from '../../tunnel/policy/classifier.ts';", false],
     ['main/services/probe.ts', "import { ipcMain } from 'electron';", false],
   ];
