@@ -129,6 +129,22 @@ ${WEB}`).targets;
       ).problem,
     ).toMatch(/must name an SSH target of this catalogue \(nowhere is not one\)/);
   });
+
+  it('refuses a bastion for a target enforced at a relay: the relay reaches the database itself', () => {
+    const error = refusal(
+      `${WEB}  - { id: db, kind: postgres, address: 'db:5432', database: shop, credentials: { user: app, password_env: P }, via: web, enforcement: relay, relay: { address: 'relay:6432' } }\n`,
+    );
+    expect(error.field).toBe('targets[1].via');
+    expect(error.problem).toMatch(/not used with enforcement: relay/);
+  });
+
+  it('refuses relay enforcement for an SSH target', () => {
+    expect(
+      refusal(
+        `  - { id: web, kind: ssh, address: w, host_key: '${hostKey.publicKey}', credentials: { user: u, private_key_env: K }, enforcement: relay }\n`,
+      ).field,
+    ).toBe('targets[0].enforcement');
+  });
 });
 
 describe('known_hosts', () => {
