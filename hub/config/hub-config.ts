@@ -9,7 +9,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import type { PolicyPreset, SslMode } from '../api/types.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../api/duration.ts';
 
 /** Enough for a pool opening its connections at once, and for a busy agent; low enough to notice abuse. */
 const DEFAULT_PROOFS_PER_MINUTE = 300;
