@@ -119,13 +119,7 @@ export const ROOMS = [
  * now. Each is named here so it stays visible; remove the entry when the import is fixed.
  * @type {{ from: string, to: string, why: string }[]}
  */
-export const KNOWN_EXCEPTIONS = [
-  // hub/config/duration.ts parses the durations the API takes ('30m'): it belongs in hub/api/. Moving
-  // it edits hub/config and main/services, which other work is changing this session.
-  ...['main/services/targets.ts', 'tunnel/commands/access.ts', 'tunnel/commands/approvals.ts']
-    .concat(['tunnel/commands/signed-in.ts', 'tunnel/commands/targets.ts'])
-    .map((from) => ({ from, to: 'hub/config/duration.ts', why: 'durations parser not yet in hub/api' })),
-];
+export const KNOWN_EXCEPTIONS = [];
 
 /** The rooms `type` may import: itself, those it lists, and for '*' every room but those negated. */
 export function allowedImports(type) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import type { PolicyPreset, SslMode } from '../api/types.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../api/duration.ts';
 import {
   DEFAULT_SSH_PORT,
   normalizeSsh,

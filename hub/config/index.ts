@@ -10,4 +10,4 @@ export {
   type TargetPolicy,
 } from './hub-config.ts';
 export { CredentialsError, resolveCredentials, type ResolvedCredentials } from './credentials.ts';
-export { formatDuration, parseDuration } from './duration.ts';
+export { formatDuration, parseDuration } from '../api/duration.ts';

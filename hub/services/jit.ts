@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AccessRequest, AccessRequestInput, DecisionInput, Identity } from '../api/types.ts';
-import { formatDuration, parseDuration } from '../config/duration.ts';
+import { formatDuration, parseDuration } from '../api/duration.ts';
 import type { TargetConfig } from '../config/hub-config.ts';
 import { addSeconds, iso } from './clock.ts';
 import {

@@ -4,7 +4,7 @@
  * asking for just-in-time access. Re-read when the hub says an access request or grant changed.
  */
 import type { AccessRequestInput, HubEvent } from '../../hub/api/types.ts';
-import { parseDuration } from '../../hub/config/duration.ts';
+import { parseDuration } from '../../hub/api/duration.ts';
 import type { AccessApproval, RequestAccessInput, TargetView } from '../../preload/api.ts';
 import type { HubClient } from '../../tunnel/hub-client/index.ts';
 import type { AppStateStore } from './app-state.ts';

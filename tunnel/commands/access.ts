@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import type { AccessRequest, AccessRequestInput } from '../../hub/api/types.ts';
-import { formatDuration } from '../../hub/config/duration.ts';
+import { formatDuration } from '../../hub/api/duration.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
 import { relativeTime, table, withJson, type Output } from './output.ts';
 import { asSignedIn, checkDuration, oneLine, signedInCommand } from './signed-in.ts';

@@ -12,7 +12,7 @@
  */
 import type { Command } from 'commander';
 import type { CommandApproval, DecisionInput } from '../../hub/api/types.ts';
-import { formatDuration } from '../../hub/config/duration.ts';
+import { formatDuration } from '../../hub/api/duration.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { decide, NothingToDecide, type Decided } from '../runtime/decisions.ts';
 import { relativeTime, table, withJson } from './output.ts';

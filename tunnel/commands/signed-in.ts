@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 // The hub's duration format ("30m", "4h", "7d") is part of its API: the same parser on both sides.
-import { parseDuration } from '../../hub/config/duration.ts';
+import { parseDuration } from '../../hub/api/duration.ts';
 import { explainAccountError, openAccount, type Account } from '../account/account.ts';
 import { HubError } from '../hub-client/index.ts';
 import { contextFor, type CommandContext } from './output.ts';

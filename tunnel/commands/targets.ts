@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { TargetEntitlement } from '../../hub/api/types.ts';
-import { formatDuration } from '../../hub/config/duration.ts';
+import { formatDuration } from '../../hub/api/duration.ts';
 import { relativeTime, table, withJson } from './output.ts';
 import { asSignedIn, signedInCommand } from './signed-in.ts';
 
