@@ -1,8 +1,12 @@
 /**
- * The hub's API types: what its services take and return, and what its HTTP routes will carry as JSON.
+ * The hub's API types: what its services take and return, and what its HTTP routes carry as JSON.
  * The tunnel (hub-client) and the desktop app see only these, never the hub's internals. Times are
- * ISO-8601 UTC strings ("2025-01-31T09:30:00.000Z"); durations are whole seconds.
+ * ISO-8601 UTC strings ("2025-01-31T09:30:00.000Z"); durations are whole seconds. What callers send is
+ * defined once, as the zod schemas in requests/ the routes validate with; its types are derived here.
  */
+import type { z } from 'zod';
+import type * as requests from './requests/index.ts';
+import { decisionChannel } from './requests/decisions.ts';
 
 export type IdentityKind = 'person' | 'agent';
 
@@ -168,7 +172,7 @@ export interface OpenedSession {
 }
 
 export type SessionStatus = 'open' | 'closing' | 'closed';
-export type ChainStatus = 'ok' | 'broken' | 'incomplete';
+export type ChainStatus = z.output<typeof requests.chainStatus>;
 
 export interface SessionSummary {
   id: string;
@@ -214,55 +218,14 @@ export interface SessionToClose {
 // ---------------------------------------------------------------------------------------------------
 // Delegated authentication: the hub answers one connection's challenge (POST /v1/sessions/:id/proofs)
 
-/**
- * The challenges the hub answers, one resource for every kind of target: Postgres SCRAM and md5, and the
- * signature of an SSH public-key sign-in.
- */
-export type ProofMethod = 'postgres-scram-sha-256' | 'postgres-md5' | 'ssh-signature';
+/** The challenges the hub answers (see requests/proofs.ts). */
+export type ProofMethod = z.output<typeof requests.proofMethod>;
 
-/**
- * Why the tunnel opens the connection the proof is for (recorded at the hub): a client's, the tunnel's
- * own catalog connection, or its SSH connection to the bastion a database is reached through.
- */
-export type ConnectionPurpose = 'client' | 'catalog' | 'bastion';
+/** Why the tunnel opens the connection the proof is for (recorded at the hub). */
+export type ConnectionPurpose = z.output<typeof requests.connectionPurpose>;
 
-interface ProofRequestBase {
-  /**
-   * The connection's number within the session, as the recording numbers it (0: the tunnel's own
-   * catalog connection).
-   */
-  connection: number;
-  purpose?: ConnectionPurpose;
-}
-
-export type ProofRequest =
-  | (ProofRequestBase & {
-      method: 'postgres-scram-sha-256';
-      /** The client-first-message the tunnel sent, GS2 header included ("n,,n=,r=…" or "p=tls-server-end-point,,…"). */
-      clientFirst: string;
-      /** The server-first-message the server answered ("r=…,s=…,i=…"). */
-      serverFirst: string;
-      /** For SCRAM-SHA-256-PLUS: the tls-server-end-point channel-binding data, base64. */
-      channelBinding?: string | null;
-    })
-  | (ProofRequestBase & {
-      method: 'postgres-md5';
-      /** The 4-byte salt of AuthenticationMD5Password, base64. */
-      salt: string;
-    })
-  | (ProofRequestBase & {
-      method: 'ssh-signature';
-      /**
-       * The SSH user-authentication request to sign (RFC 4252 §7: session identifier, request, user,
-       * service, "publickey", algorithm, key), base64. The hub signs only a sign-in to the target as its
-       * user with its key.
-       */
-      data: string;
-      /** sha256 or sha512 for an RSA key's rsa-sha2-* signature; absent otherwise. */
-      hash?: 'sha256' | 'sha512';
-      /** The SSH target signed for: the session's own, or (purpose `bastion`) the one its database is reached through. */
-      targetId?: string;
-    });
+/** POST /v1/sessions/:id/proofs: the challenge of one connection, by method. */
+export type ProofRequest = z.output<typeof requests.proofRequest>;
 
 export type Proof =
   | {
@@ -301,13 +264,7 @@ export interface ProofRecord {
 // Relays: POST /v1/relay/connections, called by a relay for each client connection it accepts
 
 /** What a relay presents for a connection: the session it names and the user's own access token. */
-export interface RelayConnectionInput {
-  sessionId: string;
-  /** The session owner's access token, as the user's tunnel handed it to the relay. */
-  accessToken: string;
-  /** Where the connection came from, for the recording. */
-  client?: { address: string; port: number };
-}
+export type RelayConnectionInput = z.output<typeof requests.relayConnectionInput>;
 
 /** Everything a relay needs to serve one admitted connection. */
 export interface RelayAdmission {
@@ -327,14 +284,7 @@ export interface RelayAdmission {
 // Recordings
 
 /** One recorded event as the tunnel sends it (see recording-chain.ts for the hash). */
-export interface RecordingEventInput {
-  seq: number;
-  at: string;
-  type: string;
-  payload: unknown;
-  prevHash: string;
-  hash: string;
-}
+export type RecordingEventInput = z.output<typeof requests.recordingEventInput>;
 
 export interface RecordedEvent extends RecordingEventInput {
   /** true: verified against its predecessor; false: tampered or mislinked; null: predecessor missing. */
@@ -370,26 +320,15 @@ export interface RecordingAnomaly {
 // Just-in-time access
 
 /** POST body of a new access request. */
-export interface AccessRequestInput {
-  targetId: string;
-  reason: string;
-  /** Whole seconds; or `duration` as "30m", "4h". Defaults to the target's max_duration. */
-  durationSeconds?: number;
-  duration?: string;
-}
+export type AccessRequestInput = z.output<typeof requests.accessRequestInput>;
 
 /** Where an approver decided: the desktop app's window, a native notification's action, the CLI. */
-export type DecisionChannel = 'app' | 'notification' | 'cli';
+export type DecisionChannel = z.output<typeof requests.decisionChannel>;
 
-export const DECISION_CHANNELS: readonly DecisionChannel[] = ['app', 'notification', 'cli'];
+export const DECISION_CHANNELS: readonly DecisionChannel[] = decisionChannel.options;
 
 /** An approver's decision on an access request or a held statement. */
-export interface DecisionInput {
-  approve: boolean;
-  comment?: string | null;
-  /** Recorded with the decision; unknown when the client does not say. */
-  via?: DecisionChannel | null;
-}
+export type DecisionInput = z.output<typeof requests.decisionInput>;
 
 export type AccessRequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'revoked' | 'cancelled';
 
@@ -423,34 +362,11 @@ export interface AccessRequest {
 // ---------------------------------------------------------------------------------------------------
 // Held statements
 
-/**
- * What a held statement will touch, for the approver: the relations it names and the planner's estimate
- * of the rows it affects (the tunnel's EXPLAIN, without ANALYZE, on its side connection).
- */
-export interface HoldContext {
-  /** Every relation the statement names, as written (schema-qualified when it was). */
-  tables: string[];
-  /** The relations it writes to. */
-  writes: string[];
-  /** Rows the statement writes (or, for a read, returns), as planned; null when it could not be estimated. */
-  estimatedRows: number | null;
-}
+/** What a held statement will touch, for the approver (see requests/holds.ts). */
+export type HoldContext = z.output<typeof requests.holdContext>;
 
 /** What the tunnel sends when its policy holds a statement. */
-export interface HoldInput {
-  sessionId: string;
-  /**
-   * The tunnel connection the statement was held on: its number in the session, as the hub knows it
-   * from authenticating that connection. Only a connection the hub authenticated may hold statements.
-   */
-  connection: number;
-  sql: string;
-  classes: readonly string[];
-  rule: string;
-  /** Shorter than the hub's hold_timeout when the policy says so; capped at max_hold_timeout. */
-  timeoutSeconds?: number;
-  context?: HoldContext;
-}
+export type HoldInput = z.output<typeof requests.holdInput>;
 
 export type CommandApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
 
@@ -503,21 +419,8 @@ export interface HubEvent {
 // ---------------------------------------------------------------------------------------------------
 // Audit
 
-export interface SessionSearch {
-  subject?: string;
-  targetId?: string;
-  /** Sessions opened at or after. */
-  from?: string;
-  /** Sessions opened before. */
-  to?: string;
-  /** Only sessions with at least one denied / held statement. */
-  decision?: 'denied' | 'held';
-  chainStatus?: ChainStatus;
-  /** At most this many, newest first (default 100, at most 1000). */
-  limit?: number;
-  /** Sessions opened strictly before this session (keyset paging: pass the last id of the previous page). */
-  before?: string;
-}
+/** GET /v1/sessions: which sessions to list (see requests/sessions.ts). */
+export type SessionSearch = z.output<typeof requests.sessionSearch>;
 
 /** One line of the JSON-lines export. */
 export type ExportLine =
@@ -563,34 +466,24 @@ export interface ApiError {
 }
 
 /** POST /v1/sessions */
-export interface OpenSessionInput {
-  targetId: string;
-}
+export type OpenSessionInput = z.output<typeof requests.openSessionInput>;
 
 /** POST /v1/sessions/:id/close */
-export interface CloseSessionInput {
-  reason?: string;
-}
+export type CloseSessionInput = z.output<typeof requests.closeSessionInput>;
 
 /** POST /v1/sessions/:id/recordings: one batch of the tunnel's outbox (at most 5000 events). */
-export interface RecordingBatch {
-  events: RecordingEventInput[];
-}
+export type RecordingBatch = z.output<typeof requests.recordingBatch>;
 
 /** POST /v1/access-requests/:id/revoke (cancels a pending request, revokes a grant). */
-export interface RevokeInput {
-  comment?: string | null;
-}
+export type RevokeInput = z.output<typeof requests.revokeInput>;
 
 /** POST /v1/approvals/:id/withdraw */
-export interface WithdrawInput {
-  reason?: string | null;
-}
+export type WithdrawInput = z.output<typeof requests.withdrawInput>;
 
 /** GET /v1/access-requests?scope= : the caller's own, or those waiting for the caller's decision. */
-export type AccessRequestScope = 'mine' | 'pending';
+export type AccessRequestScope = z.output<typeof requests.accessRequestScope>;
 /** GET /v1/approvals?scope= : held statements waiting for the caller's decision, or the caller's own. */
-export type ApprovalScope = 'pending' | 'mine';
+export type ApprovalScope = z.output<typeof requests.approvalScope>;
 
 /**
  * GET /v1/policy-checks (admins): whether each target's policy names only what its database has.

@@ -11,7 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiError } from '../api/types.ts';
 import { AuthError } from '../auth/index.ts';
 import { HubServiceError, RateLimitedError, ValidationError } from '../services/index.ts';
-import { HEX_HASH, WHOLE_NUMBER } from './schemas.ts';
+import { InvalidRequest } from './validation.ts';
 
 export interface HttpFailure {
   status: number;
@@ -19,66 +19,22 @@ export interface HttpFailure {
   headers?: Record<string, string>;
 }
 
-interface AjvError {
-  keyword: string;
-  instancePath: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-
 interface FrameworkError {
   code?: unknown;
   statusCode?: unknown;
   message?: unknown;
-  validation?: AjvError[];
   validationContext?: string;
 }
 
-/** `/events/3/hash` → `events[3].hash`. */
-function fieldOf(error: AjvError): string {
-  const parts = error.instancePath
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const extra =
-    error.keyword === 'required'
-      ? error.params['missingProperty']
-      : error.keyword === 'additionalProperties'
-        ? error.params['additionalProperty']
-        : undefined;
-  if (typeof extra === 'string') parts.push(extra);
-  let field = '';
-  for (const part of parts) field += /^\d+$/.test(part) ? `[${part}]` : field === '' ? part : `.${part}`;
-  return field;
-}
-
-function problemOf(error: AjvError): string {
-  switch (error.keyword) {
-    case 'required':
-      return 'is required';
-    case 'additionalProperties':
-      return 'is not a known field';
-    case 'enum':
-      return `must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}`;
-    case 'pattern':
-      if (error.params['pattern'] === WHOLE_NUMBER) return 'must be a whole number';
-      if (error.params['pattern'] === HEX_HASH) return 'must be 64 lowercase hex digits';
-      return `must match ${String(error.params['pattern'])}`;
-    default:
-      return error.message ?? 'is not valid';
-  }
-}
-
-function validationFailure(error: FrameworkError): HttpFailure {
-  const first = error.validation![0];
+/** A body, query or path that did not pass its schema (validation.ts): 400 naming the field. */
+function validationFailure(error: InvalidRequest & FrameworkError): HttpFailure {
   const where = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
-  if (!first) return { status: 400, body: { error: 'invalid', message: `${where} is not valid` } };
-  const field = fieldOf(first);
-  const problem = problemOf(first);
-  const message = field === '' ? `${where} ${problem}` : `${field}: ${problem}`;
+  if (error.field === '') {
+    return { status: 400, body: { error: 'invalid', message: `${where} ${error.problem}` } };
+  }
   return {
     status: 400,
-    body: field === '' ? { error: 'invalid', message } : { error: 'invalid', message, field },
+    body: { error: 'invalid', message: `${error.field}: ${error.problem}`, field: error.field },
   };
 }
 
@@ -124,8 +80,8 @@ export function toFailure(error: unknown): HttpFailure | undefined {
   if (error instanceof HubServiceError) {
     return { status: error.status, body: { error: error.code, message: error.message } };
   }
+  if (error instanceof InvalidRequest) return validationFailure(error);
   const framework = (error ?? {}) as FrameworkError;
-  if (Array.isArray(framework.validation)) return validationFailure(framework);
   const known = typeof framework.code === 'string' ? FRAMEWORK[framework.code] : undefined;
   if (known) {
     return {

@@ -20,12 +20,10 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import type { NewEvent } from './events.ts';
 import { checkHoldLimits, requireAuthenticatedConnection, serializeRequester } from './hold-limits.ts';
-import { clampLimit, readComment, readDecisionChannel, readHoldContext } from './input.ts';
+import { clampLimit, readComment } from './input.ts';
 import { commandApproval, type CommandApprovalRow } from './rows.ts';
 
-const MAX_SQL = 100_000;
-
-/** A hold as the tunnel sent it, checked. */
+/** A hold as the tunnel sent it (its shape checked by the route, hub/api/requests/holds.ts). */
 interface Hold {
   connection: number;
   sql: string;
@@ -36,32 +34,25 @@ interface Hold {
 }
 
 function readHold(input: HoldInput): Hold {
+  // Connection 0 is the tunnel's own catalog connection: it signs in, but never holds a statement.
   if (!Number.isSafeInteger(input.connection) || input.connection < 1) {
     throw new ValidationError('connection', 'must name the tunnel connection the statement was held on');
   }
-  if (typeof input.sql !== 'string' || input.sql.trim() === '')
-    throw new ValidationError('sql', 'is required');
-  if (input.sql.length > MAX_SQL) throw new ValidationError('sql', `must be at most ${MAX_SQL} characters`);
-  if (!Array.isArray(input.classes) || !input.classes.every((c) => typeof c === 'string' && c.length <= 64)) {
-    throw new ValidationError('classes', 'must be a list of statement classes');
-  }
-  if (typeof input.rule !== 'string' || input.rule.length > 500) {
-    throw new ValidationError('rule', 'must name the rule (at most 500 characters)');
-  }
-  if (
-    input.timeoutSeconds !== undefined &&
-    (!Number.isSafeInteger(input.timeoutSeconds) || input.timeoutSeconds <= 0)
-  ) {
-    throw new ValidationError('timeoutSeconds', 'must be a whole number of seconds above 0');
-  }
+  if (input.sql.trim() === '') throw new ValidationError('sql', 'is required');
   return {
     connection: input.connection,
     sql: input.sql,
     classes: [...input.classes],
     rule: input.rule,
     timeoutSeconds: input.timeoutSeconds,
-    context: readHoldContext(input.context),
+    context: input.context
+      ? { ...input.context, estimatedRows: roundRows(input.context.estimatedRows) }
+      : null,
   };
+}
+
+function roundRows(rows: number | null): number | null {
+  return rows === null ? null : Math.round(rows);
 }
 
 export class CommandApprovalService {
@@ -224,9 +215,8 @@ export class CommandApprovalService {
 
   /** An approver of the target (not the requester) approves or denies the statement. */
   async decide(identity: Identity, approvalId: string, input: DecisionInput): Promise<CommandApproval> {
-    if (typeof input.approve !== 'boolean') throw new ValidationError('approve', 'must be true or false');
     const comment = readComment(input.comment);
-    const via = readDecisionChannel(input.via);
+    const via = input.via ?? null;
     const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
       const target = findTarget(this.ctx.config(), row.target_id);
@@ -261,7 +251,7 @@ export class CommandApprovalService {
 
   /** The requester no longer waits (client cancelled, timed out, session ended). */
   async withdraw(identity: Identity, approvalId: string, reason?: string | null): Promise<CommandApproval> {
-    const text = readComment(reason, 'reason');
+    const text = readComment(reason);
     const result = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
       if (row.requester_subject !== identity.subject && !this.relayOf(identity, row)) {

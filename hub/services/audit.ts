@@ -29,15 +29,12 @@ export class AuditService {
     const subject = auditor ? query.subject : viewer.subject;
     const from = readTime(query.from, 'from');
     const to = readTime(query.to, 'to');
-    if (query.decision !== undefined && query.decision !== 'denied' && query.decision !== 'held') {
-      throw new ValidationError('decision', 'must be denied or held');
-    }
     let before: Pick<SessionRow, 'id' | 'opened_at'> | undefined;
     if (query.before !== undefined) {
       before = await this.ctx.hub.db
         .selectFrom('sessions')
         .select(['id', 'opened_at'])
-        .where('id', '=', String(query.before))
+        .where('id', '=', query.before)
         .executeTakeFirst();
       if (!before) throw new ValidationError('before', 'no such session');
     }
@@ -45,7 +42,7 @@ export class AuditService {
       .selectFrom('sessions')
       .selectAll()
       .$if(subject !== undefined, (qb) => qb.where('subject', '=', subject!))
-      .$if(query.targetId !== undefined, (qb) => qb.where('target_id', '=', String(query.targetId)))
+      .$if(query.targetId !== undefined, (qb) => qb.where('target_id', '=', query.targetId!))
       .$if(from !== undefined, (qb) => qb.where('opened_at', '>=', from!))
       .$if(to !== undefined, (qb) => qb.where('opened_at', '<', to!))
       .$if(query.decision === 'denied', (qb) => qb.where('denied_count', '>', 0))

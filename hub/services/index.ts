@@ -11,6 +11,7 @@ import type { ServiceContext } from './context.ts';
 import { EntitlementService } from './entitlements.ts';
 import { EventRetention } from './event-retention.ts';
 import { EventBus } from './events.ts';
+import { HealthService } from './health.ts';
 import { AccessRequestService, type SweepResult } from './jit.ts';
 import type { PolicyCheck } from '../api/types.ts';
 import { PolicyCheckService } from './policy-checks.ts';
@@ -61,6 +62,8 @@ export interface HubServices {
   readonly recordings: RecordingService;
   readonly audit: AuditService;
   readonly policyChecks: PolicyCheckService;
+  /** Whether the hub can serve (GET /healthz). */
+  readonly health: HealthService;
   config(): HubConfig;
   /**
    * Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps), and
@@ -127,6 +130,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     recordings,
     audit,
     policyChecks,
+    health: new HealthService(ctx),
     config,
     sweep,
     startSweeping(intervalMs = 5000, onError = () => {}) {
@@ -161,6 +165,7 @@ export {
   UnavailableError,
   ValidationError,
 } from './errors.ts';
+export { HealthService } from './health.ts';
 export { EventBus, type Audience, type NewEvent, type Recipients, type SubscribeOptions } from './events.ts';
 export { AccessRequestService, type SweepResult } from './jit.ts';
 export { PolicyCheckService } from './policy-checks.ts';
