@@ -14,8 +14,10 @@
  */
 import { hostname } from 'node:os';
 import type {
+  ConnectionMaterial,
   ConnectionPurpose,
   OpenedSession,
+  RelayMaterial,
   SshConnectionMaterial,
   SshHopMaterial,
   TargetEntitlement,
@@ -311,13 +313,33 @@ class ManagedTunnel implements OpenTunnel {
       this.tunnel = this.sshTunnel(connection, policy, port, local.secret);
       return;
     }
+    const postgres = this.postgresTunnel(connection, policy, port, local);
+    this.tunnel = postgres.tunnel;
+    this.side = postgres.side;
+    this.bastion = postgres.bastion;
+    this.checkPolicy = postgres.checkPolicy;
+  }
+
+  /**
+   * A Postgres target's tunnel: to the database (directly or through a bastion), its sign-ins proved by
+   * the hub and its statements judged here; or to the relay that alone reaches it, which judges them.
+   */
+  private postgresTunnel(
+    connection: ConnectionMaterial | RelayMaterial,
+    policy: Policy,
+    port: number,
+    local: { secret?: string; certificate?: TunnelCertificate },
+  ): {
+    tunnel: PostgresTunnel;
+    side: ReturnType<typeof sharedSideConnection>;
+    bastion: SshBastion | undefined;
+    checkPolicy: () => Promise<void>;
+  } {
+    const { options, opened } = this;
     const upstream = upstreamFromMaterial(opened);
-    const via = connection.kind === 'postgres' ? connection.via : null;
-    if (via) {
-      const bastion = this.bastionFor(via);
-      this.bastion = bastion;
-      upstream.dial = (host, port) => bastion.dial(host, port);
-    }
+    const bastion =
+      connection.kind === 'postgres' && connection.via ? this.bastionFor(connection.via) : undefined;
+    if (bastion) upstream.dial = (host, port) => bastion.dial(host, port);
     const relayed = connection.kind === 'relay';
     // At a relay the user's access token opens each connection (inside TLS the tunnel verified), and the
     // relay alone judges, masks and holds: this tunnel only carries and records what it carried.
@@ -337,14 +359,8 @@ class ManagedTunnel implements OpenTunnel {
       inUse: () => this.tunnel.sessionCount > 0,
       ...(options.catalogIdleMs === undefined ? {} : { idleMs: options.catalogIdleMs }),
     });
-    this.side = side;
-    // Through a relay the policy and the catalog are the relay's.
-    this.checkPolicy = relayed ? async () => {} : async () => checkPolicyCatalog(policy, await side.get());
     const approver = this.approver(policy, async (sql, scope) => estimateRows(await side.get(), sql, scope));
-    const decisions = relayed
-      ? allowEverything
-      : new PolicyEngine(policy, { approver, sideConnection: side.get });
-    this.tunnel = new PostgresTunnel({
+    const tunnel = new PostgresTunnel({
       upstream,
       upstreamCredentials: (connectionId) =>
         proveThrough('client', () => this.recording.connectionNumber(connectionId)),
@@ -352,11 +368,14 @@ class ManagedTunnel implements OpenTunnel {
       port,
       ...(local.secret ? { secret: local.secret } : {}),
       ...(local.certificate ? { tls: local.certificate } : {}),
-      decisions,
+      decisions: relayed ? allowEverything : new PolicyEngine(policy, { approver, sideConnection: side.get }),
       recorder: this.recording,
       admit: () => this.admit(),
       log: (message) => this.log(message),
     });
+    // Through a relay the policy and the catalog are the relay's.
+    const checkPolicy = relayed ? async () => {} : async () => checkPolicyCatalog(policy, await side.get());
+    return { tunnel, side, bastion, checkPolicy };
   }
 
   /** An SSH target's tunnel: its local keys in the Portcullis home, its sign-ins signed by the hub. */
