@@ -85,6 +85,45 @@ export interface ConnectProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Runs `portcullis connect TARGET --json ARGS` with `env` (the person's home, their hub) and resolves once
+ * it printed its ready line.
+ */
+export async function startConnect(
+  target: string,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<ConnectProcess> {
+  const child = spawn(process.execPath, [CLI, 'connect', target, '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const lines = createInterface({ input: child.stdout! });
+  const first = new Promise<string>((resolve) => {
+    lines.on('line', (line) => {
+      stdout += `${line}\n`;
+      resolve(line);
+    });
+  });
+  const line = await Promise.race([first, exited.then(() => undefined)]);
+  if (line === undefined) throw new Error(`connect ${target} exited before it was ready: ${stderr}`);
+  return {
+    child,
+    ready: JSON.parse(line) as ConnectProcess['ready'],
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
 export interface ConnectedWorld {
   pg: TestPostgres;
   /** The superuser's URI of the shop database the targets point at (to check behind the tunnel's back). */
@@ -190,36 +229,7 @@ export async function startConnectedWorld(
       };
     },
     cli: (args, env) => runCliToEnd(args, env),
-    async connect(target, env, args = []) {
-      const child = spawn(process.execPath, [CLI, 'connect', target, '--json', ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = once(child, 'exit').then(([code]) => code as number | null);
-      const lines = createInterface({ input: child.stdout! });
-      const first = new Promise<string>((resolve) => {
-        lines.on('line', (line) => {
-          stdout += `${line}\n`;
-          resolve(line);
-        });
-      });
-      const line = await Promise.race([first, exited.then(() => undefined)]);
-      if (line === undefined) throw new Error(`connect ${target} exited before it was ready: ${stderr}`);
-      return {
-        child,
-        ready: JSON.parse(line) as ConnectProcess['ready'],
-        stdout: () => stdout,
-        stderr: () => stderr,
-        exited,
-        async stop(signal = 'SIGINT') {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
-        },
-      };
-    },
+    connect: startConnect,
     async stopHub() {
       await hub.close();
     },
