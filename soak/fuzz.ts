@@ -41,12 +41,15 @@ export interface FuzzOptions {
   /** The budget: messages to send in all. */
   messages: number;
   seed: number;
-  /** Connections fuzzing before sign-in, and after, at once. Default 4 and 6. */
+  /** Connections fuzzing before sign-in, and after, at once. Default 16 and 8. */
   unauthenticated?: number;
   signedIn?: number;
-  /** After sign-in, the share of messages mutated (the rest go whole). Default 0.03. */
+  /** After sign-in, the share of messages mutated (the rest go whole). Default 0.01. */
   mutationRate?: number;
-  /** An unanswered batch waits this long before the client sends FIN. Default 1000 ms. */
+  /**
+   * An unanswered batch waits this long before the client sends FIN. Default 300 ms before sign-in (a
+   * startup packet is answered at once, or never), 1000 ms after.
+   */
   quietMs?: number;
   /** After the client's FIN or Terminate, the tunnel must close within this. Default 10 s. */
   closeMs?: number;
@@ -63,9 +66,16 @@ const emptyCounts = (): FuzzCounts => ({
   refusedConnects: 0,
 });
 
+/** A connection the tunnel left open after the client's FIN, and the start of the last batch it sent. */
+export interface Hang {
+  where: string;
+  lastBatch: string;
+}
+
 interface Fuzzing {
   options: FuzzOptions;
   counts: FuzzCounts;
+  hangs: Hang[];
   left: number;
 }
 
@@ -105,10 +115,13 @@ function closedWithin(socket: Socket, ms: number): Promise<boolean> {
 }
 
 /** A batch nobody answered: the client stops sending, and the tunnel must close. */
-async function endQuietly(fuzzing: Fuzzing, socket: Socket): Promise<void> {
+async function endQuietly(fuzzing: Fuzzing, socket: Socket, where: string, last?: Buffer): Promise<void> {
   socket.end();
   if (await closedWithin(socket, fuzzing.options.closeMs ?? 10_000)) fuzzing.counts.closedAfterFin++;
-  else fuzzing.counts.hung++;
+  else {
+    fuzzing.counts.hung++;
+    fuzzing.hangs.push({ where, lastBatch: last?.subarray(0, 4096).toString('base64') ?? '' });
+  }
 }
 
 function open(port: number): Promise<Socket> {
@@ -135,9 +148,10 @@ async function beforeSignIn(fuzzing: Fuzzing, random: Random): Promise<void> {
     let replied = false;
     socket.on('error', () => {}).on('data', () => (replied = true));
     const count = claim(fuzzing, 1 + Math.floor(random() * 16));
-    await dribble(socket, randomSplits(random, mutatedBatch(random, BEFORE_SIGN_IN, count)));
-    if (await closedWithin(socket, fuzzing.options.quietMs ?? 1000)) counts.closedByTunnel++;
-    else await endQuietly(fuzzing, socket);
+    const batch = mutatedBatch(random, BEFORE_SIGN_IN, count);
+    await dribble(socket, randomSplits(random, batch));
+    if (await closedWithin(socket, fuzzing.options.quietMs ?? 300)) counts.closedByTunnel++;
+    else await endQuietly(fuzzing, socket, 'before sign-in', batch);
     if (replied) counts.answered++;
     socket.destroy();
   }
@@ -163,18 +177,20 @@ async function readyOrClosed(client: RawClient, ms: number): Promise<'ready' | '
 /** Batches on one signed-in connection, each ending in Sync, until the tunnel closes it or it has sent enough. */
 async function converse(fuzzing: Fuzzing, client: RawClient, random: Random): Promise<void> {
   const { counts, options } = fuzzing;
-  for (let batches = 1 + Math.floor(random() * 50); batches > 0 && fuzzing.left > 0; batches--) {
-    const count = claim(fuzzing, 1 + Math.floor(random() * 32));
-    const batch = mutatedBatch(random, AFTER_SIGN_IN, count, options.mutationRate ?? 0.03);
+  for (let batches = 1 + Math.floor(random() * 200); batches > 0 && fuzzing.left > 0; batches--) {
+    const count = claim(fuzzing, 1 + Math.floor(random() * 64));
+    const batch = mutatedBatch(random, AFTER_SIGN_IN, count, options.mutationRate ?? 0.01);
     await dribble(client.socket, randomSplits(random, Buffer.concat([batch, serialize.sync()])));
     const outcome = await readyOrClosed(client, options.quietMs ?? 1000);
     if (outcome === 'ready') counts.answered++;
     else if (outcome === 'closed') return void counts.closedByTunnel++;
-    else return endQuietly(fuzzing, client.socket);
+    else return endQuietly(fuzzing, client.socket, 'after sign-in', batch);
   }
+  // An earlier batch's extra ReadyForQuery may have stood for the last batch's answer, while the tunnel
+  // still waits for the rest of a message that batch promised: then Terminate is part of it, and FIN ends it.
   client.write(TERMINATE());
-  if (await closedWithin(client.socket, options.closeMs ?? 10_000)) counts.closedByTunnel++;
-  else counts.hung++;
+  if (await closedWithin(client.socket, options.quietMs ?? 1000)) counts.closedByTunnel++;
+  else await endQuietly(fuzzing, client.socket, 'after Terminate');
 }
 
 async function afterSignIn(fuzzing: Fuzzing, random: Random): Promise<void> {
@@ -196,25 +212,30 @@ async function afterSignIn(fuzzing: Fuzzing, random: Random): Promise<void> {
 
 export interface RunningFuzz {
   counts: FuzzCounts;
+  hangs: Hang[];
   /** Messages still to send. */
   left(): number;
+  /** Spends the rest of the budget: every connection finishes its batch and ends. */
+  stop(): void;
   done: Promise<FuzzCounts>;
 }
 
 /** Starts the fuzzers; each connection draws from a PRNG of its own worker, seeded from `seed`. */
 export function startFuzz(options: FuzzOptions): RunningFuzz {
-  const fuzzing: Fuzzing = { options, counts: emptyCounts(), left: options.messages };
+  const fuzzing: Fuzzing = { options, counts: emptyCounts(), hangs: [], left: options.messages };
   const workers = [
-    ...Array.from({ length: options.unauthenticated ?? 4 }, (_, i) =>
+    ...Array.from({ length: options.unauthenticated ?? 16 }, (_, i) =>
       beforeSignIn(fuzzing, seeded(options.seed + i)),
     ),
-    ...Array.from({ length: options.signedIn ?? 6 }, (_, i) =>
+    ...Array.from({ length: options.signedIn ?? 8 }, (_, i) =>
       afterSignIn(fuzzing, seeded(options.seed + 1000 + i)),
     ),
   ];
   return {
     counts: fuzzing.counts,
+    hangs: fuzzing.hangs,
     left: () => fuzzing.left,
+    stop: () => void (fuzzing.left = 0),
     done: Promise.all(workers).then(() => fuzzing.counts),
   };
 }

@@ -11,7 +11,9 @@
  *
  * Printed: the guard's resident memory and open descriptors over the run (peak, first and last quarter,
  * after the clients left), crashes, connections left hanging, errors, and the clients' p50/p99 through the
- * tunnel against direct. Not part of `npm test`: it takes minutes and measures, it does not assert.
+ * tunnel against direct, the RSS curve and its slope once warm; with SOAK_HEAP_DIR, what grew in the heap
+ * between a snapshot a quarter in and one at the end. Not part of `npm test`: it measures, it does not
+ * assert.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +35,7 @@ import {
   type Tally,
 } from './hostile-clients.ts';
 import { seeded } from './mutations.ts';
+import { heapSnapshots, printHeapGrowth, rssCurve, rssSlope, type HeapSnapshots } from './memory-watch.ts';
 import { startSampler, trend } from './sampler.ts';
 
 const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 60);
@@ -81,7 +84,7 @@ function runClients(url: string, stop: Stop): { connected: Promise<void>; done: 
   return { connected: gate.then(() => undefined), done: Promise.all(all).then(() => load) };
 }
 
-async function canary(url: string, stop: Stop): Promise<{ worstMs: number; errors: number }> {
+export async function canary(url: string, stop: Stop): Promise<{ worstMs: number; errors: number }> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
   const result = { worstMs: 0, errors: 0 };
@@ -98,6 +101,23 @@ async function canary(url: string, stop: Stop): Promise<{ worstMs: number; error
   }
   await client.end().catch(() => {});
   return result;
+}
+
+/**
+ * Lets the load run for SECONDS; with heap snapshots, takes one a quarter in (warm) and one at the end.
+ * Each stops the guard while V8 writes it: the canary's worst latency then includes that pause.
+ */
+async function runFor(
+  pid: number,
+  heap: HeapSnapshots | undefined,
+): Promise<{ warm: string; late: string } | undefined> {
+  const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  if (!heap) return void (await wait(SECONDS * 1000));
+  const started = Date.now();
+  await wait((SECONDS * 1000) / 4);
+  const warm = await heap.take(pid);
+  await wait(Math.max(0, SECONDS * 1000 - (Date.now() - started)));
+  return { warm, late: await heap.take(pid) };
 }
 
 const mib = (n: number): string => n.toFixed(0);
@@ -119,6 +139,8 @@ export async function runHostileLoad(): Promise<void> {
   await setup.end();
 
   const record = path.join(dir, 'soak.jsonl');
+  const heapDir = process.env['SOAK_HEAP_DIR'];
+  const heap = heapDir ? heapSnapshots(heapDir) : undefined;
   const guard = await startGuard(
     [
       '--policy',
@@ -130,7 +152,10 @@ export async function runHostileLoad(): Promise<void> {
       '--authentication-timeout',
       String(AUTH_TIMEOUT_SECONDS),
     ],
-    { env: { ...process.env, PORTCULLIS_UPSTREAM: server.url({ sslmode: 'disable' }) } },
+    {
+      env: { ...process.env, PORTCULLIS_UPSTREAM: server.url({ sslmode: 'disable' }) },
+      nodeArgs: heap?.nodeArgs ?? [],
+    },
   );
   let crashed: string | undefined;
   guard.child.once('exit', (code, signal) => (crashed = `exited with ${code ?? signal}`));
@@ -175,7 +200,7 @@ export async function runHostileLoad(): Promise<void> {
       oversizedStatements(port, credentials, stop, t[5]!),
     ]);
     const watching = canary(guard.ready.url, stop);
-    await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+    const snapshots = await runFor(guard.child.pid!, heap);
     stop.stopped = true;
     const [load, worst] = await Promise.all([tunneled.done, watching, hostile]).then(
       ([l, w]) => [l, w] as const,
@@ -198,6 +223,10 @@ export async function runHostileLoad(): Promise<void> {
         ],
       ),
     );
+    const warm = during.filter((sample) => sample.atMs >= during.at(-1)!.atMs / 4);
+    console.log(`RSS MiB over the run: ${rssCurve(during)}`);
+    console.log(`RSS slope once warm (the last three quarters): ${rssSlope(warm).toFixed(2)} MiB/min`);
+    if (snapshots) printHeapGrowth(snapshots.warm, snapshots.late);
     console.log(
       `crashed: ${crashed ?? 'no'}; canary worst select 1: ${ms(worst.worstMs)} ms (${worst.errors} errors)`,
     );
