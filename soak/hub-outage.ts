@@ -180,8 +180,10 @@ async function outage(
     await pause(100);
   }
   load.allow(base + options.events);
-  await until('the events of the outage to be spooled', () =>
-    load.spooled() >= base + options.events ? true : undefined,
+  await until(
+    'the events of the outage to be spooled',
+    () => (load.spooled() >= base + options.events ? true : undefined),
+    120_000,
   );
   const outageMs = Date.now() - downAt;
   const endOfOutage = sampler.now();

@@ -44,4 +44,4 @@ it('delivers every event spooled during a hub outage exactly once, though the hu
   });
   expect(report.tunnelExit).toBe(0);
   expect(report.queryErrors).toBe(0);
-}, 120_000);
+}, 240_000);
