@@ -14,7 +14,7 @@ import type { HubClient } from '../tunnel/hub-client/index.ts';
 import { demoUser, fakeBrowser } from '../test/identity/browser-driver.ts';
 import { startConnect, type ConnectProcess } from '../test/support/connected-world.ts';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.ts';
-import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
+import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 
 /** The one target: reads pass under the guarded preset, through a role of its own. */
 export const TARGET = 'items-db';
@@ -84,7 +84,8 @@ export async function startOutageWorld(): Promise<OutageWorld> {
       });
       return { env: personal, hub: account.hub };
     },
-    connect: (personal) => startConnect(TARGET, personal),
+    // A port of its own: the default range is what other tests' tunnels take first, maybe at this moment.
+    connect: async (personal) => startConnect(TARGET, personal, ['--port', String(await freePort())]),
     async close() {
       await hub.stop('SIGTERM').catch(() => undefined);
       await idp.close().catch(() => undefined);
