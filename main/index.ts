@@ -9,6 +9,7 @@ import { app, session, shell } from 'electron';
 import type { BrowserWindow } from 'electron';
 import { homePathsIn, portcullisHome, HOME_ENV } from '../tunnel/account/home.ts';
 import { maskKeyFromEnvironment } from '../tunnel/commands/mask-key.ts';
+import { stopWhenParentExits } from '../tunnel/runtime/parent-process.ts';
 import { handleLinks, registerAppScheme, serveRenderer } from './electron/app-protocol.ts';
 import { denyAllPermissions, hardenContents } from './electron/hardening.ts';
 import { registerIpc, windowSender } from './electron/ipc.ts';
@@ -77,6 +78,9 @@ if (!app.requestSingleInstanceLock()) {
     });
   });
   handleLinks((link) => void services?.openLink(link));
+  // A supervisor's SIGTERM, or its end (`npm start` killed), quits as closing the app does.
+  process.on('SIGTERM', () => app.quit());
+  stopWhenParentExits();
   app.whenReady().then(start, (error: unknown) => {
     console.error('Portcullis failed to start:', error);
     app.exit(1);

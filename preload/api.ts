@@ -174,6 +174,8 @@ export interface StatementApproval {
   decidedVia: DecisionChannel | null;
   comment: string | null;
   context: HoldContextView | null;
+  /** How many held statements this one decision releases (identical ones of a session wait together). */
+  holds: number;
 }
 
 export interface AccessApproval {

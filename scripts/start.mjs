@@ -73,6 +73,14 @@ export async function buildPreview() {
   });
 }
 
+/**
+ * The environment of a child that stops itself once this process is gone (tunnel/runtime/parent-process.ts):
+ * `npm start` killed with SIGKILL, or its terminal's process group torn down, leaves no demo behind.
+ */
+function asParent(env) {
+  return { ...env, PORTCULLIS_PARENT_PID: String(process.pid) };
+}
+
 /** Runs `child` until it exits, passing Ctrl-C and SIGTERM on; stops `demo` afterwards. */
 function superviseApp(child, demo) {
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
@@ -90,13 +98,17 @@ async function runPreview(args) {
   const { demo, hubUrl } = await startDemo(args);
   const preview = spawn(process.execPath, [path.join(root, 'out', 'browser', 'index.mjs'), '--hub', hubUrl], {
     stdio: 'inherit',
+    env: asParent(process.env),
   });
   superviseApp(preview, demo);
 }
 
 /** Starts the demo and resolves with its ready line once it printed it. */
 function startDemo(args) {
-  const demo = spawn(process.execPath, [cli, 'demo', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const demo = spawn(process.execPath, [cli, 'demo', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: asParent(process.env),
+  });
   const lines = createInterface({ input: demo.stdout });
   return new Promise((resolve, reject) => {
     demo.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it was ready`)));
@@ -135,7 +147,7 @@ async function main() {
   const { demo, hubUrl } = await startDemo(args);
   const app = spawn(electron, [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), root], {
     stdio: 'inherit',
-    env: { ...process.env, PORTCULLIS_APP_HUB: hubUrl, ELECTRON_RENDERER_URL: '' },
+    env: asParent({ ...process.env, PORTCULLIS_APP_HUB: hubUrl, ELECTRON_RENDERER_URL: '' }),
   });
   superviseApp(app, demo);
 }

@@ -109,10 +109,21 @@ export function mutate(random: Random, message: Buffer): Buffer {
   }
 }
 
-/** A batch of `count` messages drawn from `templates`, each mutated, concatenated. */
-export function mutatedBatch(random: Random, templates: readonly (() => Buffer)[], count: number): Buffer {
+/**
+ * A batch of `count` messages drawn from `templates`, concatenated; each mutated with probability `rate`
+ * (below 1, most messages go whole, so that a connection lives long enough to reach deep states).
+ */
+export function mutatedBatch(
+  random: Random,
+  templates: readonly (() => Buffer)[],
+  count: number,
+  rate = 1,
+): Buffer {
   const parts: Buffer[] = [];
-  for (let i = 0; i < count; i++) parts.push(mutate(random, pick(random, templates)()));
+  for (let i = 0; i < count; i++) {
+    const message = pick(random, templates)();
+    parts.push(rate >= 1 || random() < rate ? mutate(random, message) : message);
+  }
   return Buffer.concat(parts);
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Destination } from '../../preload/api.ts';
 import { homePathsIn, portcullisHome, HOME_ENV } from '../../tunnel/account/home.ts';
 import { maskKeyFromEnvironment } from '../../tunnel/commands/mask-key.ts';
+import { stopWhenParentExits } from '../../tunnel/runtime/parent-process.ts';
 import { handlers } from '../ipc/handlers.ts';
 import { DesktopServices } from '../services/desktop-services.ts';
 import {
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
   const stop = (): Promise<void> =>
     (stopping ??= services.quit().finally(() => bridge.close().finally(() => process.exit(0))));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop());
+  stopWhenParentExits();
   await services.start();
   console.log(JSON.stringify({ event: 'preview', url: bridge.url }));
   log(`the app runs in your browser: open ${bridge.url}`);

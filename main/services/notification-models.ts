@@ -47,6 +47,7 @@ export function heldStatementForApprover(approval: CommandApproval): Notificatio
   const facts = [
     estimateText(approval.context) ?? (tables.length > 0 ? `touches ${tables.join(', ')}` : null),
     `held by ${approval.rule}`,
+    approval.holds > 1 ? `${approval.holds} identical statements wait on this decision` : null,
   ].filter((f): f is string => f !== null);
   return {
     id: `statement:${approval.id}`,

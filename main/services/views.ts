@@ -54,6 +54,7 @@ export function statementApproval(approval: CommandApproval): StatementApproval 
     decidedVia: approval.decidedVia ?? null,
     comment: approval.comment,
     context: approval.context ? structuredClone(approval.context) : null,
+    holds: approval.holds,
   };
 }
 

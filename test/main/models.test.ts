@@ -65,6 +65,13 @@ describe('notification models', () => {
     expect(estimateText({ tables: ['t'], writes: [], estimatedRows: 1 })).toBe('≈ 1 row in t');
   });
 
+  it('says how many identical statements one decision releases, when more than one waits', () => {
+    expect(heldStatementForApprover({ ...approval, holds: 3 }).body).toMatch(
+      / · 3 identical statements wait on this decision$/,
+    );
+    expect(heldStatementForApprover(approval).body).not.toMatch(/identical/);
+  });
+
   it('cuts a long first line, and skips blank ones', () => {
     expect(firstLine(`\n\n  select ${'x, '.repeat(100)}1`)).toHaveLength(100);
     expect(firstLine('a\nb')).toBe('a');

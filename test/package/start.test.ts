@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,44 +38,65 @@ describe('npm start without the Electron binary', () => {
     expect(fetchElectron(path.join(repo, 'node_modules', 'no-such-electron'))).toMatch(/npm install/);
   });
 
+  /** `npm start` on a scratch demo, as a user runs it; its JSON lines and stderr as they come. */
+  async function launch() {
+    scratch ??= await mkdtemp(path.join(tmpdir(), 'portcullis-start-'));
+    await chmod(scratch, 0o755); // as root, PostgreSQL runs as its own user, who must pass through it
+    const dataDir = await mkdtemp(path.join(scratch, 'run-'));
+    await chmod(dataDir, 0o755);
+    const child = spawn(
+      process.execPath,
+      [
+        start,
+        '--data-dir',
+        path.join(dataDir, 'demo'),
+        '--hub-port',
+        '0',
+        '--idp-port',
+        '0',
+        '--postgres-port',
+        '0',
+      ],
+      {
+        env: { ...offline, PORTCULLIS_HOME: path.join(dataDir, 'home') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(child, 'exit');
+    const printed: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('{')) printed.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    child.on('exit', () => printed.push({ event: 'exit' }));
+    const printedEvent = (event: string, ms: number) =>
+      until(`the ${event} line`, () => printed.find((p) => p.event === event || p.event === 'exit'), ms);
+    return { child, exited, printedEvent, stderr: () => stderr };
+  }
+
+  /** The pids of a process's children (Linux /proc). */
+  function childrenOf(pid: number): number[] {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return text ? text.split(/\s+/).map(Number) : [];
+  }
+
+  function alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   it.skipIf(haveElectron)(
     'says in one line that it cannot fetch Electron and how to, then runs the demo and the app in the browser',
     async () => {
-      scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-start-'));
-      await chmod(scratch, 0o755); // as root, PostgreSQL runs as its own user, who must pass through it
-      const child = spawn(
-        process.execPath,
-        [
-          start,
-          '--data-dir',
-          path.join(scratch, 'demo'),
-          '--hub-port',
-          '0',
-          '--idp-port',
-          '0',
-          '--postgres-port',
-          '0',
-        ],
-        {
-          env: { ...offline, PORTCULLIS_HOME: path.join(scratch, 'home') },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = once(child, 'exit');
+      const { child, exited, printedEvent, stderr: output } = await launch();
       try {
-        const lines = createInterface({ input: child.stdout });
-        const printed: Record<string, unknown>[] = [];
-        lines.on('line', (line) => {
-          if (line.startsWith('{')) printed.push(JSON.parse(line) as Record<string, unknown>);
-        });
-        child.on('exit', () => printed.push({ event: 'exit' }));
-        const ready = await until(
-          'the demo',
-          () => printed.find((p) => p.event === 'ready' || p.event === 'exit'),
-          150_000,
-        );
+        const ready = await printedEvent('ready', 150_000);
+        const stderr = output();
         expect(ready, stderr).toMatchObject({
           event: 'ready',
           hub: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
@@ -85,14 +107,10 @@ describe('npm start without the Electron binary', () => {
             /^portcullis: cannot fetch Electron \(.*ECONNREFUSED.*\); run `node node_modules\/electron\/install\.js` where the internet \(or ELECTRON_MIRROR\) is reachable, then `npm start` again — starting the demo with the app in your browser instead\.$/,
           ),
         ]);
-        await until('the demo guide', () => (stderr.includes('priya-demo-password') ? true : undefined));
+        await until('the demo guide', () => (output().includes('priya-demo-password') ? true : undefined));
 
-        const preview = await until(
-          'the preview',
-          () => printed.find((p) => p.event === 'preview' || p.event === 'exit'),
-          60_000,
-        );
-        expect(preview, stderr).toMatchObject({
+        const preview = await printedEvent('preview', 60_000);
+        expect(preview, output()).toMatchObject({
           url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/enter\?key=/),
         });
         const entered = await fetch(preview.url as string, { redirect: 'manual' });
@@ -119,6 +137,33 @@ describe('npm start without the Electron binary', () => {
         await exited;
       }
       expect(child.exitCode).toBe(0);
+    },
+    300_000,
+  );
+
+  it.skipIf(haveElectron || process.platform !== 'linux')(
+    'leaves neither the demo nor the preview running when it is killed with SIGKILL',
+    async () => {
+      const { child, exited, printedEvent, stderr } = await launch();
+      let left: number[] = [];
+      try {
+        expect(await printedEvent('preview', 210_000), stderr()).toMatchObject({ event: 'preview' });
+        left = childrenOf(child.pid!);
+        // The demo (with its hub, identity provider and PostgreSQL), the browser preview (and esbuild's service).
+        expect(left.length).toBeGreaterThanOrEqual(2);
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      try {
+        await until(
+          'the demo, the preview and every other child to stop',
+          () => (left.some(alive) ? undefined : true),
+          60_000,
+        );
+      } finally {
+        for (const pid of left.filter(alive)) process.kill(pid, 'SIGKILL');
+      }
     },
     300_000,
   );

@@ -131,6 +131,7 @@ interface Snapshot {
 interface Guard {
   preset: Preset;
   tunnel: PostgresTunnel;
+  engine: PolicyEngine;
   endpoint: TunnelEndpoint;
   closeSide(): void;
   shared?: pg.Client;
@@ -299,12 +300,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 async function openGuard(preset: Preset): Promise<Guard> {
   const upstream = parseUpstreamUrl(server.url({ sslmode: 'disable' }));
   const side = sharedSideConnection(upstream);
-  const tunnel = new PostgresTunnel({
-    upstream,
-    decisions: new PolicyEngine(presetPolicy(preset), { sideConnection: side.get }),
-  });
+  const engine = new PolicyEngine(presetPolicy(preset), { sideConnection: side.get });
+  const tunnel = new PostgresTunnel({ upstream, decisions: engine });
   const endpoint = await tunnel.listen();
-  const guard: Guard = { preset, tunnel, endpoint, closeSide: () => side.close(), plainChecks: new Map() };
+  const guard: Guard = {
+    preset,
+    tunnel,
+    engine,
+    endpoint,
+    closeSide: () => side.close(),
+    plainChecks: new Map(),
+  };
   await openShared(guard);
   return guard;
 }
@@ -657,6 +663,8 @@ async function perform(guard: Guard, attempt: Attempt): Promise<Result> {
       await runFresh(guard, attempt.steps, result);
     } finally {
       if (attempt.cleanup) await direct.query(attempt.cleanup);
+      // The next attempt must meet the catalog as the cleanup left it, not a copy up to a second old.
+      for (const each of guards.values()) each.engine.forgetCatalog();
     }
   } else if ('wire' in attempt) {
     await runWire(guard, attempt.wire, result);

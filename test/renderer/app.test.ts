@@ -171,6 +171,8 @@ describe.skipIf(!haveChromium)(
 
       await page.getByRole('button', { name: 'Copy Connection URI' }).click();
       await page.getByRole('button', { name: 'Copy Connection URI' }).getByText('Copied').waitFor();
+      // While it says "Copied", its accessible name still contains what it shows.
+      expect(await seriousViolations(page), 'a copy just confirmed').toEqual([]);
       const uri = priya.clipboard.at(-1)!;
       expect(uri).toContain(encodeURIComponent(secret));
       priyaClient = new pg.Client({ connectionString: uri });

@@ -15,6 +15,7 @@ import { DEMO_AGENT, startDevIdp, type DevIdp, type DevIdpOptions } from '../../
 import { startHub, type RunningHub } from '../../hub/server.ts';
 import { signInPerson, type Account } from '../../tunnel/account/account.ts';
 import { portcullisHome } from '../../tunnel/account/home.ts';
+import { isPortFree } from '../../tunnel/manager/port-registry.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
 import { CLI, runCliToEnd } from './guard-process.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
@@ -94,6 +95,45 @@ export interface ConnectProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Runs `portcullis connect TARGET --json ARGS` with `env` (the person's home, their hub) and resolves once
+ * it printed its ready line.
+ */
+export async function startConnect(
+  target: string,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<ConnectProcess> {
+  const child = spawn(process.execPath, [CLI, 'connect', target, '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const lines = createInterface({ input: child.stdout! });
+  const first = new Promise<string>((resolve) => {
+    lines.on('line', (line) => {
+      stdout += `${line}\n`;
+      resolve(line);
+    });
+  });
+  const line = await Promise.race([first, exited.then(() => undefined)]);
+  if (line === undefined) throw new Error(`connect ${target} exited before it was ready: ${stderr}`);
+  return {
+    child,
+    ready: JSON.parse(line) as ConnectProcess['ready'],
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
 export interface ConnectedWorld {
   pg: TestPostgres;
   /** The superuser's URI of the shop database the targets point at (to check behind the tunnel's back). */
@@ -114,6 +154,26 @@ export interface ConnectedWorld {
   /** Starts the hub again on the same port and database. */
   startHub(): Promise<void>;
   close(): Promise<void>;
+}
+
+const WORLD_TARGETS = ['app-db', 'reports-db', 'admin-db', 'strict-db'];
+
+/**
+ * Gives each target of a new home a stable port of its own, picked at random among free ports below
+ * the kernel's ephemeral range, as `--port N` would: homes of test files running side by side would
+ * otherwise all start at 15432, and one file's tunnel could take the port another file's home keeps.
+ */
+async function keepPortsApart(home: string): Promise<void> {
+  const ports: Record<string, number> = {};
+  const taken = new Set<number>();
+  for (const target of WORLD_TARGETS) {
+    let port: number;
+    do port = 20_000 + Math.floor(Math.random() * 12_000);
+    while (taken.has(port) || !(await isPortFree(port)));
+    taken.add(port);
+    ports[target] = port;
+  }
+  await writeFile(path.join(home, 'ports.json'), JSON.stringify({ ports }), { mode: 0o600 });
 }
 
 export interface WorldOptions {
@@ -146,6 +206,7 @@ export async function startConnectedWorld(options: WorldOptions = {}): Promise<C
   const newHome = async (): Promise<string> => {
     const home = await mkdtemp(path.join(dir, 'home-'));
     homes.push(home);
+    await keepPortsApart(home);
     return home;
   };
   const baseEnv = (): NodeJS.ProcessEnv => {
@@ -183,36 +244,7 @@ export async function startConnectedWorld(options: WorldOptions = {}): Promise<C
       };
     },
     cli: (args, env) => runCliToEnd(args, env),
-    async connect(target, env, args = []) {
-      const child = spawn(process.execPath, [CLI, 'connect', target, '--json', ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = once(child, 'exit').then(([code]) => code as number | null);
-      const lines = createInterface({ input: child.stdout! });
-      const first = new Promise<string>((resolve) => {
-        lines.on('line', (line) => {
-          stdout += `${line}\n`;
-          resolve(line);
-        });
-      });
-      const line = await Promise.race([first, exited.then(() => undefined)]);
-      if (line === undefined) throw new Error(`connect ${target} exited before it was ready: ${stderr}`);
-      return {
-        child,
-        ready: JSON.parse(line) as ConnectProcess['ready'],
-        stdout: () => stdout,
-        stderr: () => stderr,
-        exited,
-        async stop(signal = 'SIGINT') {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
-        },
-      };
-    },
+    connect: startConnect,
     async stopHub() {
       await hub.close();
     },

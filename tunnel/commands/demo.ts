@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DemoService, RunningDemo } from '../../hub/demo/index.ts';
 import { portcullisHome } from '../account/home.ts';
+import { stopWhenParentExits } from '../runtime/parent-process.ts';
 import { createOutput, table, type Output } from './output.ts';
 
 export const DEFAULT_DEMO_PORTS: Record<DemoService, number> = {
@@ -210,6 +211,7 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
   // SIGHUP too: closing the terminal the demo runs in should not leave its PostgreSQL behind.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   signals.forEach((signal) => process.on(signal, stop));
+  stopWhenParentExits();
   try {
     // Loaded here so the other commands do not pay for PostgreSQL, the hub and the IdP.
     const { DemoDataDirError, DemoError, DemoPortInUseError, resetDemoDataDir, startDemo } =

@@ -38,6 +38,8 @@ export class PolicyEngine implements DecisionPoint {
   private readonly classifiers = new Map<string, Classify>();
   private fresh: { readAt: number; classify: Classify } | undefined;
   private reading: Promise<Classify> | undefined;
+  /** Bumped by forgetCatalog(): a read begun before it does not become the fresh classifier. */
+  private catalogGeneration = 0;
   /** What lineage may trace through, read once for all sessions. */
   private routineNames: FreshRoutineNames | undefined;
   private readonly allowed: AllowedOutright;
@@ -74,6 +76,17 @@ export class PolicyEngine implements DecisionPoint {
     );
   }
 
+  /**
+   * Reads the database's functions, operators and casts again before the next statement is judged,
+   * rather than within CATALOG_TTL_MS: for whoever knows the catalog just changed.
+   */
+  forgetCatalog(): void {
+    this.catalogGeneration++;
+    this.fresh = undefined;
+    this.reading = undefined;
+    this.routineNames?.forget();
+  }
+
   /** Classifies with the freshest classifier at hand, without waiting for a catalog read. */
   private classifyNow(sql: string): Classification {
     const current = this.currentClassifier();
@@ -90,12 +103,17 @@ export class PolicyEngine implements DecisionPoint {
     if (this.options.classify) return this.options.classify;
     if (!this.options.sideConnection) return defaultClassify;
     if (this.fresh && Date.now() - this.fresh.readAt < CATALOG_TTL_MS) return this.fresh.classify;
-    this.reading ??= this.readCatalog().finally(() => (this.reading = undefined));
-    return this.reading;
+    if (this.reading) return this.reading;
+    const reading = this.readCatalog().finally(() => {
+      if (this.reading === reading) this.reading = undefined;
+    });
+    this.reading = reading;
+    return reading;
   }
 
   private async readCatalog(): Promise<Classify> {
     const readAt = Date.now();
+    const generation = this.catalogGeneration;
     const side = await this.options.sideConnection!();
     const fingerprint = (await side.query(ROUTINE_FINGERPRINT_QUERY))[0]?.[0] ?? '';
     let classify = this.classifiers.get(fingerprint);
@@ -106,7 +124,7 @@ export class PolicyEngine implements DecisionPoint {
       classify = (sql) => created.classify(sql);
       this.classifiers.set(fingerprint, classify);
     }
-    this.fresh = { readAt, classify };
+    if (generation === this.catalogGeneration) this.fresh = { readAt, classify };
     return classify;
   }
 

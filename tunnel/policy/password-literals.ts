@@ -10,7 +10,7 @@
  * is redacted from the word "password" to the end of the quoted text that follows, or of the statement.
  */
 import { scanSync } from 'libpg-query';
-import type { RecordingPoint } from '../recorder/recording-point.ts';
+import { rewritingEvents, type RecordingPoint } from '../recorder/recording-point.ts';
 
 export const REDACTED = "'***'";
 
@@ -54,15 +54,9 @@ export function redactPasswords(sql: string): string {
 
 /** A recording point whose statement and hold events carry their SQL with password literals redacted. */
 export function redactingPasswords(point: RecordingPoint): RecordingPoint {
-  return {
-    record(sessionId, event) {
-      if ((event.type === 'statement' || event.type === 'hold') && MENTIONS_PASSWORD.test(event.sql)) {
-        point.record(sessionId, { ...event, sql: redactPasswords(event.sql) });
-      } else {
-        point.record(sessionId, event);
-      }
-    },
-    ...(point.flush ? { flush: () => point.flush!() } : {}),
-    ...(point.close ? { close: () => point.close!() } : {}),
-  };
+  return rewritingEvents(point, (event) =>
+    (event.type === 'statement' || event.type === 'hold') && MENTIONS_PASSWORD.test(event.sql)
+      ? { ...event, sql: redactPasswords(event.sql) }
+      : event,
+  );
 }

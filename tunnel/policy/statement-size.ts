@@ -6,10 +6,10 @@
  * belongs in COPY or in bind parameters, which are not parsed.
  */
 import { createHash } from 'node:crypto';
-import type { RecordingPoint } from '../recorder/recording-point.ts';
+import { rewritingEvents, type RecordingPoint } from '../recorder/recording-point.ts';
 import type { DecisionPoint, SessionPolicy, StatementContext } from './decision-point.ts';
 
-const SIZE_RULE = 'statement-size';
+export const SIZE_RULE = 'statement-size';
 
 /** 1 MiB: far above hand-written and generated statements, well below what stalls the event loop. */
 export const DEFAULT_MAX_STATEMENT_SIZE = 1024 * 1024;
@@ -68,14 +68,9 @@ export function oversizedStatementText(sql: string, maxBytes: number): string {
 
 /** Wraps a recording point so that statements denied for their size carry oversizedStatementText. */
 export function boundingStatementText(point: RecordingPoint, maxBytes: number): RecordingPoint {
-  return {
-    record(sessionId, event) {
-      if (event.type === 'statement' && event.rule === SIZE_RULE && exceeds(event.sql, maxBytes)) {
-        point.record(sessionId, { ...event, sql: oversizedStatementText(event.sql, maxBytes) });
-      } else {
-        point.record(sessionId, event);
-      }
-    },
-    ...(point.close ? { close: () => point.close!() } : {}),
-  };
+  return rewritingEvents(point, (event) =>
+    event.type === 'statement' && event.rule === SIZE_RULE && exceeds(event.sql, maxBytes)
+      ? { ...event, sql: oversizedStatementText(event.sql, maxBytes) }
+      : event,
+  );
 }

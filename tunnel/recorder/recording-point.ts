@@ -218,3 +218,18 @@ export interface RecordingPoint {
 }
 
 export const recordNothing: RecordingPoint = { record: () => {} };
+
+/**
+ * A recording point that records `rewrite(event)` in `point`, and flushes and closes as `point` does:
+ * a wrapper that dropped `flush` would let clients see results whose events are not yet written.
+ */
+export function rewritingEvents(
+  point: RecordingPoint,
+  rewrite: (event: SessionEvent) => SessionEvent,
+): RecordingPoint {
+  return {
+    record: (sessionId, event) => point.record(sessionId, rewrite(event)),
+    ...(point.flush ? { flush: () => point.flush!() } : {}),
+    ...(point.close ? { close: () => point.close!() } : {}),
+  };
+}

@@ -19,6 +19,9 @@ export function CopyField({
     return () => clearTimeout(timer);
   }, [copied]);
   const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
+  const shown = copied === 'done' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy';
+  // The accessible name keeps what the button does and contains what it shows (WCAG 2.5.3).
+  const name = copied === 'idle' ? `Copy ${label}` : `Copy ${label}: ${shown}`;
   return (
     <div className={`copy-field${multiline ? ' multiline' : ''}`}>
       <span className="copy-label" id={id}>
@@ -30,7 +33,7 @@ export function CopyField({
       <button
         type="button"
         className="copy-button"
-        aria-label={`Copy ${label}`}
+        aria-label={name}
         onClick={() =>
           onCopy().then(
             () => setCopied('done'),
@@ -38,7 +41,7 @@ export function CopyField({
           )
         }
       >
-        {copied === 'done' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
+        {shown}
       </button>
       <span className="visually-hidden" role="status">
         {copied === 'done' ? `${label} copied` : ''}

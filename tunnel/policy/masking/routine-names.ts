@@ -122,6 +122,8 @@ export async function readRoutineNames(runner: QueryRunner): Promise<RoutineName
 export class FreshRoutineNames {
   private latest: { names: RoutineNames; readAt: number } | undefined;
   private reading: Promise<RoutineNames> | undefined;
+  /** Bumped by forget(): a read begun before it neither serves nor stores for later calls. */
+  private generation = 0;
 
   constructor(
     private readonly runner: () => Promise<QueryRunner>,
@@ -135,15 +137,27 @@ export class FreshRoutineNames {
     return latest && this.now() - latest.readAt < this.ttlMs ? latest.names : undefined;
   }
 
+  /** The next use reads the names again. */
+  forget(): void {
+    this.generation++;
+    this.latest = undefined;
+    this.reading = undefined;
+  }
+
   current(): Promise<RoutineNames> {
     const fresh = this.fresh();
     if (fresh) return Promise.resolve(fresh);
-    this.reading ??= (async () => {
+    if (this.reading) return this.reading;
+    const generation = this.generation;
+    const reading = (async () => {
       const readAt = this.now();
       const names = await readRoutineNames(await this.runner());
-      this.latest = { names, readAt };
+      if (generation === this.generation) this.latest = { names, readAt };
       return names;
-    })().finally(() => (this.reading = undefined));
-    return this.reading;
+    })().finally(() => {
+      if (this.reading === reading) this.reading = undefined;
+    });
+    this.reading = reading;
+    return reading;
   }
 }

@@ -52,6 +52,12 @@ function Facts({ item }: { item: ApprovalItem }) {
             <dd>{estimate(item.context) ?? (item.context.tables.join(', ') || 'no table')}</dd>
           </>
         )}
+        {item.holds > 1 && (
+          <>
+            <dt>Waiting</dt>
+            <dd>{item.holds} identical statements, released together by this decision</dd>
+          </>
+        )}
         <dt>Asked</dt>
         <dd>
           {relative(item.createdAt)} · expires {relative(item.expiresAt)}
