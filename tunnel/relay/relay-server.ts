@@ -20,6 +20,7 @@ import { errorResponse } from '../postgres/protocol.ts';
 import { createScramVerifier } from '../postgres/scram.ts';
 import type { RecordingSpool } from '../recorder/spool.ts';
 import { RelayConnection } from './relay-connection.ts';
+import { RelayEngines } from './relay-engines.ts';
 import { relayHandshake, RelayRefusal, type RelayStart } from './relay-handshake.ts';
 
 export interface RelayServerOptions {
@@ -48,6 +49,7 @@ export class RelayServer {
   private readonly cancelKeys = new CancelKeys<RelayConnection>();
   private readonly secureContext;
   private readonly verifier = createScramVerifier(randomBytes(24).toString('base64url'));
+  private readonly engines: RelayEngines;
   private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RelayServerOptions) {
@@ -55,6 +57,10 @@ export class RelayServer {
       cert: options.tls.cert,
       key: options.tls.key,
       minVersion: 'TLSv1.2',
+    });
+    this.engines = new RelayEngines({
+      hub: options.hub,
+      ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     });
   }
 
@@ -109,11 +115,13 @@ export class RelayServer {
     const open = [...this.connections.values()];
     for (const connection of open) connection.end(reason);
     await Promise.all(open.map((connection) => connection.closed));
+    this.engines.close();
     await stopped;
   }
 
   private async accept(socket: Socket): Promise<void> {
     socket.on('error', () => {});
+    socket.setNoDelay(true);
     if (!this.server) return void socket.destroy();
     const max = this.options.maxConnections ?? 500;
     if (this.connections.size + this.starting.size >= max) {
@@ -173,7 +181,7 @@ export class RelayServer {
     const connection = new RelayConnection(admission, socket, start.parameters, {
       hub: this.options.hub,
       spool: this.options.spool,
-      ...(this.options.maskKey ? { maskKey: this.options.maskKey } : {}),
+      engines: this.engines,
       verifier: this.verifier,
       issueCancelKey: (processId, owner) => this.cancelKeys.issue(processId, owner),
       releaseCancelKey: (processId, owner) => this.cancelKeys.release(processId, owner),
