@@ -4,6 +4,8 @@
  * connection names the user's session and presents the user's access token, and the hub admits it (or
  * not), says where the database is and which policy applies, proves each database connection, decides
  * holds, and tells the relay which connections to end. Several relays can serve behind one address.
+ * The relay renews the hub's lease on each connection it serves with every poll: should the relay die,
+ * the hub closes its connections' sessions once their leases run out.
  *
  *   const relay = new RelayServer({ hub, tls: { cert, key }, spool, port: 6433 });
  *   await relay.listen();
@@ -33,7 +35,7 @@ export interface RelayServerOptions {
   host?: string;
   port?: number;
   maskKey?: Buffer;
-  /** How often to ask the hub which connections must end. Default 5 s. */
+  /** How often to renew the connections' leases and ask the hub which must end. Default 5 s. */
   revocationPollMs?: number;
   /** How long a connection may take to present its session and token. Default 30 s. */
   handshakeTimeoutMs?: number;
@@ -81,10 +83,23 @@ export class RelayServer {
     });
     server.on('error', (error) => this.log(`listener error: ${error.message}`));
     this.server = server;
-    this.pollTimer = setInterval(() => void this.checkRevocations(), this.options.revocationPollMs ?? 5000);
+    this.pollTimer = setInterval(() => void this.poll(), this.options.revocationPollMs ?? 5000);
     this.pollTimer.unref();
     const address = server.address();
     return { host, port: typeof address === 'object' && address ? address.port : 0 };
+  }
+
+  /** Renews the leases of the connections served now; ends those the hub has closed. */
+  async renewLeases(): Promise<void> {
+    if (this.connections.size === 0) return;
+    try {
+      const { closed } = await this.options.hub.renewRelayLeases({
+        sessionIds: [...this.connections.keys()],
+      });
+      for (const { sessionId, reason } of closed) this.connections.get(sessionId)?.end(reason);
+    } catch (error) {
+      this.log(`renewing the connections' leases at the hub: ${(error as Error).message}`);
+    }
   }
 
   /** Ends the connections whose user session, grant or own session the hub says are over. */
@@ -117,6 +132,11 @@ export class RelayServer {
     await Promise.all(open.map((connection) => connection.closed));
     this.engines.close();
     await stopped;
+  }
+
+  private async poll(): Promise<void> {
+    await this.renewLeases();
+    await this.checkRevocations();
   }
 
   private async accept(socket: Socket): Promise<void> {
