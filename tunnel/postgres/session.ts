@@ -30,6 +30,7 @@ import { PendingPlan, ResultAttribution } from './result-attribution.ts';
 import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
+import { TurnWrites } from './turn-writes.ts';
 import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnection } from './upstream.ts';
 import type { UpstreamCredentials } from './upstream-credentials.ts';
 
@@ -160,6 +161,8 @@ export class PostgresSession {
   /** Messages bound for each side while one received chunk is processed; see Coalescer. */
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
+  /** Each socket's writes of one event-loop turn, released together after the recording's flush. */
+  private readonly turn: TurnWrites;
   private batchingUpstream = false;
   /** Whether an extended-protocol message went upstream since the last Sync; see StatementContext. */
   private extendedSinceSync = false;
@@ -201,6 +204,7 @@ export class PostgresSession {
       startup: true,
     });
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
+    this.turn = new TurnWrites(() => options.recorder.flush?.());
     this.handshake = new LocalHandshake(options.verifier, { offersTls: options.tls !== undefined });
     this.policy = options.decisions.openSession({
       sessionId: options.sessionId,
@@ -297,6 +301,7 @@ export class PostgresSession {
     this.client.once('finish', destroy);
     this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
     this.dismissTimer.unref();
+    this.turn.release();
     this.options.recorder.flush?.();
     if (farewell) this.client.end(farewell);
     else this.client.end();
@@ -846,7 +851,7 @@ export class PostgresSession {
   private readonly writeUpstream = (bytes: Buffer): void => {
     const upstream = this.upstream?.socket;
     if (!upstream || upstream.destroyed || upstream.writableEnded) return;
-    if (!upstream.write(bytes) && !this.client.isPaused()) {
+    if (!this.turn.write(upstream, bytes) && !this.client.isPaused()) {
       this.client.pause();
       upstream.once('drain', () => {
         if (!this.waiting && this.phase === 'proxy') this.client.resume();
@@ -929,9 +934,9 @@ export class PostgresSession {
 
   private readonly send = (bytes: Buffer): void => {
     this.stats.bytesToClient += bytes.length;
-    // What the client is about to see the outcome of is recorded first.
-    this.options.recorder.flush?.();
-    if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
+    // Released at the end of the turn, after the recording's flush: what the client is about to see
+    // the outcome of is recorded first.
+    if (!this.turn.write(this.client, bytes) && this.upstream && !this.upstream.socket.isPaused()) {
       const upstream = this.upstream.socket;
       upstream.pause();
       this.client.once('drain', () => upstream.resume());
