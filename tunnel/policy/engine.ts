@@ -249,7 +249,7 @@ class GuardedSession implements SessionPolicy {
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
-        return this.judge(classifications, route.sql, false, textParameters(route));
+        return this.judge(classifications, route.sql, false, route);
       }
       case 'query':
         return this.judge([classify(route.sql)], route.sql);
@@ -310,7 +310,7 @@ class GuardedSession implements SessionPolicy {
     classifications: readonly Classification[],
     sql: string,
     preflight = false,
-    parameters?: HeldStatementScope['parameters'],
+    execute?: Extract<StatementContext['route'], { kind: 'execute' }>,
   ): Decision | Promise<Decision> {
     const outright = classifications.length === 1 ? this.allowed.decisionFor(classifications[0]!) : undefined;
     if (outright !== undefined) {
@@ -321,7 +321,8 @@ class GuardedSession implements SessionPolicy {
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>();
     const reasons: string[] = [];
-    const scope = new ScopeCollector(parameters);
+    // The parameters as text only for a statement judged in full: an approver may need to see them.
+    const scope = new ScopeCollector(execute ? textParameters(execute) : undefined);
     const seen = new Set<Classification>();
     const pending = [...classifications];
     while (pending.length > 0) {
