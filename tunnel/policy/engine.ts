@@ -102,7 +102,17 @@ export class PolicyEngine implements DecisionPoint {
   private currentClassifier(): MaybePromise<Classify> {
     if (this.options.classify) return this.options.classify;
     if (!this.options.sideConnection) return defaultClassify;
-    if (this.fresh && Date.now() - this.fresh.readAt < CATALOG_TTL_MS) return this.fresh.classify;
+    const age = this.fresh ? Date.now() - this.fresh.readAt : Infinity;
+    if (age < CATALOG_TTL_MS) {
+      // Read again ahead of time while statements flow, so that none waits when the TTL runs out; the
+      // new read counts from when it started, so no statement is judged by a catalog older than the TTL.
+      if (age >= CATALOG_REFRESH_AHEAD_MS) void this.startReading().catch(() => {});
+      return this.fresh!.classify;
+    }
+    return this.startReading();
+  }
+
+  private startReading(): Promise<Classify> {
     if (this.reading) return this.reading;
     const reading = this.readCatalog().finally(() => {
       if (this.reading === reading) this.reading = undefined;
@@ -143,6 +153,8 @@ type Classify = (sql: string) => Classification;
  * is seen within this window; reading the catalog before every statement would cost a round trip each.
  */
 export const CATALOG_TTL_MS = 1000;
+/** How old the catalog read may get before the next one starts in the background. */
+const CATALOG_REFRESH_AHEAD_MS = CATALOG_TTL_MS * 0.7;
 
 const deny = (rule: string, message: string, classes?: readonly string[], code?: string): Decision => ({
   action: 'deny',
