@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { startGuard, type GuardProcess } from '../test/support/guard-process.ts';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.ts';
+import { startNodePipe, type NodePipe } from './node-pipe.ts';
 import {
   directEndpoint,
   pgbenchInit,
@@ -215,14 +216,17 @@ export async function benchPostgresTunnel(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-'));
   let guards: Awaited<ReturnType<typeof startGuards>> = [];
   let bouncer: Pgbouncer | undefined;
+  let pipe: NodePipe | undefined;
   try {
     const direct = directEndpoint(server);
     await pgbenchInit(direct, SCALE);
     guards = await startGuards(server, dir);
     bouncer = wantedPath('pgbouncer') ? await startPgbouncer(server) : undefined;
+    pipe = wantedPath('node-pipe') ? await startNodePipe(server) : undefined;
     const paths: Path[] = [
       ...(wantedPath('direct') ? [{ name: 'direct', endpoint: direct }] : []),
       ...(bouncer ? [{ name: 'pgbouncer', endpoint: bouncer.endpoint, pid: bouncer.pid }] : []),
+      ...(pipe ? [{ name: 'node-pipe', endpoint: pipe.endpoint, pid: pipe.pid }] : []),
       ...guards.map(({ name, guard }) => ({
         name,
         endpoint: { ...tunnelEndpoint(guard.ready, server.database), name },
@@ -231,8 +235,8 @@ export async function benchPostgresTunnel(): Promise<void> {
     ];
     console.log(
       `pgbench -S, scale ${SCALE}, -j 1, ${SECONDS} s per run, ${ROUNDS} rounds interleaved (median tps). ` +
-        'Guards: `portcullis guard postgres --record FILE`. Goal at 8 clients: ×pgbouncer >= 1.00; ' +
-        'one client: +p50 <= 50 µs.',
+        'Guards: `portcullis guard postgres --record FILE`; node-pipe: a Node process that only pipes bytes ' +
+        '(the floor of a proxy in Node). Goal at 8 clients: ×pgbouncer >= 1.00; one client: +p50 <= 50 µs.',
     );
     for (const scenario of scenarios()) {
       const load = loadAverage();
@@ -255,6 +259,7 @@ export async function benchPostgresTunnel(): Promise<void> {
     console.log(table(['guard', 'peak RSS MiB', 'events recorded'], rows));
   } finally {
     await bouncer?.stop();
+    await pipe?.stop();
     for (const { guard } of guards) await guard.stop();
     await server.stop();
     await rm(dir, { recursive: true, force: true });

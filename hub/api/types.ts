@@ -266,6 +266,16 @@ export interface ProofRecord {
 /** What a relay presents for a connection: the session it names and the user's own access token. */
 export type RelayConnectionInput = z.output<typeof requests.relayConnectionInput>;
 
+/** The connections a relay still serves (POST /v1/relay/leases): their leases are renewed. */
+export type RelayLeaseInput = z.output<typeof requests.relayLeaseInput>;
+
+export interface RelayLeaseResult {
+  /** How long from now each renewed connection stays open without another renewal. */
+  leaseSeconds: number;
+  /** Of those named, the ones the hub has closed or does not know: the relay ends them. */
+  closed: { sessionId: string; reason: string }[];
+}
+
 /** Everything a relay needs to serve one admitted connection. */
 export interface RelayAdmission {
   /** The connection's own session: the relay records into it, and its upstream is proven for it. */

@@ -17,6 +17,7 @@ export function hubMigrations(dialect: HubDialect): MigrationProvider {
       '0005_event_retention': { up: (db) => eventRetention(db) },
       '0006_hold_binding': { up: (db) => holdBinding(db) },
       '0007_relay_connections': { up: (db) => relayConnections(db) },
+      '0008_relay_leases': { up: (db) => relayLeases(db) },
     }),
   };
 }
@@ -270,4 +271,10 @@ async function holdBinding(db: AnyDb): Promise<void> {
 async function relayConnections(db: AnyDb): Promise<void> {
   await db.schema.alterTable('sessions').addColumn('parent_id', 'text').execute();
   await db.schema.createIndex('sessions_parent').on('sessions').column('parent_id').execute();
+}
+
+/** A relay's connection stays open while its relay renews the lease; one whose relay died is closed. */
+async function relayLeases(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('sessions').addColumn('lease_expires_at', 'text').execute();
+  await db.schema.createIndex('sessions_lease').on('sessions').column('lease_expires_at').execute();
 }

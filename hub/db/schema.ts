@@ -28,6 +28,8 @@ export interface SessionsTable {
   grant_id: string | null;
   /** For one connection a relay serves: the user's session it belongs to. */
   parent_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** For a relay's connection: when it is closed unless its relay renews the lease (relays.ts). */
+  lease_expires_at: ColumnType<string | null, string | null | undefined, string | null>;
   status: SessionStatus;
   chain_status: ChainStatus;
   /** End of the verified gap-free prefix of the recording, and the hash of that event. */

@@ -43,6 +43,8 @@ export interface SweepReport extends SweepResult {
   roles: ReconcileResult;
   /** Events past the event log's retention, deleted by this instance (0 when another one's turn). */
   prunedEvents: number;
+  /** Relay connections closed because their relay stopped renewing their lease. */
+  abandonedRelayConnections: number;
 }
 
 export interface HubServices {
@@ -66,8 +68,8 @@ export interface HubServices {
   readonly health: HealthService;
   config(): HubConfig;
   /**
-   * Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps), and
-   * prunes the event log when it is this instance's turn.
+   * Runs every time-based transition once (grant and hold expiry, expiry warnings, recording gaps, relay
+   * connections whose lease ran out), and prunes the event log when it is this instance's turn.
    */
   sweep(now?: Date): Promise<SweepReport>;
   /** Runs `sweep` every `intervalMs` until the returned function is called. Errors are passed to onError. */
@@ -106,6 +108,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   const recordings = new RecordingService(ctx);
   const audit = new AuditService(ctx);
   const retention = new EventRetention(ctx);
+  const relays = new RelayService(ctx);
 
   const sweep = async (now: Date = clock.now()): Promise<SweepReport> => {
     const grants = await access.expireGrants(now);
@@ -113,7 +116,8 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     const brokenRecordings = await recordings.finalizeRecordings(now);
     const roles = await provisioning.reconcile(now);
     const prunedEvents = await retention.run(now);
-    return { ...grants, expiredApprovals, brokenRecordings, roles, prunedEvents };
+    const abandonedRelayConnections = await relays.closeAbandoned(now);
+    return { ...grants, expiredApprovals, brokenRecordings, roles, prunedEvents, abandonedRelayConnections };
   };
 
   return {
@@ -124,7 +128,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     sessions,
     proofs,
     provisioning,
-    relays: new RelayService(ctx),
+    relays,
     access,
     approvals,
     recordings,

@@ -5,17 +5,34 @@
  * open on a target enforced at a relay and still entitled, and opens the connection a session of its own
  * (under the user's), which the relay records into and proves the database connection for. Only relays
  * get there: the user's own token opens nothing at the database of such a target.
+ *
+ * A relay holds a lease on each connection it serves and renews it while it serves it (every few seconds,
+ * with its poll). A relay that dies renews nothing: the sweep closes its connections once their leases
+ * run out, as the tunnel's own sessions are ended as abandoned when their process is found dead.
  */
 import { randomUUID } from 'node:crypto';
-import type { Identity, RelayAdmission, RelayConnectionInput } from '../api/types.ts';
+import type {
+  Identity,
+  RelayAdmission,
+  RelayConnectionInput,
+  RelayLeaseInput,
+  RelayLeaseResult,
+} from '../api/types.ts';
 import type { TargetConfig } from '../config/hub-config.ts';
 import { addSeconds, iso } from './clock.ts';
 import { findTarget, isRelay, memberOf, type ServiceContext } from './context.ts';
-import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from './errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from './errors.ts';
 import type { SessionRow } from './rows.ts';
 import { connectionMaterial, emptyRecording, policySpec } from './session-material.ts';
 
 const WINDOW_SECONDS = 60;
+
+/**
+ * How long a relay's connection stays open at the hub without its relay renewing the lease. Relays renew
+ * every few seconds; a minute rides out a hub restart or a short partition.
+ */
+export const RELAY_LEASE_SECONDS = 60;
+const MAX_LEASES_PER_RENEWAL = 10_000;
 
 export class RelayService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -57,6 +74,7 @@ export class RelayService {
         kind: session.kind,
         opened_at: iso(this.ctx.clock.now()),
         grant_id: session.grant_id,
+        lease_expires_at: iso(addSeconds(this.ctx.clock.now(), RELAY_LEASE_SECONDS)),
       })
       .execute();
     const provisioned = await this.ctx.hub.db
@@ -81,6 +99,56 @@ export class RelayService {
       grant: grant ? { requestId: grant.id, expiresAt: grant.expires_at! } : null,
       holdTimeoutSeconds: config.approvals.holdTimeoutSeconds,
     };
+  }
+
+  /** Renews the leases of the connections a relay still serves; tells it which of them to end. */
+  async renewLeases(relay: Identity, input: RelayLeaseInput): Promise<RelayLeaseResult> {
+    if (!isRelay(this.ctx.config(), relay)) throw new ForbiddenError('only a relay holds leases');
+    const ids = [...new Set(input.sessionIds)];
+    if (ids.length > MAX_LEASES_PER_RENEWAL) {
+      throw new ValidationError('sessionIds', `at most ${MAX_LEASES_PER_RENEWAL} per renewal`);
+    }
+    if (ids.length === 0) return { leaseSeconds: RELAY_LEASE_SECONDS, closed: [] };
+    const now = this.ctx.clock.now();
+    await this.ctx.hub.db
+      .updateTable('sessions')
+      .set({ lease_expires_at: iso(addSeconds(now, RELAY_LEASE_SECONDS)) })
+      .where('id', 'in', ids)
+      .where('parent_id', 'is not', null)
+      .where('status', '<>', 'closed')
+      .execute();
+    const rows = await this.ctx.hub.db
+      .selectFrom('sessions')
+      .select(['id', 'status', 'close_reason', 'parent_id'])
+      .where('id', 'in', ids)
+      .execute();
+    const known = new Map(rows.map((row) => [row.id, row]));
+    const closed = ids.flatMap((sessionId) => {
+      const row = known.get(sessionId);
+      if (!row || row.parent_id === null) return [{ sessionId, reason: 'the hub knows no such connection' }];
+      if (row.status !== 'closed') return [];
+      return [{ sessionId, reason: `the hub closed it (${row.close_reason ?? 'closed'})` }];
+    });
+    return { leaseSeconds: RELAY_LEASE_SECONDS, closed };
+  }
+
+  /**
+   * Closes the relay connections whose lease ran out: their relay died (killed, crashed, its machine
+   * lost) or lost the hub for longer than a lease. Returns how many were closed.
+   */
+  async closeAbandoned(now: Date = this.ctx.clock.now()): Promise<number> {
+    const result = await this.ctx.hub.db
+      .updateTable('sessions')
+      .set({
+        status: 'closed',
+        closed_at: iso(now),
+        close_reason: `relay-lost: the relay serving this connection stopped renewing its lease`,
+      })
+      .where('parent_id', 'is not', null)
+      .where('status', '<>', 'closed')
+      .where('lease_expires_at', '<=', iso(now))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   private async checkEntitled(owner: Identity, session: SessionRow, target: TargetConfig): Promise<void> {

@@ -516,6 +516,11 @@ describe('the hub HTTP API on SQLite', () => {
       call: (c) => c.admitRelayConnection({ sessionId: fx.session, accessToken: tokens.engineer! }),
     },
     {
+      route: 'POST /v1/relay/leases (only relays hold leases)',
+      expect: [403, 403, 403, 403, 403, 401],
+      call: (c) => c.renewRelayLeases({ sessionIds: [fx.session] }),
+    },
+    {
       route: 'GET /v1/audit/export',
       expect: [200, 200, 200, 200, 200, 401],
       call: async (c) => {

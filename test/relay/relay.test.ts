@@ -28,6 +28,7 @@ import { runCli, runCliToEnd } from '../support/guard-process.ts';
 import { createAuthority } from '../support/certs.ts';
 import { agentToken, signIn } from '../support/hub-tokens.ts';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { installed, run } from '../support/commands.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { freeRange, until } from '../support/waiting.ts';
 
@@ -52,6 +53,13 @@ const SCHEMA = `
   CREATE ROLE app_user LOGIN PASSWORD '${SECRETS.APP_DB_PASSWORD}';
   GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app_user;
 `;
+
+const havePgbench = installed('pgbench');
+if (!havePgbench) {
+  console.warn(
+    'skipping pgbench through the relay: pgbench is not installed (apt-get install postgresql-client)',
+  );
+}
 
 let dir: string;
 let postgres: TestPostgres;
@@ -78,6 +86,15 @@ beforeAll(async () => {
   await shop.connect();
   await shop.query(SCHEMA);
   await shop.end();
+  if (havePgbench) {
+    const shopUrl = postgres.url({ sslmode: 'disable' }).replace(/\/[^/?]*\?/, '/shop?');
+    const init = await run('pgbench', ['-i', '-s', '1', '-q', shopUrl], { env: libpqEnv() });
+    expect(init.code, init.stderr).toBe(0);
+    const admin = new pg.Client({ connectionString: shopUrl });
+    await admin.connect();
+    await admin.query('GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user');
+    await admin.end();
+  }
   idp = await startDevIdp({ audience: 'portcullis-hub', agents: [DEMO_AGENT, RELAY_AGENT] });
   relayPort = await freePort();
   const yaml = `identity: { issuer: '${idp.issuer}', audience: portcullis-hub }
@@ -130,6 +147,12 @@ afterAll(async () => {
   await postgres?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+/** libpq's environment, without whatever the developer's shell happens to set. */
+function libpqEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
+  return { ...env, PGCONNECT_TIMEOUT: '10', ...extra };
+}
 
 /** A client straight to the relay with what the user's machine holds: its session id and access token. */
 async function straightToRelay(
@@ -268,6 +291,35 @@ describe('what the user’s machine holds', () => {
     }
   });
 
+  it('records a password literal redacted, and an oversized statement by its size and hash only', async () => {
+    const opened = await priya.hub.openSession('admin-db');
+    try {
+      const client = await straightToRelay(opened.sessionId, await priya.tokens.getAccessToken());
+      const password = 'relay-recorded-secret-7781';
+      await expect(client.query(`ALTER ROLE app_user PASSWORD '${password}'`)).rejects.toThrow(/Portcullis/);
+      const huge = `SELECT '${'x'.repeat(1024 * 1024 + 10)}'`;
+      await expect(client.query(huge)).rejects.toMatchObject({ code: '54000' });
+      await client.end();
+      const events = await until('the relay’s recording at the hub', async () => {
+        const found = (await relayedEvents(opened.sessionId)).flat();
+        return found.some((event) => event.type === 'relay.close') ? found : undefined;
+      });
+      const statements = events
+        .filter((event) => event.type === 'statement')
+        .map((event) => (event.payload as { sql: string }).sql);
+      expect(statements).toContainEqual(expect.stringMatching(/^ALTER ROLE app_user PASSWORD '\*+'$/));
+      expect(statements).toContainEqual(
+        expect.stringMatching(
+          /^<statement of 1048595 bytes, above the 1048576 the tunnel inspects; sha256 [0-9a-f]{64}>$/,
+        ),
+      );
+      expect(JSON.stringify(events)).not.toContain(password);
+      expect(JSON.stringify(events).length).toBeLessThan(64 * 1024);
+    } finally {
+      await priya.hub.closeSession(opened.sessionId);
+    }
+  });
+
   it('opens nothing without TLS, with another person’s token, or with a token for a closed session', async () => {
     const opened = await priya.hub.openSession('admin-db');
     const token = await priya.tokens.getAccessToken();
@@ -344,6 +396,51 @@ describe('the hub', () => {
       await priya.hub.closeSession(opened.sessionId);
     }
   });
+});
+
+describe.skipIf(!havePgbench)('pgbench through the user’s tunnel and the relay', () => {
+  it('runs select-only in simple, extended and prepared modes, and connecting per transaction, without failures', async () => {
+    const spool = new RecordingSpool(path.join(dir, 'pgbench-spool.db'));
+    const manager = new TunnelManager({
+      hub: priya.hub,
+      tokens: priya.tokens,
+      spool,
+      ports: new PortRegistry(path.join(dir, 'pgbench-ports.json'), await freeRange(2)),
+      identity: await priya.hub.me(),
+      revocationPollMs: 600_000,
+    });
+    const tunnel = await manager.open('admin-db');
+    try {
+      const { host, port, user, password } = tunnel.endpoint;
+      const env = libpqEnv({ PGPASSWORD: password, PGSSLMODE: 'disable' });
+      const target = ['-h', host, '-p', String(port), '-U', user, 'shop'];
+      const runs = [
+        ...['simple', 'extended', 'prepared'].map((mode) => ['-M', mode, '-c', '4', '-j', '2', '-t', '50']),
+        ['-M', 'prepared', '-C', '-c', '2', '-t', '10'],
+      ];
+      for (const args of runs) {
+        const { code, stdout, stderr } = await run('pgbench', ['-n', '-S', ...args, ...target], { env });
+        expect(code, `${args.join(' ')}: ${stderr}`).toBe(0);
+        const expected = Number(args[args.indexOf('-c') + 1]) * Number(args.at(-1));
+        expect(stdout, args.join(' ')).toContain(
+          `number of transactions actually processed: ${expected}/${expected}`,
+        );
+        expect(stdout, args.join(' ')).toMatch(/number of failed transactions: 0/);
+      }
+      // The relay's connections to one role share one catalog connection (and its one proof): each
+      // opening its own had every connection wait for a second sign-in and a catalog read.
+      const connections = (await people.tom!.searchSessions({ subject: 'priya' })).filter(
+        (s) => s.parentId === tunnel.sessionId,
+      );
+      expect(connections.length).toBeGreaterThanOrEqual(4 * 3 + 2 * 10);
+      const proofs = (await Promise.all(connections.map((c) => people.tom!.proofs(c.id)))).flat();
+      expect(proofs.filter((p) => p.purpose === 'client')).toHaveLength(connections.length);
+      expect(proofs.filter((p) => p.purpose === 'catalog').length).toBeLessThanOrEqual(2);
+    } finally {
+      await manager.closeAll();
+      await spool.close();
+    }
+  }, 180_000);
 });
 
 describe('portcullis relay', () => {

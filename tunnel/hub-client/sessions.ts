@@ -8,6 +8,8 @@ import type {
   RecordingAnomaly,
   RelayAdmission,
   RelayConnectionInput,
+  RelayLeaseInput,
+  RelayLeaseResult,
   SessionSearch,
   SessionSummary,
   SessionToClose,
@@ -23,6 +25,8 @@ export interface SessionsClient {
   proofs(sessionId: string, options?: RequestOptions): Promise<ProofRecord[]>;
   /** A relay asks the hub to admit a connection it accepted (the caller must be a relay). */
   admitRelayConnection(input: RelayConnectionInput, options?: RequestOptions): Promise<RelayAdmission>;
+  /** A relay renews the leases of the connections it serves, and learns which of them to end. */
+  renewRelayLeases(input: RelayLeaseInput, options?: RequestOptions): Promise<RelayLeaseResult>;
   searchSessions(query?: SessionSearch, options?: RequestOptions): Promise<SessionSummary[]>;
   session(sessionId: string, options?: RequestOptions): Promise<SessionSummary>;
   sessionsToClose(options?: RequestOptions): Promise<SessionToClose[]>;
@@ -51,6 +55,8 @@ export function sessionsClient({ json }: Transport): SessionsClient {
     proofs: (sessionId, o = {}) => json({ method: 'GET', path: of(sessionId, '/proofs'), signal: o.signal }),
     admitRelayConnection: (input, o = {}) =>
       json({ method: 'POST', path: '/v1/relay/connections', body: input, signal: o.signal }),
+    renewRelayLeases: (input, o = {}) =>
+      json({ method: 'POST', path: '/v1/relay/leases', body: input, signal: o.signal }),
     searchSessions: (query = {}, o = {}) =>
       json({ method: 'GET', path: '/v1/sessions', query: { ...query }, signal: o.signal }),
     session: (sessionId, o = {}) => json({ method: 'GET', path: of(sessionId), signal: o.signal }),

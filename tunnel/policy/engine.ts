@@ -102,7 +102,17 @@ export class PolicyEngine implements DecisionPoint {
   private currentClassifier(): MaybePromise<Classify> {
     if (this.options.classify) return this.options.classify;
     if (!this.options.sideConnection) return defaultClassify;
-    if (this.fresh && Date.now() - this.fresh.readAt < CATALOG_TTL_MS) return this.fresh.classify;
+    const age = this.fresh ? Date.now() - this.fresh.readAt : Infinity;
+    if (age < CATALOG_TTL_MS) {
+      // Read again ahead of time while statements flow, so that none waits when the TTL runs out; the
+      // new read counts from when it started, so no statement is judged by a catalog older than the TTL.
+      if (age >= CATALOG_REFRESH_AHEAD_MS) void this.startReading().catch(() => {});
+      return this.fresh!.classify;
+    }
+    return this.startReading();
+  }
+
+  private startReading(): Promise<Classify> {
     if (this.reading) return this.reading;
     const reading = this.readCatalog().finally(() => {
       if (this.reading === reading) this.reading = undefined;
@@ -143,6 +153,8 @@ type Classify = (sql: string) => Classification;
  * is seen within this window; reading the catalog before every statement would cost a round trip each.
  */
 export const CATALOG_TTL_MS = 1000;
+/** How old the catalog read may get before the next one starts in the background. */
+const CATALOG_REFRESH_AHEAD_MS = CATALOG_TTL_MS * 0.7;
 
 const deny = (rule: string, message: string, classes?: readonly string[], code?: string): Decision => ({
   action: 'deny',
@@ -249,7 +261,7 @@ class GuardedSession implements SessionPolicy {
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
-        return this.judge(classifications, route.sql, false, textParameters(route));
+        return this.judge(classifications, route.sql, false, route);
       }
       case 'query':
         return this.judge([classify(route.sql)], route.sql);
@@ -310,7 +322,7 @@ class GuardedSession implements SessionPolicy {
     classifications: readonly Classification[],
     sql: string,
     preflight = false,
-    parameters?: HeldStatementScope['parameters'],
+    execute?: Extract<StatementContext['route'], { kind: 'execute' }>,
   ): Decision | Promise<Decision> {
     const outright = classifications.length === 1 ? this.allowed.decisionFor(classifications[0]!) : undefined;
     if (outright !== undefined) {
@@ -321,7 +333,8 @@ class GuardedSession implements SessionPolicy {
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>();
     const reasons: string[] = [];
-    const scope = new ScopeCollector(parameters);
+    // The parameters as text only for a statement judged in full: an approver may need to see them.
+    const scope = new ScopeCollector(execute ? textParameters(execute) : undefined);
     const seen = new Set<Classification>();
     const pending = [...classifications];
     while (pending.length > 0) {

@@ -1,20 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { Decision, DecisionPoint, SessionPolicy, StatementRoute } from '../policy/decision-point.ts';
 import type { ClientInfo, RecordingPoint, SessionEvent } from '../recorder/recording-point.ts';
-import { readNoticeFields } from './backend-messages.ts';
 import { Coalescer } from './coalescer.ts';
 import { FramingError, InvalidStartupPacket, MessageFramer, TLS_RECORD } from './framer.ts';
-import {
-  ProtocolViolation,
-  readBind,
-  readExecute,
-  readParse,
-  readQuery,
-  readTarget,
-} from './frontend-messages.ts';
+import { ProtocolViolation } from './frontend-messages.ts';
 import { LocalHandshake, type HandshakeStep } from './local-auth.ts';
 import { ALPN_POSTGRESQL, type LocalTls } from './local-tls.ts';
 import {
@@ -24,12 +15,13 @@ import {
   Frontend,
   MAX_AUTHENTICATION_MESSAGE_LENGTH,
   noticeResponse,
-  type TransactionStatus,
 } from './protocol.ts';
-import { PendingPlan, ResultAttribution } from './result-attribution.ts';
+import { PendingPlan } from './result-attribution.ts';
+import { ProxyProtocol } from './proxy-protocol.ts';
 import type { ScramVerifier } from './scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
 import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
+import { TurnWrites } from './turn-writes.ts';
 import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnection } from './upstream.ts';
 import type { UpstreamCredentials } from './upstream-credentials.ts';
 
@@ -94,28 +86,8 @@ export interface SessionStats {
   bytesToClient: number;
 }
 
-interface PreparedStatement {
-  sql: string;
-}
-
-interface Portal {
-  statement: string;
-  sql: string;
-  parameters: (Buffer | null)[];
-  parameterFormats: number[];
-}
-
 /** How long a dismissed client gets to read its FATAL before its socket is destroyed regardless. */
 const DISMISS_DEADLINE_MS = 2000;
-
-const EXTENDED = new Set<number>([
-  Frontend.parse,
-  Frontend.bind,
-  Frontend.describe,
-  Frontend.execute,
-  Frontend.close,
-  Frontend.flush,
-]);
 
 /**
  * One client connection through the tunnel: the local handshake, then the proxy loop.
@@ -138,40 +110,25 @@ export class PostgresSession {
   private readonly handshake: LocalHandshake;
   private readonly policy: SessionPolicy;
   private upstream: UpstreamConnection | undefined;
-  private transactionStatus: TransactionStatus = 'I';
+  /** The protocol state once both sides are signed in: routes, denials, result attribution. */
+  private readonly protocol: ProxyProtocol;
 
   /** Client frames waiting while a decision is pending or the upstream is being opened. */
   private inbox: { type: number; frame: Buffer }[] = [];
   private deciding = false;
   /** CancelRequests on their way to the server: the client's later messages wait for them. */
   private cancelsInFlight = 0;
-  /** After a denial in the extended protocol, frames are discarded until Sync, as the server would. */
-  private discardUntilSync = false;
-  /** Denials injected upstream: the marked server error is replaced by the tunnel's own. */
-  private readonly denials = new Map<string, { replacement: Buffer; dueBy: number }>();
-  /** Messages forwarded that end in ReadyForQuery (Query, Sync, FunctionCall), and those answered. */
-  private syncPointsSent = 0;
-  private syncPointsAnswered = 0;
-
-  private readonly statements = new Map<string, PreparedStatement>();
-  private readonly portals = new Map<string, Portal>();
-  /** Which message produced each result the server sends, and how it is masked. */
-  private readonly results: ResultAttribution;
   /** Messages bound for each side while one received chunk is processed; see Coalescer. */
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
+  /** Each socket's writes of one event-loop turn, released together after the recording's flush. */
+  private readonly turn: TurnWrites;
   private batchingUpstream = false;
-  /** Whether an extended-protocol message went upstream since the last Sync; see StatementContext. */
-  private extendedSinceSync = false;
   /** While a masking plan is prepared, the server's messages (from the one waiting) and chunks wait here. */
   private heldFrames: { type: number; frame: Buffer }[] | undefined;
   private heldChunks: Buffer[] | undefined;
   private endReason = 'client disconnected';
   private terminating = false;
-  /** The client sent Terminate: the upstream closing next is the expected end, not an error. */
-  private clientTerminated = false;
-  /** The server sent its own FATAL: its closing the connection next needs no word from the tunnel. */
-  private serverEnded = false;
   /** The server closed while its stream was held for a masking plan; handled once the hold is over. */
   private upstreamClosedWhileHeld = false;
   /** The client was let go (refused, timed out, terminated): what it sends now is dropped unread. */
@@ -201,6 +158,7 @@ export class PostgresSession {
       startup: true,
     });
     this.upstreamFramer = new MessageFramer({ maxMessageSize: options.maxMessageSize });
+    this.turn = new TurnWrites(() => options.recorder.flush?.());
     this.handshake = new LocalHandshake(options.verifier, { offersTls: options.tls !== undefined });
     this.policy = options.decisions.openSession({
       sessionId: options.sessionId,
@@ -209,12 +167,14 @@ export class PostgresSession {
         record: (event) => options.recorder.record(options.sessionId, event),
       },
     });
-    this.results = new ResultAttribution({
-      planner: this.policy.results,
-      onResult: (summary) => {
-        this.stats.maskedCells += summary.maskedCells;
-        options.recorder.record(options.sessionId, { type: 'result', ...summary });
-      },
+    this.protocol = new ProxyProtocol({
+      ...(this.policy.results ? { planner: this.policy.results } : {}),
+      counts: this.stats,
+      record: (event) => options.recorder.record(options.sessionId, event),
+      toServer: (bytes) => this.sendUpstream(bytes),
+      ...(this.policy.onParameterStatus
+        ? { onParameterStatus: this.policy.onParameterStatus.bind(this.policy) }
+        : {}),
     });
     client.setNoDelay(true);
     // Like PostgreSQL's authentication_timeout: a client that never finishes signing in is let go.
@@ -297,6 +257,7 @@ export class PostgresSession {
     this.client.once('finish', destroy);
     this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
     this.dismissTimer.unref();
+    this.turn.release();
     this.options.recorder.flush?.();
     if (farewell) this.client.end(farewell);
     else this.client.end();
@@ -583,9 +544,9 @@ export class PostgresSession {
       return;
     }
     // The client said goodbye and the server hung up in turn: nothing to tell anyone.
-    if (this.clientTerminated) this.close(this.endReason);
+    if (this.protocol.terminatedByClient) this.close(this.endReason);
     // The server said why in its own FATAL, already passed on: a second one would be an error too many.
-    else if (this.serverEnded) this.finish('the server ended the session');
+    else if (this.protocol.endedByServer) this.finish('the server ended the session');
     else this.terminate('the upstream server closed the connection', '08006');
   }
 
@@ -623,114 +584,20 @@ export class PostgresSession {
   }
 
   private routeClientFrame(type: number, frame: Buffer): void {
-    if (this.discardUntilSync) {
-      if (type === Frontend.sync) {
-        this.discardUntilSync = false;
-        this.forward(frame);
-      } else if (type === Frontend.terminate) {
-        this.endReason = 'client terminated';
-        this.clientTerminated = true;
-        this.forward(frame);
-      }
-      return;
-    }
-    switch (type) {
-      case Frontend.query: {
-        const sql = readQuery(frame);
-        this.decideThen({ kind: 'query', sql }, frame, 'simple');
-        return;
-      }
-      case Frontend.parse: {
-        const parse = readParse(frame);
-        this.statements.set(parse.statement, { sql: parse.sql });
-        const route: StatementRoute = { kind: 'parse', ...parse };
-        this.decideThen(route, frame, 'extended');
-        return;
-      }
-      case Frontend.bind: {
-        const bind = readBind(frame);
-        const statement = this.statements.get(bind.statement);
-        this.portals.set(bind.portal, {
-          statement: bind.statement,
-          sql: statement?.sql ?? '',
-          parameters: bind.parameters,
-          parameterFormats: bind.parameterFormats,
-        });
-        const route: StatementRoute = {
-          kind: 'bind',
-          portal: bind.portal,
-          statement: bind.statement,
-          sql: statement?.sql ?? '',
-        };
-        this.decideThen(route, frame, 'extended');
-        return;
-      }
-      case Frontend.execute: {
-        const { portal: name } = readExecute(frame);
-        const portal = this.portals.get(name);
-        this.decideThen(
-          {
-            kind: 'execute',
-            portal: name,
-            statement: portal?.statement ?? '',
-            sql: portal?.sql ?? '',
-            parameters: portal?.parameters ?? [],
-            parameterFormats: portal?.parameterFormats ?? [],
-          },
-          frame,
-          'extended',
-        );
-        return;
-      }
-      case Frontend.close: {
-        const target = readTarget(frame);
-        if (target.kind === 'S') this.statements.delete(target.name);
-        else this.portals.delete(target.name);
-        this.decideThen({ kind: 'close', target: target.kind, name: target.name }, frame, 'extended');
-        return;
-      }
-      case Frontend.describe:
-        readTarget(frame);
-        this.forward(frame);
-        return;
-      case Frontend.functionCall:
-        this.decideThen(
-          { kind: 'function-call', functionOid: frame.readUInt32BE(5) },
-          frame,
-          'function-call',
-        );
-        return;
-      case Frontend.terminate:
-        this.endReason = 'client terminated';
-        this.clientTerminated = true;
-        this.forward(frame);
-        return;
-      case Frontend.sync:
-      case Frontend.flush:
-      case Frontend.copyData:
-      case Frontend.copyDone:
-      case Frontend.copyFail:
-        this.forward(frame);
-        return;
-      default:
-        throw new ProtocolViolation(
-          `invalid frontend message type ${JSON.stringify(String.fromCharCode(type))}`,
-        );
-    }
+    const step = this.protocol.fromClient(type, frame);
+    if (type === Frontend.terminate) this.endReason = 'client terminated';
+    if (step === 'forward') this.protocol.forward(frame);
+    else if (step !== 'discard') this.decideThen(step, frame);
   }
 
-  private decideThen(
-    route: StatementRoute,
-    frame: Buffer,
-    protocol: 'simple' | 'extended' | 'function-call',
-  ): void {
+  private decideThen(route: StatementRoute, frame: Buffer): void {
     const decision = this.policy.decide({
       route,
-      transactionStatus: this.transactionStatus,
-      startsBatch: !this.extendedSinceSync,
+      transactionStatus: this.protocol.transactionStatus,
+      startsBatch: this.protocol.startsBatch,
     });
     if (!(decision instanceof Promise)) {
-      this.apply(decision, route, frame, protocol);
+      this.protocol.decided(decision, route, frame);
       return;
     }
     this.deciding = true;
@@ -744,98 +611,10 @@ export class PostgresSession {
       .then((settled) => {
         this.deciding = false;
         if (this.phase !== 'proxy') return;
-        this.apply(settled, route, frame, protocol);
+        this.protocol.decided(settled, route, frame);
         this.drain();
       })
       .catch((error: unknown) => this.failClient(error));
-  }
-
-  private apply(
-    decision: Decision,
-    route: StatementRoute,
-    frame: Buffer,
-    protocol: 'simple' | 'extended' | 'function-call',
-  ): void {
-    const sql =
-      route.kind === 'function-call'
-        ? `<function call ${route.functionOid}>`
-        : route.kind === 'close'
-          ? `<close ${route.target} ${route.name}>`
-          : route.sql;
-    // Parse and Bind are judged again at Execute, with the parameters: record them there unless denied.
-    if (
-      route.kind === 'query' ||
-      route.kind === 'execute' ||
-      route.kind === 'function-call' ||
-      decision.action === 'deny'
-    ) {
-      this.stats.statements++;
-      this.options.recorder.record(this.id, {
-        type: 'statement',
-        protocol,
-        sql,
-        decision: decision.action,
-        rule: decision.rule,
-        ...(decision.classes ? { classes: decision.classes } : {}),
-        ...(decision.action === 'deny' ? { reason: decision.message } : {}),
-        ...(decision.action === 'allow' && decision.wouldHave ? { wouldHave: decision.wouldHave } : {}),
-      });
-    }
-    if (decision.action === 'allow') {
-      this.forward(frame);
-      return;
-    }
-    this.stats.denied++;
-    this.deny(decision, protocol);
-  }
-
-  /**
-   * A denied statement is replaced upstream by one that fails at once with a unique marker. The server
-   * then answers in order with everything pipelined before it, aborts a surrounding transaction block
-   * (so a later COMMIT cannot commit earlier work), and skips to Sync in the extended protocol; the
-   * marked error is swapped for the tunnel's own when it comes back.
-   */
-  private deny(
-    decision: Extract<Decision, { action: 'deny' }>,
-    protocol: 'simple' | 'extended' | 'function-call',
-  ): void {
-    const marker = `portcullis_denied_${randomBytes(8).toString('hex')}`;
-    const replacement = errorResponse(
-      decision.syntaxError
-        ? {
-            severity: 'ERROR',
-            code: '42601',
-            message: decision.message,
-            position: decision.syntaxError.position,
-            detail: `Portcullis did not send this statement to the server: it does not parse (rule: ${decision.rule}).`,
-          }
-        : {
-            severity: 'ERROR',
-            code: decision.code ?? '42501',
-            message: `Portcullis denied this statement (rule: ${decision.rule}): ${decision.message}`,
-          },
-    );
-    this.denials.set(marker, { replacement, dueBy: this.syncPointsSent + 1 });
-    const failing = `SELECT '${marker}'::pg_catalog.regclass`;
-    if (protocol !== 'extended') {
-      this.forward(serialize.query(failing));
-    } else {
-      this.forward(serialize.parse({ name: marker, text: failing }));
-      this.discardUntilSync = true;
-    }
-  }
-
-  private forward(frame: Buffer): void {
-    const type = frame[0];
-    if (type === Frontend.sync || type === Frontend.query || type === Frontend.functionCall) {
-      this.syncPointsSent++;
-      this.extendedSinceSync = false;
-    } else if (EXTENDED.has(type!)) {
-      this.extendedSinceSync = true;
-    }
-    const before = this.results.sent(type!, frame);
-    if (before) this.sendUpstream(before);
-    this.sendUpstream(frame);
   }
 
   private sendUpstream(frame: Buffer): void {
@@ -846,7 +625,7 @@ export class PostgresSession {
   private readonly writeUpstream = (bytes: Buffer): void => {
     const upstream = this.upstream?.socket;
     if (!upstream || upstream.destroyed || upstream.writableEnded) return;
-    if (!upstream.write(bytes) && !this.client.isPaused()) {
+    if (!this.turn.write(upstream, bytes) && !this.client.isPaused()) {
       this.client.pause();
       upstream.once('drain', () => {
         if (!this.waiting && this.phase === 'proxy') this.client.resume();
@@ -876,7 +655,7 @@ export class PostgresSession {
       this.heldFrames.push({ type, frame });
       return;
     }
-    const replacement = this.inspectBackend(type, frame);
+    const replacement = this.protocol.fromServer(type, frame);
     if (replacement instanceof PendingPlan) this.holdBackend(replacement.ready, type, frame);
     else if (replacement === undefined) this.toClient.add(frame);
     else if (replacement) this.toClient.add(replacement);
@@ -929,66 +708,14 @@ export class PostgresSession {
 
   private readonly send = (bytes: Buffer): void => {
     this.stats.bytesToClient += bytes.length;
-    // What the client is about to see the outcome of is recorded first.
-    this.options.recorder.flush?.();
-    if (!this.client.write(bytes) && this.upstream && !this.upstream.socket.isPaused()) {
+    // Released at the end of the turn, after the recording's flush: what the client is about to see
+    // the outcome of is recorded first.
+    if (!this.turn.write(this.client, bytes) && this.upstream && !this.upstream.socket.isPaused()) {
       const upstream = this.upstream.socket;
       upstream.pause();
       this.client.once('drain', () => upstream.resume());
     }
   };
-
-  /**
-   * Observes one server message; returns a replacement (null to drop it), undefined to pass it on, or
-   * a PendingPlan to wait for before offering it again.
-   */
-  private inspectBackend(type: number, frame: Buffer): Buffer | null | undefined | PendingPlan {
-    const attributed = this.results.received(type, frame);
-    switch (type) {
-      case Backend.errorResponse:
-        return this.onUpstreamError(frame);
-      case Backend.parameterStatus:
-        if (this.policy.onParameterStatus) {
-          const nameEnd = frame.indexOf(0, 5);
-          this.policy.onParameterStatus(
-            frame.toString('utf8', 5, nameEnd),
-            frame.toString('utf8', nameEnd + 1, frame.length - 1),
-          );
-        }
-        return undefined;
-      case Backend.readyForQuery:
-        this.transactionStatus = String.fromCharCode(frame[5]!) as TransactionStatus;
-        this.syncPointsAnswered++;
-        // A denial whose marker never came back (the server was skipping an aborted transaction and
-        // said so itself) is settled once its sync point is answered.
-        for (const [marker, denial] of this.denials) {
-          if (denial.dueBy <= this.syncPointsAnswered) this.denials.delete(marker);
-        }
-        return undefined;
-      default:
-        return attributed;
-    }
-  }
-
-  private onUpstreamError(frame: Buffer): Buffer | undefined {
-    const fields = readNoticeFields(frame);
-    const message = fields.get('M') ?? '';
-    const severity = fields.get('V') ?? fields.get('S');
-    if (severity === 'FATAL' || severity === 'PANIC') this.serverEnded = true;
-    for (const [marker, denial] of this.denials) {
-      if (message.includes(marker)) {
-        this.denials.delete(marker);
-        return denial.replacement;
-      }
-    }
-    this.options.recorder.record(this.id, {
-      type: 'error',
-      code: fields.get('C') ?? '',
-      message,
-      severity: fields.get('V') ?? fields.get('S') ?? '',
-    });
-    return undefined;
-  }
 
   // ---- end ---------------------------------------------------------------------------------------
 

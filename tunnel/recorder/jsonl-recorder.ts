@@ -16,6 +16,7 @@
  * lost, and `onRecovery` is told.
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { eventTime } from './event-time.ts';
 import type { RecordedEvent, RecordingPoint, SessionEvent } from './recording-point.ts';
 
 export interface JsonLinesRecorderOptions {
@@ -54,7 +55,7 @@ export class JsonLinesRecorder implements RecordingPoint {
   }
 
   record(sessionId: string, event: SessionEvent): void {
-    const line: RecordedEvent = { sessionId, at: new Date().toISOString(), ...event };
+    const line: RecordedEvent = { sessionId, at: eventTime(), ...event };
     this.pending.push(JSON.stringify(line) + '\n');
     if (this.options.writeThrough) this.flush();
     else if (!this.flushScheduled) {

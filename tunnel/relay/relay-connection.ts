@@ -7,29 +7,29 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import type { ConnectionPurpose, RelayAdmission } from '../../hub/api/types.ts';
+import type { RelayAdmission } from '../../hub/api/types.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { HubApprover } from '../manager/hub-approver.ts';
 import { hubProver } from '../manager/hub-prover.ts';
-import { policyFromSpec, upstreamFromConnection } from '../manager/session-material.ts';
+import { upstreamFromConnection } from '../manager/session-material.ts';
 import { TunnelRecording } from '../manager/tunnel-recording.ts';
-import { PolicyEngine } from '../policy/engine.ts';
 import { estimateRows } from '../policy/held-statement-scope.ts';
 import { redactingPasswords } from '../policy/password-literals.ts';
-import { DEFAULT_MAX_STATEMENT_SIZE, limitStatementSize } from '../policy/statement-size.ts';
+import { boundingStatementText, DEFAULT_MAX_STATEMENT_SIZE } from '../policy/statement-size.ts';
 import type { BackendKey } from '../postgres/upstream.ts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
 import type { ScramVerifier } from '../postgres/scram.ts';
 import { PostgresSession } from '../postgres/session.ts';
-import { sharedSideConnection } from '../postgres/side-connection.ts';
 import { sendCancel } from '../postgres/upstream.ts';
 import { delegatedCredentials } from '../postgres/upstream-credentials.ts';
 import type { RecordingSpool } from '../recorder/spool.ts';
+import type { EngineLease, RelayEngines } from './relay-engines.ts';
 
 export interface RelayConnectionDeps {
   hub: HubClient;
   spool: RecordingSpool;
-  maskKey?: Buffer;
+  /** Policy engines and catalog connections, shared with the relay's other connections to the same role. */
+  engines: RelayEngines;
   /** Unused once signed in, but a session needs one. */
   verifier: ScramVerifier;
   issueCancelKey(processId: number, connection: RelayConnection): Buffer;
@@ -42,7 +42,7 @@ export class RelayConnection {
   readonly closed: Promise<void>;
   private readonly session: PostgresSession;
   private readonly recording: TunnelRecording;
-  private readonly side: ReturnType<typeof sharedSideConnection>;
+  private readonly engine: EngineLease;
   private readonly upstream;
   private endReason = 'the client disconnected';
 
@@ -54,11 +54,24 @@ export class RelayConnection {
   ) {
     const { hub } = deps;
     const sessionId = admission.connectionSessionId;
-    const policy = policyFromSpec(admission, deps.maskKey);
     this.upstream = upstreamFromConnection(admission.connection);
-    const prove = (purpose: ConnectionPurpose, connection: () => number) =>
-      delegatedCredentials(hubProver({ hub, sessionId, purpose, connection }));
-    this.side = sharedSideConnection(this.upstream, () => prove('catalog', () => 0));
+    const proxyId = randomUUID();
+    this.engine = deps.engines.acquire(admission, {
+      proxyId,
+      sessionId,
+      // Asked only once a statement runs, when the approver below exists.
+      approver: { requestApproval: (request) => approver.requestApproval(request) },
+    });
+    // Held on the connection's own session, whose database sign-in the hub proved: it takes holds only
+    // from connections it authenticated. The approval names the session's owner as the requester.
+    const approver = new HubApprover(hub, {
+      sessionId,
+      connection: (connectionId) => this.recording.connectionNumber(connectionId),
+      timeoutSeconds: Math.ceil(this.engine.policy.holdTimeoutMs / 1000),
+      log: deps.log,
+      estimateRows: async (sql, scope) => estimateRows(await this.engine.side.get(), sql, scope),
+    });
+    const policy = this.engine.policy;
     this.recording = new TunnelRecording(deps.spool, sessionId, (error) => {
       deps.log(`recording of ${sessionId} failed: ${error.message}`);
       if (policy.recording === 'strict')
@@ -74,28 +87,22 @@ export class RelayConnection {
       grantExpiresAt: admission.grant?.expiresAt ?? null,
       process: { pid: process.pid, host: hostname() },
     });
-    // Held on the connection's own session, whose database sign-in the hub proved: it takes holds only
-    // from connections it authenticated. The approval names the session's owner as the requester.
-    const approver = new HubApprover(hub, {
-      sessionId,
-      connection: (connectionId) => this.recording.connectionNumber(connectionId),
-      timeoutSeconds: Math.ceil(policy.holdTimeoutMs / 1000),
-      log: deps.log,
-      estimateRows: async (sql, scope) => estimateRows(await this.side.get(), sql, scope),
-    });
-    const decisions = limitStatementSize(
-      new PolicyEngine(policy, { approver, sideConnection: this.side.get }),
-      DEFAULT_MAX_STATEMENT_SIZE,
-    );
-    const proxyId = randomUUID();
     let keyedAs: number | undefined;
     this.session = new PostgresSession(socket, {
       sessionId: proxyId,
       upstream: this.upstream,
-      upstreamCredentials: prove('client', () => this.recording.connectionNumber(proxyId)),
+      upstreamCredentials: delegatedCredentials(
+        hubProver({
+          hub,
+          sessionId,
+          purpose: 'client',
+          connection: () => this.recording.connectionNumber(proxyId),
+        }),
+      ),
       verifier: deps.verifier,
-      decisions,
-      recorder: redactingPasswords(this.recording),
+      decisions: this.engine.decisions,
+      // Oversized text is replaced first: the redactor then never scans megabytes.
+      recorder: boundingStatementText(redactingPasswords(this.recording), DEFAULT_MAX_STATEMENT_SIZE),
       maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
       issueCancelKey: (processId) => {
         keyedAs = processId;
@@ -128,7 +135,7 @@ export class RelayConnection {
   }
 
   private async finish(): Promise<void> {
-    this.side.close();
+    this.engine.release();
     try {
       this.recording.recordTunnel({ type: 'relay.close', reason: this.endReason, ...this.recording.counts });
     } catch (error) {

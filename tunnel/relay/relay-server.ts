@@ -4,6 +4,8 @@
  * connection names the user's session and presents the user's access token, and the hub admits it (or
  * not), says where the database is and which policy applies, proves each database connection, decides
  * holds, and tells the relay which connections to end. Several relays can serve behind one address.
+ * The relay renews the hub's lease on each connection it serves with every poll: should the relay die,
+ * the hub closes its connections' sessions once their leases run out.
  *
  *   const relay = new RelayServer({ hub, tls: { cert, key }, spool, port: 6433 });
  *   await relay.listen();
@@ -20,6 +22,7 @@ import { errorResponse } from '../postgres/protocol.ts';
 import { createScramVerifier } from '../postgres/scram.ts';
 import type { RecordingSpool } from '../recorder/spool.ts';
 import { RelayConnection } from './relay-connection.ts';
+import { RelayEngines } from './relay-engines.ts';
 import { relayHandshake, RelayRefusal, type RelayStart } from './relay-handshake.ts';
 
 export interface RelayServerOptions {
@@ -32,7 +35,7 @@ export interface RelayServerOptions {
   host?: string;
   port?: number;
   maskKey?: Buffer;
-  /** How often to ask the hub which connections must end. Default 5 s. */
+  /** How often to renew the connections' leases and ask the hub which must end. Default 5 s. */
   revocationPollMs?: number;
   /** How long a connection may take to present its session and token. Default 30 s. */
   handshakeTimeoutMs?: number;
@@ -48,6 +51,7 @@ export class RelayServer {
   private readonly cancelKeys = new CancelKeys<RelayConnection>();
   private readonly secureContext;
   private readonly verifier = createScramVerifier(randomBytes(24).toString('base64url'));
+  private readonly engines: RelayEngines;
   private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RelayServerOptions) {
@@ -55,6 +59,10 @@ export class RelayServer {
       cert: options.tls.cert,
       key: options.tls.key,
       minVersion: 'TLSv1.2',
+    });
+    this.engines = new RelayEngines({
+      hub: options.hub,
+      ...(options.maskKey ? { maskKey: options.maskKey } : {}),
     });
   }
 
@@ -75,10 +83,23 @@ export class RelayServer {
     });
     server.on('error', (error) => this.log(`listener error: ${error.message}`));
     this.server = server;
-    this.pollTimer = setInterval(() => void this.checkRevocations(), this.options.revocationPollMs ?? 5000);
+    this.pollTimer = setInterval(() => void this.poll(), this.options.revocationPollMs ?? 5000);
     this.pollTimer.unref();
     const address = server.address();
     return { host, port: typeof address === 'object' && address ? address.port : 0 };
+  }
+
+  /** Renews the leases of the connections served now; ends those the hub has closed. */
+  async renewLeases(): Promise<void> {
+    if (this.connections.size === 0) return;
+    try {
+      const { closed } = await this.options.hub.renewRelayLeases({
+        sessionIds: [...this.connections.keys()],
+      });
+      for (const { sessionId, reason } of closed) this.connections.get(sessionId)?.end(reason);
+    } catch (error) {
+      this.log(`renewing the connections' leases at the hub: ${(error as Error).message}`);
+    }
   }
 
   /** Ends the connections whose user session, grant or own session the hub says are over. */
@@ -109,11 +130,18 @@ export class RelayServer {
     const open = [...this.connections.values()];
     for (const connection of open) connection.end(reason);
     await Promise.all(open.map((connection) => connection.closed));
+    this.engines.close();
     await stopped;
+  }
+
+  private async poll(): Promise<void> {
+    await this.renewLeases();
+    await this.checkRevocations();
   }
 
   private async accept(socket: Socket): Promise<void> {
     socket.on('error', () => {});
+    socket.setNoDelay(true);
     if (!this.server) return void socket.destroy();
     const max = this.options.maxConnections ?? 500;
     if (this.connections.size + this.starting.size >= max) {
@@ -173,7 +201,7 @@ export class RelayServer {
     const connection = new RelayConnection(admission, socket, start.parameters, {
       hub: this.options.hub,
       spool: this.options.spool,
-      ...(this.options.maskKey ? { maskKey: this.options.maskKey } : {}),
+      engines: this.engines,
       verifier: this.verifier,
       issueCancelKey: (processId, owner) => this.cancelKeys.issue(processId, owner),
       releaseCancelKey: (processId, owner) => this.cancelKeys.release(processId, owner),

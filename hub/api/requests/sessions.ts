@@ -39,5 +39,8 @@ export const relayConnectionInput = z.strictObject({
   client: z.strictObject({ address: text(100), port: z.int().min(0).max(65_535) }).optional(),
 });
 
+/** POST /v1/relay/leases: the connections a relay still serves (their leases are renewed). */
+export const relayLeaseInput = z.strictObject({ sessionIds: z.array(id).max(10_000) });
+
 /** GET /v1/audit/export */
 export const exportQuery = z.strictObject({ since: text(64) });

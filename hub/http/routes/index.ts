@@ -46,6 +46,7 @@ export const ROUTES = [
   ['GET', '/v1/sessions/:id/anomalies', 'what verification found wrong with a recording'],
   ['POST', '/v1/sessions/:id/recordings', 'ingest a batch {events} (idempotent) → IngestResult'],
   ['POST', '/v1/relay/connections', 'a relay admits a connection {sessionId, accessToken} → RelayAdmission'],
+  ['POST', '/v1/relay/leases', 'a relay renews the connections it serves {sessionIds} → what to end'],
   ['GET', '/v1/audit/export', 'JSON lines (application/x-ndjson) of sessions since ?since='],
   ['POST', '/v1/access-requests', 'request just-in-time access {targetId, reason, duration?}'],
   ['GET', '/v1/access-requests', '?scope=mine|pending'],

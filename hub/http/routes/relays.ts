@@ -1,6 +1,9 @@
-/** A relay admits each client connection it accepts, on the user's own access token. */
+/**
+ * A relay admits each client connection it accepts, on the user's own access token, and renews the lease on
+ * each connection it serves.
+ */
 import type { Identity } from '../../api/types.ts';
-import { relayConnectionInput } from '../../api/requests/index.ts';
+import { relayConnectionInput, relayLeaseInput } from '../../api/requests/index.ts';
 import { isRelay } from '../../services/context.ts';
 import { ForbiddenError } from '../../services/index.ts';
 import type { RouteModule } from '../route-context.ts';
@@ -17,4 +20,8 @@ export const relayRoutes: RouteModule = (router, { services, verifier, caller })
     }
     return reply.code(201).send(await services.relays.admit(relay, owner, request.body));
   });
+
+  router.post('/relay/leases', { schema: { body: relayLeaseInput } }, async (request) =>
+    services.relays.renewLeases(caller(request), request.body),
+  );
 };
