@@ -37,7 +37,7 @@ export const LONGER_TODAY = [
   { file: 'hub/server.ts', max: 78 },
   { file: 'hub/services/access-requests.ts', max: 81 },
   { file: 'hub/services/entitlements.ts', max: 64 },
-  { file: 'hub/services/index.ts', max: 72 },
+  { file: 'hub/services/index.ts', max: 74 },
   { file: 'hub/services/policy-references.ts', max: 72 },
   { file: 'hub/services/recordings.ts', max: 211 },
   { file: 'main/browser/bridge-server.ts', max: 105 },
