@@ -12,7 +12,7 @@ import { EntitlementService } from './entitlements.ts';
 import { EventRetention } from './event-retention.ts';
 import { EventBus } from './events.ts';
 import { HealthService } from './health.ts';
-import { AccessRequestService, type SweepResult } from './jit.ts';
+import { AccessRequestService, type SweepResult } from './access-requests.ts';
 import type { PolicyCheck } from '../api/types.ts';
 import { PolicyCheckService } from './policy-checks.ts';
 import { RecordingService } from './recordings.ts';
@@ -171,7 +171,7 @@ export {
 } from './errors.ts';
 export { HealthService } from './health.ts';
 export { EventBus, type Audience, type NewEvent, type Recipients, type SubscribeOptions } from './events.ts';
-export { AccessRequestService, type SweepResult } from './jit.ts';
+export { AccessRequestService, type SweepResult } from './access-requests.ts';
 export { PolicyCheckService } from './policy-checks.ts';
 export { RecordingService } from './recordings.ts';
 export { ProofService } from './proofs.ts';

@@ -1,7 +1,7 @@
 /**
  * The shape of the code, enforced: the layering lint rule fires on an import that runs up the order
- * (scripts/layers.mjs), there are no import circles, and docs/architecture.md shows the rooms and
- * imports the code has today.
+ * (scripts/layers.mjs), the function-length rule on a function over the limit (scripts/function-length.mjs),
+ * there are no import circles, and docs/architecture.md shows the rooms and imports the code has today.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { parseCircular } from 'dpdm';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diagram, DOC, importTree, ROOT, withDiagram } from '../../scripts/architecture-diagram.ts';
+import { LONGER_TODAY, MAX_FUNCTION_LINES } from '../../scripts/function-length.mjs';
 
 let tree: Awaited<ReturnType<typeof importTree>>;
 beforeAll(async () => {
@@ -55,6 +56,30 @@ describe('the layering rule', () => {
       else expect(layering.length, messages.join('\n')).toBeGreaterThan(0);
     });
   }
+});
+
+describe('the function-length rule', () => {
+  /** A function of `lines` statements: as many lines of code, with its two braces. */
+  const functionOf = (lines: number): string =>
+    `export function long(): number {\n  let n = 0;\n${'  n++;\n'.repeat(lines - 4)}  return n;\n}\n`;
+  const lengthFindings = async (file: string, lines: number) =>
+    (await lintAs(file, functionOf(lines))).filter((m) => m.startsWith('max-lines-per-function'));
+
+  it(`refuses a function over ${MAX_FUNCTION_LINES} lines of code, and takes one of ${MAX_FUNCTION_LINES}`, async () => {
+    expect(await lengthFindings('tunnel/policy/probe.ts', MAX_FUNCTION_LINES + 1)).toHaveLength(1);
+    expect(await lengthFindings('hub/services/probe.ts', MAX_FUNCTION_LINES)).toEqual([]);
+  });
+
+  it('does not count tests or benchmarks', async () => {
+    expect(await lengthFindings('test/policy/probe.test.ts', 200)).toEqual([]);
+    expect(await lengthFindings('bench/probe.ts', 200)).toEqual([]);
+  });
+
+  it('lets a file that still holds a longer function keep it, but not grow it', async () => {
+    const { file, max } = LONGER_TODAY.find((entry) => entry.file === 'hub/services/recordings.ts')!;
+    expect(await lengthFindings(file, max)).toEqual([]);
+    expect(await lengthFindings(file, max + 1)).toHaveLength(1);
+  });
 });
 
 describe('imports', () => {
