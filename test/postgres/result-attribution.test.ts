@@ -57,6 +57,10 @@ class LabellingPlanner implements ResultPlanner {
     return labelling(`copy[${sql}#${index}]`);
   }
 
+  maskServerMessage(frame: Buffer): Buffer {
+    return frame;
+  }
+
   release(): void {
     this.waiting.splice(0).forEach((settle) => settle());
   }

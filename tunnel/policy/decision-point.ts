@@ -3,6 +3,7 @@
  * opens a SessionPolicy per client connection, asks it about each statement-bearing frontend message,
  * and obeys the answer; the policy engine supplies the real implementation.
  */
+import type { ClientInput } from './masking/client-input.ts';
 import type { FieldDescription } from '../postgres/backend-messages.ts';
 import type { StartupSetting } from '../postgres/startup-options.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
@@ -129,6 +130,11 @@ export interface ResultPlanner {
   maskWhole(fields?: readonly FieldDescription[]): ResultMask;
   /** Masking for the rows of COPY … TO STDOUT, the `index`-th statement of `sql`. */
   forCopyOut(sql: string, index: number): MaybePromise<ResultMask>;
+  /**
+   * What an ErrorResponse, NoticeResponse or NotificationResponse repeats of the data, masked
+   * (`input`: what the client sent itself); the same Buffer when nothing changed.
+   */
+  maskServerMessage(frame: Buffer, input: ClientInput): Buffer;
 }
 
 export interface SessionPolicy {

@@ -229,7 +229,7 @@ export class ProxyProtocol {
     const attributed = this.results.received(type, frame);
     switch (type) {
       case Backend.errorResponse:
-        return this.serverError(frame);
+        return this.serverError(frame, attributed as Buffer | undefined);
       case Backend.parameterStatus:
         if (this.options.onParameterStatus) {
           const nameEnd = frame.indexOf(0, 5);
@@ -249,15 +249,22 @@ export class ProxyProtocol {
     }
   }
 
-  private serverError(frame: Buffer): Buffer | undefined {
+  /** `masked`: the error as the client may see it (what it repeats of the data masked), if changed. */
+  private serverError(frame: Buffer, masked: Buffer | undefined): Buffer | undefined {
     const fields = readNoticeFields(frame);
     const message = fields.get('M') ?? '';
     const severity = fields.get('V') ?? fields.get('S');
     if (severity === 'FATAL' || severity === 'PANIC') this.serverEnded = true;
     const replacement = this.denials.replacementFor(message);
     if (replacement) return replacement;
-    this.options.record({ type: 'error', code: fields.get('C') ?? '', message, severity: severity ?? '' });
-    return undefined;
+    const shown = masked ? (readNoticeFields(masked).get('M') ?? '') : message;
+    this.options.record({
+      type: 'error',
+      code: fields.get('C') ?? '',
+      message: shown,
+      severity: severity ?? '',
+    });
+    return masked;
   }
 }
 

@@ -24,6 +24,7 @@ import {
   type ResultPlanner,
   type StatementEffect,
 } from '../policy/decision-point.ts';
+import { RecentClientInput } from '../policy/masking/client-input.ts';
 
 /** The plan of the rows now arriving is still being prepared: offer the same message again once ready. */
 export class PendingPlan {
@@ -83,6 +84,8 @@ export class ResultAttribution {
   private describedJustBefore: string | undefined;
   private readonly now: () => number;
   private readonly unknownEffect: StatementEffect;
+  /** What the client sent itself, so that messages repeating it are not masked for it. */
+  private readonly input = new RecentClientInput();
 
   constructor(private readonly options: ResultAttributionOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -98,12 +101,14 @@ export class ResultAttribution {
     switch (type) {
       case Frontend.query: {
         const sql = readQuery(frame);
+        if (this.options.planner) this.input.remember(sql);
         const effects = this.options.planner?.effects(sql) ?? [];
         this.expected.push({ kind: 'query', sql, effects, index: 0, sentAt: this.now() });
         return undefined;
       }
       case Frontend.parse: {
         const { statement, sql } = readParse(frame);
+        if (this.options.planner) this.input.remember(sql);
         const effect = this.options.planner?.effects(sql)[0] ?? this.unknownEffect;
         this.expected.push({
           kind: 'parse',
@@ -113,7 +118,9 @@ export class ResultAttribution {
         return undefined;
       }
       case Frontend.bind: {
-        const { portal, statement, resultFormats } = readBind(frame);
+        const bind = readBind(frame);
+        const { portal, statement, resultFormats } = bind;
+        if (this.options.planner) this.rememberParameters(bind.parameters, bind.parameterFormats);
         this.expected.push({ kind: 'bind', portal, statement, formats: resultFormats });
         return undefined;
       }
@@ -140,6 +147,14 @@ export class ResultAttribution {
       default:
         return undefined;
     }
+  }
+
+  /** Text-format parameters are the client's own words; binary ones are not compared. */
+  private rememberParameters(parameters: readonly (Buffer | null)[], formats: readonly number[]): void {
+    parameters.forEach((value, i) => {
+      const format = formats.length === 1 ? formats[0] : (formats[i] ?? 0);
+      if (value && format === 0) this.input.remember(value);
+    });
   }
 
   private sentExecute(portal: string, describedJustBefore: string | undefined): Buffer | undefined {
@@ -186,7 +201,10 @@ export class ResultAttribution {
         return undefined;
       case Backend.errorResponse:
         this.error();
-        return undefined;
+        return this.serverMessage(frame);
+      case Backend.noticeResponse:
+      case Backend.notificationResponse:
+        return this.serverMessage(frame);
       case Backend.readyForQuery:
         this.readyForQuery(frame[5]);
         return undefined;
@@ -195,6 +213,12 @@ export class ResultAttribution {
       default:
         return undefined;
     }
+  }
+
+  /** What a server's message repeats of the data, masked whenever the policy masks anything. */
+  private serverMessage(frame: Buffer): Buffer | undefined {
+    const masked = this.options.planner?.maskServerMessage(frame, this.input);
+    return masked === undefined || masked === frame ? undefined : masked;
   }
 
   private dataRow(frame: Buffer): Buffer | undefined | PendingPlan {

@@ -13,6 +13,8 @@ import type { Policy } from '../policy.ts';
 import type { Catalog } from './catalog.ts';
 import { maskCopyRow, type CopyRowOptions } from './copy-rows.ts';
 import { maskDataRow, type RowMaskPlan } from './datarow.ts';
+import type { ClientInput } from './client-input.ts';
+import { ServerMessageMask } from './server-messages.ts';
 import { createDetector, type ValueDetector } from './detectors.ts';
 import { ColumnMasks, DERIVED_STRATEGY } from './column-masks.ts';
 import type { ColumnMask } from './composite-values.ts';
@@ -42,6 +44,7 @@ export class ResultMasking implements ResultPlanner {
   private readonly detector: ValueDetector | undefined;
   private readonly lineage: LineageAnalyzer;
   private readonly columnMasks: ColumnMasks;
+  private readonly messages: ServerMessageMask;
   private readonly plans = new Map<string, ResultMask>();
   /** The database's names the cached plans were made with: other names, other plans. */
   private plansFingerprint = '';
@@ -58,6 +61,13 @@ export class ResultMasking implements ResultPlanner {
     this.detector = policy.detect.length > 0 ? createDetector(policy.detect) : undefined;
     this.lineage = new LineageAnalyzer(policy, catalog, routines && (() => routines.current()));
     this.columnMasks = new ColumnMasks(catalog, this.lineage, this.detector !== undefined);
+    this.messages = new ServerMessageMask({ provenance: policy.mask.length > 0, detector: this.detector });
+  }
+
+  maskServerMessage(frame: Buffer, input: ClientInput): Buffer {
+    return frame[0] === 0x41 /* A */
+      ? this.messages.notification(frame, input)
+      : this.messages.notice(frame, input);
   }
 
   effects(sql: string): readonly StatementEffect[] {
