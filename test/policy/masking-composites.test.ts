@@ -226,12 +226,41 @@ describe('composite and array values over the simple protocol', () => {
       'SELECT ARRAY(SELECT card_number FROM customers ORDER BY id)',
     );
     expect(sub!.array).toEqual(['**** **** **** 6467', '************1117']);
-    // Elements share one mask: with two rules (and a plain column) among them, every element is redacted.
+    // Written out, each element keeps its own column's rule; the plain column passes.
     const [mixed] = await one<{ array: string[] }>(
       guarded,
       'SELECT ARRAY[email, ssn, name] FROM customers WHERE id = 1',
     );
-    expect(mixed!.array).toEqual(['[redacted]', '[redacted]', '[redacted]']);
+    expect(mixed!.array).toEqual(['***@mailhost.test', '[redacted]', 'Quentin Zabriskie']);
+    const [nested] = await one<{ array: (string | null)[] }>(
+      guarded,
+      "SELECT ARRAY[lower(email), card_number, 'x' || id, NULL, (SELECT name FROM customers WHERE id = 2)] FROM customers WHERE id = 1",
+    );
+    expect(nested!.array).toEqual(['[redacted]', '**** **** **** 6467', 'x1', null, 'Ophelia Vandermeer']);
+  });
+
+  it('masks every element of an array whose elements are not the items written (fail closed)', async () => {
+    // Items that are arrays make a two-dimensional array: one mask for all, the strongest.
+    const [deep] = await one<{ array: string[][] }>(
+      guarded,
+      'SELECT ARRAY[ARRAY[email], ARRAY[name]] FROM customers WHERE id = 1',
+    );
+    expect(deep!.array).toEqual([['[redacted]'], ['[redacted]']]);
+    // Branches that put different columns at a position: that position gets what masks both.
+    const rows = await one<{ array: string[] }>(
+      guarded,
+      'SELECT ARRAY[name, email] FROM customers WHERE id = 1 UNION ALL SELECT ARRAY[ssn, name] FROM customers WHERE id = 1',
+    );
+    expect(rows.map((r) => r.array)).toEqual([
+      ['[redacted]', '***@mailhost.test'],
+      ['[redacted]', '[redacted]'],
+    ]);
+    // A function of the written array is no longer that array.
+    const [appended] = await one<{ array: string[] }>(
+      guarded,
+      "SELECT array_append(ARRAY[name, email], 'x') AS array FROM customers WHERE id = 1",
+    );
+    expect(appended!.array).toEqual(['[redacted]', '[redacted]', '[redacted]']);
   });
 
   it('masks arrays of records field by field, readable by the server as customers[]', async () => {
@@ -406,6 +435,17 @@ describe('composite and array values in binary format', () => {
       (await binaryCells('SELECT ARRAY[id, length(ssn)] FROM customers WHERE id = 1')).cells[0]!,
     );
     expect(ids.hasNulls).toBe(true);
+    expect(ids.elements[0]!.readInt32BE(0)).toBe(1);
     expect(ids.elements[1]).toBeNull();
+    const mixed = decodeArray(
+      (await binaryCells('SELECT ARRAY[email, ssn, name, card_number] FROM customers WHERE id = 2'))
+        .cells[0]!,
+    );
+    expect(mixed.elements.map(text)).toEqual([
+      '***@corpmail.test',
+      '[redacted]',
+      'Ophelia Vandermeer',
+      '************1117',
+    ]);
   });
 });

@@ -201,6 +201,29 @@ describe('binary records and arrays', () => {
     expect(detected).toEqual(binaryArray(TypeOid.text, [text('call [phone]'), null]));
   });
 
+  it('masks a written-out array by position, and by the strongest mask when its size differs', () => {
+    const positional: ArrayMask = { ...array(redact), elements: [email, redact, undefined] };
+    const value = binaryArray(TypeOid.text, [text('jane@example.com'), text('536-90-4399'), text('Jane')]);
+    expect(maskComposite(positional, value, 0, value.length, 1, undefined).value).toEqual(
+      binaryArray(TypeOid.text, [text('***@example.com'), text('[redacted]'), text('Jane')]),
+    );
+    const longer = binaryArray(TypeOid.text, [text('a'), text('b'), text('c'), text('d')]);
+    expect(maskComposite(positional, longer, 0, longer.length, 1, undefined).value).toEqual(
+      binaryArray(TypeOid.text, [
+        text('[redacted]'),
+        text('[redacted]'),
+        text('[redacted]'),
+        text('[redacted]'),
+      ]),
+    );
+    expect(maskText(positional, '{jane@example.com,536-90-4399,Jane}')).toBe(
+      '{***@example.com,[redacted],Jane}',
+    );
+    // One element per item written, however deep: ARRAY[a_text_array_column, …] of one-element arrays.
+    expect(maskText(positional, '{{a},{b},{c}}')).toBe('{{[redacted]},{[redacted]},{c}}');
+    expect(maskText(positional, '{a,b}')).toBe('{[redacted],[redacted]}');
+  });
+
   it('walks records nested in anonymous records from their OIDs', () => {
     const inner = binaryRecord([[TypeOid.text, text('jane@example.com')]]);
     const value = binaryRecord([

@@ -9,7 +9,7 @@
  * as customers rows are, wherever it came from. What lineage says on top is merged field by field.
  */
 import type { Catalog, TypeShape } from './catalog.ts';
-import type { ColumnMask } from './composite-values.ts';
+import type { ArrayMask, ColumnMask } from './composite-values.ts';
 import { strongest, type LineageAnalyzer, type Taint } from './lineage.ts';
 import type { MaskStrategy } from './strategies.ts';
 
@@ -61,7 +61,17 @@ export class ColumnMasks {
       case 'array': {
         const element = await this.mask(elementTaint(taint), shape.elementType, depth + 1);
         if (element === undefined && !this.detecting) return undefined;
-        return { kind: 'array', element, elementType: shape.elementType, delimiter: shape.delimiter };
+        const mask: ArrayMask = {
+          kind: 'array',
+          element,
+          elementType: shape.elementType,
+          delimiter: shape.delimiter,
+        };
+        if (taint?.kind === 'array' && taint.elements) {
+          const { elements } = taint;
+          mask.elements = await Promise.all(elements.map((t) => this.mask(t, shape.elementType, depth + 1)));
+        }
+        return mask;
       }
       case 'composite': {
         const relation = await this.catalog.relation(shape.relationOid);
@@ -149,7 +159,15 @@ function elementTaint(taint: Taint): Taint {
 function untypedMask(taint: Taint): ColumnMask {
   if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived' || taint.kind === 'opaque')
     return strategyOf(taint);
-  if (taint.kind === 'array')
-    return { kind: 'array', element: untypedMask(taint.element), elementType: 0, delimiter: COMMA };
+  if (taint.kind === 'array') {
+    const mask: ArrayMask = {
+      kind: 'array',
+      element: untypedMask(taint.element),
+      elementType: 0,
+      delimiter: COMMA,
+    };
+    if (taint.elements) mask.elements = taint.elements.map(untypedMask);
+    return mask;
+  }
   return { kind: 'record', fields: taint.fields.map(untypedMask), types: [], rest: DERIVED_STRATEGY };
 }

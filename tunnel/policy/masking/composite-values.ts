@@ -42,6 +42,12 @@ export interface RecordMask {
 export interface ArrayMask {
   kind: 'array';
   element: ColumnMask;
+  /**
+   * Each element's own mask by position (`ARRAY[email, ssn, name]`), for a value with exactly this
+   * many elements (in storage order: one per item written, however many dimensions); any other value
+   * gets `element` for every element.
+   */
+  elements?: readonly ColumnMask[];
   /** The element type OID, 0 when unknown (binary carries its own). */
   elementType: number;
   /** typdelim: ',' for every type but box (';'). */
@@ -119,6 +125,11 @@ function maskLeaf(
   return maskRange(mask, buf, start, end, typeOid, format);
 }
 
+/** The masks by position of an array of `count` elements, when it was written out with that many. */
+function elementMasks(mask: ArrayMask, count: number): readonly ColumnMask[] | undefined {
+  return mask.elements?.length === count ? mask.elements : undefined;
+}
+
 /** The mask of field `i` of a record. */
 function fieldMask(mask: RecordMask, i: number): ColumnMask {
   return i < mask.fields.length ? mask.fields[i] : mask.rest;
@@ -147,10 +158,11 @@ function maskTextLeaves(
 ): Edit[] | undefined {
   const record = mask.kind === 'record';
   const delimiter = record ? COMMA : mask.delimiter || COMMA;
+  const positional = record ? undefined : elementMasks(mask, leaves.length / LEAF_SIZE);
   let edits: Edit[] | undefined;
   for (let i = 0, k = 0; k < leaves.length; i++, k += LEAF_SIZE) {
     if (leaves[k + LEAF_NULL] === 1) continue;
-    const leafMask = record ? fieldMask(mask, i) : mask.element;
+    const leafMask = record ? fieldMask(mask, i) : positional ? positional[i] : mask.element;
     if (leafMask === undefined && detector === undefined) continue;
     let source = buf;
     let from = leaves[k + LEAF_VALUE_START]!;
@@ -270,6 +282,7 @@ function maskBinaryArray(
   for (let d = 0; d < ndim; d++) count *= readLength(buf, start + 12 + 8 * d);
   if (count < 0) return null;
   const element = binaryFieldMask(mask.element, elementOid);
+  const positional = elementMasks(mask, count);
   let edits: Edit[] | undefined;
   let nulled = false;
   let p = start + 12 + 8 * ndim;
@@ -281,7 +294,8 @@ function maskBinaryArray(
       continue;
     }
     if (len < 0 || p + 4 + len > end) return null;
-    const out = maskLeaf(element, buf, p + 4, p + 4 + len, elementOid, 1, detector);
+    const leafMask = positional ? binaryFieldMask(positional[i], elementOid) : element;
+    const out = maskLeaf(leafMask, buf, p + 4, p + 4 + len, elementOid, 1, detector);
     if (out !== undefined) {
       if (out === null) nulled = true;
       (edits ??= []).push({ start: p, end: p + 4 + len, bytes: lengthPrefixed(out) });

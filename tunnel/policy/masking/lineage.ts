@@ -18,7 +18,11 @@ export type Taint =
   | { kind: 'derived' }
   | { kind: 'opaque' }
   | { kind: 'record'; fields: readonly Taint[] }
-  | { kind: 'array'; element: Taint }
+  /**
+   * `element` masks every element; `elements`, where the array was written out (`ARRAY[email, ssn,
+   * name]`), holds each item's own taint by position, for a value with exactly that many elements.
+   */
+  | { kind: 'array'; element: Taint; elements?: readonly Taint[] }
   | undefined;
 
 export interface OutputColumn {
@@ -79,8 +83,9 @@ export function recordTaint(fields: readonly Taint[]): Taint {
   return fields.some((f) => f !== undefined) ? { kind: 'record', fields } : undefined;
 }
 
-function arrayTaint(element: Taint): Taint {
-  return element === undefined ? undefined : { kind: 'array', element };
+function arrayTaint(element: Taint, elements?: readonly Taint[]): Taint {
+  if (element === undefined) return undefined;
+  return elements ? { kind: 'array', element, elements } : { kind: 'array', element };
 }
 
 /**
@@ -95,7 +100,13 @@ export function strongest(a: Taint, b: Taint): Taint {
     return JSON.stringify(a.strategy) === JSON.stringify(b.strategy) ? a : DERIVED;
   if (a.kind === 'record' && b.kind === 'record' && a.fields.length === b.fields.length)
     return recordTaint(a.fields.map((f, i) => strongest(f, b.fields[i])));
-  if (a.kind === 'array' && b.kind === 'array') return arrayTaint(strongest(a.element, b.element));
+  if (a.kind === 'array' && b.kind === 'array') {
+    const { elements: left } = a;
+    const { elements: right } = b;
+    const elements =
+      left && right && left.length === right.length ? left.map((t, i) => strongest(t, right[i])) : undefined;
+    return arrayTaint(strongest(a.element, b.element), elements);
+  }
   return DERIVED;
 }
 
@@ -402,10 +413,12 @@ export class LineageAnalyzer {
       return recordTaint(taints);
     }
     if (value.A_ArrayExpr) {
-      let element: Taint = undefined;
+      const items: Taint[] = [];
       for (const item of ((value.A_ArrayExpr as Node).elements as Node[] | undefined) ?? [])
-        element = strongest(element, await this.valueTaint(item, entries, ctes, visiting, outer));
-      return arrayTaint(element);
+        items.push(await this.valueTaint(item, entries, ctes, visiting, outer));
+      const element = items.reduce<Taint>((all, item) => strongest(all, item), undefined);
+      // Items that are arrays themselves make a deeper array, whose elements are not the items.
+      return arrayTaint(element, items.some((t) => t?.kind === 'array') ? undefined : items);
     }
     const sub = value.SubLink as Node | undefined;
     if (sub?.subLinkType === 'ARRAY_SUBLINK') {
