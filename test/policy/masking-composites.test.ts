@@ -313,12 +313,60 @@ describe('composite and array values over the simple protocol', () => {
     expect(leaks(await received(observed, 'SELECT * FROM customer_by_id(2)'))).toEqual([]);
   });
 
-  it('keeps whole JSON documents of rows masked', async () => {
-    const [row] = await one<{ row_to_json: unknown }>(
+  it('masks JSON documents of rows member by member, by each column’s rule', async () => {
+    const expected = {
+      id: 1,
+      name: 'Quentin Zabriskie',
+      email: '***@mailhost.test',
+      card_number: '**** **** **** 6467',
+      ssn: '[redacted]',
+      note: 'paid with [card],123 or call [phone]',
+    };
+    for (const fn of ['row_to_json', 'to_json', 'to_jsonb']) {
+      const [row] = await one<{ doc: Record<string, unknown> }>(
+        guarded,
+        `SELECT ${fn}(c) AS doc FROM customers c WHERE id = 1`,
+      );
+      expect(row!.doc, fn).toMatchObject(expected);
+      expect(row!.doc.phone, fn).toMatch(/^h:[0-9a-f]{32}$/);
+    }
+    for (const fn of ['json_agg', 'jsonb_agg']) {
+      const [row] = await one<{ docs: Record<string, unknown>[] }>(
+        guarded,
+        `SELECT ${fn}(c ORDER BY id) AS docs FROM customers c`,
+      );
+      expect(
+        row!.docs.map((d) => d.email),
+        fn,
+      ).toEqual(['***@mailhost.test', '***@corpmail.test']);
+      expect(
+        row!.docs.map((d) => d.name),
+        fn,
+      ).toEqual(['Quentin Zabriskie', 'Ophelia Vandermeer']);
+    }
+    const [built] = await one<{ doc: unknown }>(
       guarded,
-      'SELECT row_to_json(c) FROM customers c WHERE id = 1',
+      "SELECT jsonb_build_object('who', name, 'mail', email, 'nested', json_build_object('ssn', ssn, 'n', id)) AS doc FROM customers WHERE id = 2",
     );
-    expect(row!.row_to_json).toBe('[redacted]');
+    expect(built!.doc).toEqual({
+      who: 'Ophelia Vandermeer',
+      mail: '***@corpmail.test',
+      nested: { ssn: '[redacted]', n: 2 },
+    });
+  });
+
+  it('masks whole the JSON documents it cannot match to columns (fail closed)', async () => {
+    const whole = [
+      'SELECT row_to_json(ROW(email, name)) AS doc FROM customers WHERE id = 1',
+      'SELECT to_json(array_agg(email)) AS doc FROM customers',
+      "SELECT json_build_object(CASE WHEN id = 1 THEN 'a' ELSE 'b' END, email) AS doc FROM customers WHERE id = 1",
+      'SELECT json_agg(c ORDER BY email) AS doc FROM customers c',
+      'SELECT row_to_json(c)::text AS doc FROM customers c WHERE id = 1',
+    ];
+    for (const sql of whole) {
+      const [row] = await one<{ doc: unknown }>(guarded, sql);
+      expect(row!.doc, sql).toBe('[redacted]');
+    }
   });
 
   it('gives postgres.js arrays and records it parses, masked', async () => {

@@ -10,6 +10,7 @@
  */
 import type { Catalog, TypeShape } from './catalog.ts';
 import type { ArrayMask, ColumnMask } from './composite-values.ts';
+import type { JsonMask, JsonMemberMask } from './json-documents.ts';
 import { strongest, type LineageAnalyzer, type Taint } from './lineage.ts';
 import type { MaskStrategy } from './strategies.ts';
 
@@ -18,6 +19,8 @@ export const DERIVED_STRATEGY: MaskStrategy = { kind: 'redact' };
 const DERIVED: Taint = { kind: 'derived' };
 
 const RECORD = 2249;
+const JSON_OID = 114;
+const JSONB_OID = 3802;
 const COMMA = 0x2c;
 const SEMICOLON = 0x3b;
 /** Nested types deeper than this are masked whole (types cannot nest themselves, so only a bound). */
@@ -90,6 +93,8 @@ export class ColumnMasks {
         return { kind: 'record', fields, types: shape.fields.map((f) => f.typeOid) };
       }
       default:
+        if (taint?.kind === 'json' && (typeOid === JSON_OID || typeOid === JSONB_OID))
+          return jsonMask(taint, typeOid === JSONB_OID);
         return typeOid === RECORD ? this.anonymousRecord(taint) : strategyOf(taint);
     }
   }
@@ -155,10 +160,19 @@ function elementTaint(taint: Taint): Taint {
   return taint.kind === 'array' ? taint.element : DERIVED;
 }
 
+/** A JSON document's mask: each member by its key, nested documents of rows by theirs. */
+function jsonMask(taint: Extract<Taint, { kind: 'json' }>, jsonb: boolean): JsonMask {
+  const members = new Map<string, JsonMemberMask>();
+  for (const [key, member] of taint.members)
+    members.set(key, member?.kind === 'json' ? jsonMask(member, false) : strategyOf(member));
+  return { kind: 'json', members, each: taint.each, jsonb };
+}
+
 /** The mask of a value whose type is only known from its bytes (a field of an anonymous record). */
 function untypedMask(taint: Taint): ColumnMask {
   if (taint === undefined || taint.kind === 'direct' || taint.kind === 'derived' || taint.kind === 'opaque')
     return strategyOf(taint);
+  if (taint.kind === 'json') return DERIVED_STRATEGY;
   if (taint.kind === 'array') {
     const mask: ArrayMask = {
       kind: 'array',

@@ -26,6 +26,7 @@ import {
   type Leaves,
 } from './composite-text.ts';
 import type { ValueDetector } from './detectors.ts';
+import { maskJsonDocument, type JsonMask } from './json-documents.ts';
 import { copyBytes, readLength } from './frame-bytes.ts';
 import type { MaskStrategy } from './strategies.ts';
 
@@ -54,13 +55,13 @@ export interface ArrayMask {
   delimiter: number;
 }
 
-export type CompositeMask = RecordMask | ArrayMask;
+export type CompositeMask = RecordMask | ArrayMask | JsonMask;
 
 /** How one column (or field, or element) is masked: a strategy, field by field, or not at all. */
 export type ColumnMask = MaskStrategy | CompositeMask | undefined;
 
 export const isCompositeMask = (mask: ColumnMask): mask is CompositeMask =>
-  mask !== undefined && (mask.kind === 'record' || mask.kind === 'array');
+  mask !== undefined && (mask.kind === 'record' || mask.kind === 'array' || mask.kind === 'json');
 
 const RECORD_OID = 2249;
 const COMMA = 0x2c;
@@ -97,6 +98,7 @@ function maskNested(
   format: number,
   detector: ValueDetector | undefined,
 ): Buffer | null | undefined {
+  if (mask.kind === 'json') return maskJsonDocument(mask, buf, start, end, format, detector);
   if (format === 1) {
     return mask.kind === 'record'
       ? maskBinaryRecord(mask, buf, start, end, detector)
@@ -153,7 +155,7 @@ interface Edit {
 function maskTextLeaves(
   leaves: Leaves,
   buf: Buffer,
-  mask: CompositeMask,
+  mask: RecordMask | ArrayMask,
   detector: ValueDetector | undefined,
 ): Edit[] | undefined {
   const record = mask.kind === 'record';

@@ -23,6 +23,11 @@ export type Taint =
    * name]`), holds each item's own taint by position, for a value with exactly that many elements.
    */
   | { kind: 'array'; element: Taint; elements?: readonly Taint[] }
+  /**
+   * A JSON object of traced members (`row_to_json(c)`, `jsonb_build_object('email', email)`): each
+   * member's taint by its key; `each`: an array of such objects (`json_agg(c)`).
+   */
+  | { kind: 'json'; members: ReadonlyMap<string, Taint>; each: boolean }
   | undefined;
 
 export interface OutputColumn {
@@ -100,6 +105,11 @@ export function strongest(a: Taint, b: Taint): Taint {
     return JSON.stringify(a.strategy) === JSON.stringify(b.strategy) ? a : DERIVED;
   if (a.kind === 'record' && b.kind === 'record' && a.fields.length === b.fields.length)
     return recordTaint(a.fields.map((f, i) => strongest(f, b.fields[i])));
+  if (a.kind === 'json' && b.kind === 'json' && a.each === b.each) {
+    const members = new Map(a.members);
+    for (const [key, taint] of b.members) members.set(key, strongest(members.get(key), taint));
+    return { kind: 'json', members, each: a.each };
+  }
   if (a.kind === 'array' && b.kind === 'array') {
     const { elements: left } = a;
     const { elements: right } = b;
@@ -108,6 +118,37 @@ export function strongest(a: Taint, b: Taint): Taint {
     return arrayTaint(strongest(a.element, b.element), elements);
   }
   return DERIVED;
+}
+
+/** What jsonTaint() answers for a call that is not one of the JSON builders it traces. */
+const NOT_TRACED = Symbol('not traced');
+/** Functions that turn one row into a JSON object ('row'), or aggregate rows into an array ('agg'). */
+const JSON_OF_ROWS = new Map<string, 'row' | 'agg'>([
+  ['row_to_json', 'row'],
+  ['to_json', 'row'],
+  ['to_jsonb', 'row'],
+  ['json_agg', 'agg'],
+  ['jsonb_agg', 'agg'],
+]);
+const JSON_BUILDERS = new Set(['json_build_object', 'jsonb_build_object']);
+
+/** A JSON object (or array of them) of these members, or undefined when none carries masked data. */
+function jsonTaintOf(members: ReadonlyMap<string, Taint>, each: boolean): Taint {
+  return [...members.values()].some((t) => t !== undefined) ? { kind: 'json', members, each } : undefined;
+}
+
+/**
+ * The columns of the FROM item a bare name refers to as a whole row (`row_to_json(c)` for `FROM
+ * customers c`), when it is exactly one item of this level whose columns are known and no column of
+ * that name exists here (which the server would take first).
+ */
+function wholeRowColumns(arg: Node, entries: ScopeEntry[]): OutputColumn[] | undefined {
+  const fields = (arg.ColumnRef as { fields: Node[] } | undefined)?.fields;
+  if (fields?.length !== 1 || fields[0]!.String === undefined) return undefined;
+  const name = strings(fields)[0]!;
+  if (entries.some((e) => e.open || e.columns.some((c) => c.name === name))) return undefined;
+  const matching = entries.filter((e) => e.alias === name || e.relation === name);
+  return matching.length === 1 ? matching[0]!.columns : undefined;
 }
 
 function strings(nodes: unknown): string[] {
@@ -427,6 +468,8 @@ export class LineageAnalyzer {
     }
     const call = value.FuncCall as Node | undefined;
     const callee = call ? strings(call.funcname) : [];
+    const json = call ? await this.jsonTaint(call, callee, entries, ctes, visiting, outer) : NOT_TRACED;
+    if (json !== NOT_TRACED) return json;
     if (call && callee.at(-1) === 'array_agg' && this.traceableFunction(callee.at(-2), 'array_agg')) {
       const args = (call.args as Node[] | undefined) ?? [];
       // What filters or orders the values may reveal something of them: then the whole array is derived.
@@ -441,6 +484,49 @@ export class LineageAnalyzer {
         return arrayTaint(await this.valueTaint(args[0]!, entries, ctes, visiting, outer));
     }
     return this.expressionTaint(value, entries, ctes, visiting, outer);
+  }
+
+  /**
+   * A JSON document of rows or of named values, member by member: `row_to_json(c)`, `to_json(c)`,
+   * `to_jsonb(c)`, `json_agg(c)` / `jsonb_agg(c)` of a FROM item's whole row, and `json_build_object` /
+   * `jsonb_build_object` with constant keys. NOT_TRACED for any other call.
+   */
+  private async jsonTaint(
+    call: Node,
+    callee: string[],
+    entries: ScopeEntry[],
+    ctes: Map<string, OutputColumn[]>,
+    visiting: Set<number>,
+    outer: Outer,
+  ): Promise<Taint | typeof NOT_TRACED> {
+    const name = callee.at(-1)!;
+    const kind = JSON_OF_ROWS.get(name) ?? (JSON_BUILDERS.has(name) ? 'build' : undefined);
+    if (!kind || !this.traceableFunction(callee.at(-2), name) || call.agg_star || call.over)
+      return NOT_TRACED;
+    const args = (call.args as Node[] | undefined) ?? [];
+    if (kind === 'build') {
+      if (args.length % 2 !== 0) return NOT_TRACED;
+      const members = new Map<string, Taint>();
+      for (let i = 0; i < args.length; i += 2) {
+        const key = ((args[i]!.A_Const as Node | undefined)?.sval as { sval?: string } | undefined)?.sval;
+        if (key === undefined) return NOT_TRACED;
+        const taint = await this.valueTaint(args[i + 1]!, entries, ctes, visiting, outer);
+        members.set(key, members.has(key) ? strongest(members.get(key), taint) : taint);
+      }
+      return jsonTaintOf(members, false);
+    }
+    const around = await this.expressionTaint(
+      { f: call.agg_filter, o: call.agg_order, rest: args.slice(1) },
+      entries,
+      ctes,
+      visiting,
+      outer,
+    );
+    const columns = args.length >= 1 && !around ? wholeRowColumns(args[0]!, entries) : undefined;
+    if (!columns || (kind === 'agg' && args.length !== 1)) return NOT_TRACED;
+    const members = new Map<string, Taint>();
+    for (const c of columns) members.set(c.name, members.has(c.name) ? DERIVED : c.taint);
+    return jsonTaintOf(members, kind === 'agg');
   }
 
   /** The columns `alias.*` (or `*`) stands for, inside ROW(…); undefined when `arg` is not a star. */
