@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { createDetector } from '../../../tunnel/policy/masking/detectors.ts';
-import { maskJsonDocument, type JsonMask } from '../../../tunnel/policy/masking/json-documents.ts';
+import {
+  maskJsonDocument,
+  type JsonMask,
+  type JsonMemberMask,
+} from '../../../tunnel/policy/masking/json-documents.ts';
 
 const email = { kind: 'email' } as const;
 const redact = { kind: 'redact' } as const;
 const row: JsonMask = {
   kind: 'json',
-  members: new Map([
+  members: new Map<string, JsonMemberMask>([
     ['id', undefined],
     ['email', email],
     ['ssn', redact],
