@@ -9,7 +9,8 @@
 import { createDetector, DETECTOR_NAMES } from '../tunnel/policy/masking/detectors.ts';
 import { TypeOid } from '../tunnel/policy/masking/cell-values.ts';
 import type { ColumnMask } from '../tunnel/policy/masking/composite-values.ts';
-import { buildDataRow, maskDataRow, type RowMaskPlan } from '../tunnel/policy/masking/datarow.ts';
+import { maskDataRow, type RowMaskPlan } from '../tunnel/policy/masking/datarow.ts';
+import { buildDataRow } from '../tunnel/postgres/wire/results.ts';
 import type { MaskStrategy } from '../tunnel/policy/masking/strategies.ts';
 import { arrayLiteral, recordLiteral } from '../test/support/value-syntax.ts';
 import { luhnCheckDigit, mulberry32 } from '../hub/demo/fake-shop.ts';

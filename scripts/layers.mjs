@@ -19,8 +19,8 @@ export const ROOMS = [
   { type: 'hub-api', pattern: 'hub/api/**', label: 'hub/api (shared contract)', mayImport: [] },
   {
     type: 'wire',
-    pattern: 'tunnel/postgres/{protocol,framer,frontend-messages,backend-messages,startup-options,scram}.ts',
-    label: 'wire format (tunnel/postgres messages)',
+    pattern: 'tunnel/postgres/wire/**',
+    label: 'wire format (tunnel/postgres/wire)',
     mayImport: ['hub-api'],
   },
   { type: 'identity', pattern: 'tunnel/identity/**', label: 'tunnel/identity', mayImport: ['hub-api'] },

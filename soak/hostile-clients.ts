@@ -4,7 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
-import { ScramClient } from '../tunnel/postgres/scram.ts';
+import { ScramClient } from '../tunnel/postgres/wire/scram.ts';
 import { RawClient } from '../test/support/raw-client.ts';
 import {
   AFTER_SIGN_IN,

@@ -26,8 +26,10 @@ describe('the layering rule', () => {
   const cases: [string, string, boolean][] = [
     ['tunnel/policy/probe.ts', "import { TunnelManager } from '../manager/tunnel-manager.ts';", false],
     ['tunnel/policy/probe.ts', "import { Session } from '../postgres/session.ts';", false],
-    ['tunnel/postgres/framer.ts', "import { PolicyEngine } from '../policy/engine.ts';", false],
+    ['tunnel/postgres/wire/framer.ts', "import { PolicyEngine } from '../../policy/engine.ts';", false],
     ['tunnel/postgres/session-probe.ts', "import { PolicyEngine } from '../policy/engine.ts';", true],
+    ['tunnel/policy/probe.ts', "import { readRowDescription } from '../postgres/wire/results.ts';", true],
+    ['tunnel/postgres/wire/probe.ts', "import { Session } from '../session.ts';", false],
     ['tunnel/recorder/probe.ts', "import { classify } from '../policy/classifier.ts';", false],
     ['tunnel/manager/probe.ts', "import { startEngine } from '../runtime/engine.ts';", false],
     ['tunnel/runtime/probe.ts', "import { main } from '../cli.ts';", false],

@@ -16,7 +16,7 @@ import { parseHubConfig } from '../../hub/config/index.ts';
 import { startDevIdp, type DevIdp } from '../../hub/dev-idp/index.ts';
 import { startHub, type RunningHub } from '../../hub/server.ts';
 import { createHubClient, HubError, type HubClient } from '../../tunnel/hub-client/index.ts';
-import { ScramClient } from '../../tunnel/postgres/scram.ts';
+import { ScramClient } from '../../tunnel/postgres/wire/scram.ts';
 import { createAuthority } from '../support/certs.ts';
 import { openDelegatedTunnel } from '../support/delegated-tunnel.ts';
 import { signIn } from '../support/hub-tokens.ts';

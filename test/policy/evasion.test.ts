@@ -15,7 +15,7 @@ import { loadClassifier } from '../../tunnel/policy/classifier.ts';
 import { PolicyEngine } from '../../tunnel/policy/engine.ts';
 import { presetPolicy, type Preset } from '../../tunnel/policy/policy.ts';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
-import { ScramClient } from '../../tunnel/postgres/scram.ts';
+import { ScramClient } from '../../tunnel/postgres/wire/scram.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';

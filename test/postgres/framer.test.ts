@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { serialize } from 'pg-protocol';
-import { FramingError, MessageFramer, TLS_RECORD, UNTAGGED } from '../../tunnel/postgres/framer.ts';
-import { errorResponse, parameterStatus, readyForQuery } from '../../tunnel/postgres/protocol.ts';
+import { FramingError, MessageFramer, TLS_RECORD, UNTAGGED } from '../../tunnel/postgres/wire/framer.ts';
+import { errorResponse } from '../../tunnel/postgres/wire/notices.ts';
+import { parameterStatus, readyForQuery } from '../../tunnel/postgres/wire/session-status.ts';
 
 function frameAll(framer: MessageFramer, chunks: Buffer[], onStartup?: () => void): string[] {
   const out: string[] = [];

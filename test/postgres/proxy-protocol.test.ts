@@ -2,9 +2,12 @@ import { serialize } from 'pg-protocol';
 import { describe, expect, it } from 'vitest';
 import type { Decision, StatementRoute } from '../../tunnel/policy/decision-point.ts';
 import type { SessionEvent } from '../../tunnel/recorder/recording-point.ts';
-import { readNoticeFields } from '../../tunnel/postgres/backend-messages.ts';
-import { ProtocolViolation, readParse, readQuery } from '../../tunnel/postgres/frontend-messages.ts';
-import { Backend, errorResponse, parameterStatus, readyForQuery } from '../../tunnel/postgres/protocol.ts';
+import { readNoticeFields } from '../../tunnel/postgres/wire/notices.ts';
+import { ProtocolViolation } from '../../tunnel/postgres/wire/reader.ts';
+import { readParse, readQuery } from '../../tunnel/postgres/wire/queries.ts';
+import { Backend } from '../../tunnel/postgres/wire/codes.ts';
+import { errorResponse } from '../../tunnel/postgres/wire/notices.ts';
+import { parameterStatus, readyForQuery } from '../../tunnel/postgres/wire/session-status.ts';
 import { ProxyProtocol, type StatementCounts } from '../../tunnel/postgres/proxy-protocol.ts';
 
 const ALLOW: Decision = { action: 'allow', rule: 'preset guarded', classes: ['read'] };

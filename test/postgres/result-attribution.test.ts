@@ -11,9 +11,9 @@ import type {
   ResultSource,
   StatementEffect,
 } from '../../tunnel/policy/decision-point.ts';
-import { buildDataRow } from '../../tunnel/policy/masking/datarow.ts';
+import { buildDataRow } from '../../tunnel/postgres/wire/results.ts';
 import { statementEffects } from '../../tunnel/policy/masking/statement-effects.ts';
-import type { FieldDescription } from '../../tunnel/postgres/backend-messages.ts';
+import type { FieldDescription } from '../../tunnel/postgres/wire/results.ts';
 import {
   PendingPlan,
   ResultAttribution,

@@ -18,7 +18,7 @@ import {
   tlsServerEndPoint,
   type ChannelBinding,
   type ScramVerifier,
-} from '../../tunnel/postgres/scram.ts';
+} from '../../tunnel/postgres/wire/scram.ts';
 import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { connectUpstream } from '../../tunnel/postgres/upstream.ts';
 

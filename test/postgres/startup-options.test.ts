@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions, startupSettings, StartupOptionsError } from '../../tunnel/postgres/startup-options.ts';
+import {
+  parseOptions,
+  startupSettings,
+  StartupOptionsError,
+} from '../../tunnel/postgres/wire/startup-options.ts';
 
 describe('the options startup parameter, read as PostgreSQL reads it', () => {
   it.each([

@@ -1,7 +1,7 @@
 /** Builders of the server's messages, for tests that play the server's side of the protocol. */
-import type { FieldDescription } from '../../tunnel/postgres/backend-messages.ts';
-import { buildDataRow } from '../../tunnel/policy/masking/datarow.ts';
-import { errorResponse } from '../../tunnel/postgres/protocol.ts';
+import type { FieldDescription } from '../../tunnel/postgres/wire/results.ts';
+import { buildDataRow } from '../../tunnel/postgres/wire/results.ts';
+import { errorResponse } from '../../tunnel/postgres/wire/notices.ts';
 
 function frame(type: string, payload: Buffer = Buffer.alloc(0)): Buffer {
   const out = Buffer.alloc(5 + payload.length);

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
-import { MessageFramer } from '../../tunnel/postgres/framer.ts';
-import { ScramClient } from '../../tunnel/postgres/scram.ts';
+import { MessageFramer } from '../../tunnel/postgres/wire/framer.ts';
+import { ScramClient } from '../../tunnel/postgres/wire/scram.ts';
 
 /** A message as the server sent it: its type letter and whole bytes. */
 export interface RawMessage {

@@ -7,7 +7,7 @@ import { PolicyFileError, resolvePolicy } from '../policy/policy-file.ts';
 import type { Policy } from '../policy/policy.ts';
 import { JsonLinesRecorder } from '../recorder/jsonl-recorder.ts';
 import { ConfigError, parseUpstreamUrl, type UpstreamConfig } from '../postgres/connection-string.ts';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/framer.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../postgres/wire/framer.ts';
 import { createLocalAuthority, issueLoopbackCertificate } from '../postgres/local-certificate.ts';
 import type { LocalTlsMaterial } from '../postgres/local-tls.ts';
 import { sharedSideConnection } from '../postgres/side-connection.ts';

@@ -4,8 +4,8 @@
  * and obeys the answer; the policy engine supplies the real implementation.
  */
 import type { ClientInput } from './masking/client-input.ts';
-import type { FieldDescription } from '../postgres/backend-messages.ts';
-import type { StartupSetting } from '../postgres/startup-options.ts';
+import type { FieldDescription } from '../postgres/wire/results.ts';
+import type { StartupSetting } from '../postgres/wire/startup-options.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 
 export type StatementRoute =

@@ -22,7 +22,7 @@ import {
   type RoutineTrust,
 } from './routine-catalog-reader.ts';
 import { judgeStartupSetting } from './startup-settings.ts';
-import type { StartupSetting } from '../postgres/startup-options.ts';
+import type { StartupSetting } from '../postgres/wire/startup-options.ts';
 
 export interface PolicyEngineOptions {
   approver?: Approver;

@@ -3,7 +3,7 @@
  * that would make them (settings-catalog.ts): passed when the policy allows that SET, refused — the
  * connection ends with a FATAL naming the setting and why — when it does not. Never dropped in silence.
  */
-import type { StartupSetting } from '../postgres/startup-options.ts';
+import type { StartupSetting } from '../postgres/wire/startup-options.ts';
 import type { Decision } from './decision-point.ts';
 import { judgeStatement, type Policy } from './policy.ts';
 import { normalizeSettingName, settingClass, settingFailure } from './settings-catalog.ts';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { serialize } from 'pg-protocol';
 import type { Decision } from '../policy/decision-point.ts';
-import { errorResponse } from './protocol.ts';
+import { errorResponse } from './wire/notices.ts';
 
 export type DeniedDecision = Extract<Decision, { action: 'deny' }>;
 

@@ -1,16 +1,15 @@
-import { readSaslInitialResponse, readSaslResponse, readStartupPacket } from './frontend-messages.ts';
+import { readSaslInitialResponse, readSaslResponse } from './wire/authentication.ts';
+import { readStartupPacket } from './wire/startup.ts';
 import {
   authenticationOk,
   authenticationSasl,
   authenticationSaslContinue,
   authenticationSaslFinal,
-  Frontend,
-  negotiateProtocolVersion,
-  REFUSE_ENCRYPTION,
-  StartupCode,
-} from './protocol.ts';
-import { ScramServer, type ScramVerifier } from './scram.ts';
-import { TLS_RECORD, UNTAGGED } from './framer.ts';
+} from './wire/authentication.ts';
+import { Frontend, StartupCode } from './wire/codes.ts';
+import { negotiateProtocolVersion, REFUSE_ENCRYPTION } from './wire/startup.ts';
+import { ScramServer, type ScramVerifier } from './wire/scram.ts';
+import { TLS_RECORD, UNTAGGED } from './wire/framer.ts';
 
 /** What the local leg's handshake asks of the session after each client frame. */
 export type HandshakeStep =

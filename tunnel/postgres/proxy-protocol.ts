@@ -8,17 +8,12 @@
  */
 import type { Decision, ResultPlanner, StatementRoute } from '../policy/decision-point.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
-import { readNoticeFields } from './backend-messages.ts';
+import { readNoticeFields } from './wire/notices.ts';
 import { Denials } from './denials.ts';
-import {
-  ProtocolViolation,
-  readBind,
-  readExecute,
-  readParse,
-  readQuery,
-  readTarget,
-} from './frontend-messages.ts';
-import { Backend, Frontend, type TransactionStatus } from './protocol.ts';
+import { ProtocolViolation } from './wire/reader.ts';
+import { readBind, readExecute, readParse, readQuery, readTarget } from './wire/queries.ts';
+import { Backend, Frontend } from './wire/codes.ts';
+import type { TransactionStatus } from './wire/session-status.ts';
 import { ResultAttribution, type PendingPlan } from './result-attribution.ts';
 
 /** What the session counts of the statements that pass through it. */

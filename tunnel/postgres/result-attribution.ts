@@ -13,9 +13,9 @@
  * describes a portal as the server will run it — a FETCH of the cursor it has now, say.
  */
 import { serialize } from 'pg-protocol';
-import { readRowDescription, type FieldDescription } from './backend-messages.ts';
-import { readBind, readExecute, readParse, readQuery, readTarget } from './frontend-messages.ts';
-import { Backend, Frontend } from './protocol.ts';
+import { readRowDescription, type FieldDescription } from './wire/results.ts';
+import { readBind, readExecute, readParse, readQuery, readTarget } from './wire/queries.ts';
+import { Backend, Frontend } from './wire/codes.ts';
 import { ServerNames, type Producer, type Resolution, type Tally } from './server-names.ts';
 import {
   PASS_THROUGH,

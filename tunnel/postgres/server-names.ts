@@ -4,7 +4,7 @@
  * another). Each is learned when the server confirms it, so a name always stands for what the server
  * will run under it — or is absent, and whatever runs under it cannot be attributed.
  */
-import type { FieldDescription } from './backend-messages.ts';
+import type { FieldDescription } from './wire/results.ts';
 import type { ResultSource, StatementEffect } from '../policy/decision-point.ts';
 
 /** A statement as the tunnel saw it sent: its text and what it does. */

@@ -4,23 +4,18 @@ import { serialize } from 'pg-protocol';
 import type { Decision, DecisionPoint, SessionPolicy, StatementRoute } from '../policy/decision-point.ts';
 import type { ClientInfo, RecordingPoint, SessionEvent } from '../recorder/recording-point.ts';
 import { Coalescer } from './coalescer.ts';
-import { FramingError, InvalidStartupPacket, MessageFramer, TLS_RECORD } from './framer.ts';
-import { ProtocolViolation } from './frontend-messages.ts';
+import { FramingError, InvalidStartupPacket, MessageFramer, TLS_RECORD } from './wire/framer.ts';
+import { ProtocolViolation } from './wire/reader.ts';
 import { LocalHandshake, type HandshakeStep } from './local-auth.ts';
 import { ALPN_POSTGRESQL, type LocalTls } from './local-tls.ts';
-import {
-  Backend,
-  backendKeyData,
-  errorResponse,
-  Frontend,
-  MAX_AUTHENTICATION_MESSAGE_LENGTH,
-  noticeResponse,
-} from './protocol.ts';
+import { Backend, Frontend, MAX_AUTHENTICATION_MESSAGE_LENGTH } from './wire/codes.ts';
+import { backendKeyData } from './wire/session-status.ts';
+import { errorResponse, noticeResponse } from './wire/notices.ts';
 import { PendingPlan } from './result-attribution.ts';
 import { ProxyProtocol } from './proxy-protocol.ts';
-import type { ScramVerifier } from './scram.ts';
+import type { ScramVerifier } from './wire/scram.ts';
 import type { UpstreamConfig } from './connection-string.ts';
-import { startupSettings, StartupOptionsError, type StartupSetting } from './startup-options.ts';
+import { startupSettings, StartupOptionsError, type StartupSetting } from './wire/startup-options.ts';
 import { TurnWrites } from './turn-writes.ts';
 import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnection } from './upstream.ts';
 import type { UpstreamCredentials } from './upstream-credentials.ts';

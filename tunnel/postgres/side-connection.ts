@@ -1,7 +1,7 @@
 import { parse, serialize } from 'pg-protocol';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import type { UpstreamConfig } from './connection-string.ts';
-import type { FieldDescription } from './backend-messages.ts';
+import type { FieldDescription } from './wire/results.ts';
 import { connectUpstream, type UpstreamConnection } from './upstream.ts';
 import type { UpstreamCredentials } from './upstream-credentials.ts';
 

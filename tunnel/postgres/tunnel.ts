@@ -10,10 +10,10 @@ import {
 import { recordNothing, type RecordingPoint } from '../recorder/recording-point.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import type { UpstreamConfig } from './connection-string.ts';
-import { DEFAULT_MAX_MESSAGE_SIZE } from './framer.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './wire/framer.ts';
 import { LocalTls, type LocalTlsMaterial } from './local-tls.ts';
-import { createScramVerifier } from './scram.ts';
-import { errorResponse } from './protocol.ts';
+import { createScramVerifier } from './wire/scram.ts';
+import { errorResponse } from './wire/notices.ts';
 import { PostgresSession, type SessionOptions } from './session.ts';
 import { sendCancel } from './upstream.ts';
 import type { UpstreamCredentials } from './upstream-credentials.ts';

@@ -5,7 +5,7 @@
  * process. Either way the tunnel runs the exchange and checks the server's side of it.
  */
 import { createHash } from 'node:crypto';
-import { ScramClient, type RemoteScramProof, type ScramClientOptions } from './scram.ts';
+import { ScramClient, type RemoteScramProof, type ScramClientOptions } from './wire/scram.ts';
 
 /** The credentials cannot answer what the server asked; `code` is the SQLSTATE to tell the client. */
 export class CredentialsError extends Error {

@@ -7,8 +7,13 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { UpstreamConfig } from './connection-string.ts';
-import { AuthCode, Backend, cstring, int32, StartupCode } from './protocol.ts';
-import { ScramError, tlsServerEndPoint, type ScramClient } from './scram.ts';
+import { readAuthenticationRequest, readSaslMechanisms } from './wire/authentication.ts';
+import { AuthCode, Backend, TAGGED_HEADER_LENGTH } from './wire/codes.ts';
+import { readNoticeFieldList } from './wire/notices.ts';
+import { ProtocolViolation } from './wire/reader.ts';
+import { readBackendKeyData, readParameterStatus } from './wire/session-status.ts';
+import { cancelRequest, startupMessage } from './wire/startup.ts';
+import { ScramError, tlsServerEndPoint, type ScramClient } from './wire/scram.ts';
 import { CredentialsError, passwordCredentials, type UpstreamCredentials } from './upstream-credentials.ts';
 
 export interface BackendKey {
@@ -75,28 +80,6 @@ export function filterStartupParameters(params: Record<string, string>): Record<
   return kept;
 }
 
-/**
- * Built here rather than with pg-protocol's serialize.startup, which always appends
- * client_encoding=UTF8 and so would silently override the client's own choice.
- */
-function startupMessage(params: Record<string, string>): Buffer {
-  const body = [int32(StartupCode.protocol30)];
-  for (const [name, value] of Object.entries(params)) body.push(cstring(name), cstring(value));
-  body.push(Buffer.from([0]));
-  const payload = Buffer.concat(body);
-  return Buffer.concat([int32(payload.length + 4), payload]);
-}
-
-/** Written by hand: the secret key is variable-length under protocol 3.2. */
-function cancelRequest(key: BackendKey): Buffer {
-  return Buffer.concat([
-    int32(12 + key.secretKey.length),
-    int32(StartupCode.cancelRequest),
-    int32(key.processId),
-    key.secretKey,
-  ]);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reading the server during startup
 
@@ -113,7 +96,6 @@ const MAX_STARTUP_MESSAGE = 1 << 20;
 
 interface BackendMessage {
   type: number;
-  body: Buffer;
   bytes: Buffer;
 }
 
@@ -161,7 +143,7 @@ class StartupReader {
     await this.fill(1 + length);
     const bytes = this.buffered.subarray(0, 1 + length);
     this.buffered = this.buffered.subarray(1 + length);
-    return { type: bytes[0]!, body: bytes.subarray(5), bytes };
+    return { type: bytes[0]!, bytes };
   }
 
   /** Stops reading and returns the bytes received but not consumed; the socket is left paused. */
@@ -190,26 +172,20 @@ class StartupReader {
   }
 }
 
-function readCString(body: Buffer, at: number): { text: string; next: number } {
-  const end = body.indexOf(0, at);
-  if (end < 0) throw new UpstreamError('upstream sent a malformed message during startup');
-  return { text: body.toString('utf8', at, end), next: end + 1 };
-}
-
-function readErrorFields(body: Buffer): Record<string, string> {
-  const fields: Record<string, string> = {};
-  let at = 0;
-  while (at < body.length && body[at] !== 0) {
-    const code = String.fromCharCode(body[at]!);
-    const { text, next } = readCString(body, at + 1);
-    fields[code] = text;
-    at = next;
+/** Reads one startup message with a wire reader, a malformed one refused as the server's fault. */
+function readFromServer<T>(read: () => T, malformed = 'upstream sent a malformed message during startup'): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ProtocolViolation) throw new UpstreamError(malformed);
+    throw error;
   }
-  return fields;
 }
 
-function serverError(body: Buffer): UpstreamError {
-  const fields = readErrorFields(body);
+function serverError(frame: Buffer): UpstreamError {
+  const { fields: list, end } = readNoticeFieldList(frame);
+  if (end < 0) throw new UpstreamError('upstream sent a malformed message during startup');
+  const fields = Object.fromEntries(list);
   const sqlstate = fields.C ? ` (SQLSTATE ${fields.C})` : '';
   return new UpstreamError(`upstream refused the connection: ${fields.M ?? 'no message'}${sqlstate}`, {
     code: fields.C,
@@ -509,18 +485,17 @@ async function authenticate(socket: Socket, tls: boolean, login: Login): Promise
     const message = await reader.readMessage();
     switch (message.type) {
       case Backend.errorResponse:
-        throw serverError(message.body);
+        throw serverError(message.bytes);
       case Backend.parameterStatus: {
-        const name = readCString(message.body, 0);
-        parameters.set(name.text, readCString(message.body, name.next).text);
+        const { name, value } = readFromServer(() => readParameterStatus(message.bytes));
+        parameters.set(name, value);
         break;
       }
       case Backend.backendKeyData:
-        if (message.body.length < 8) throw new UpstreamError('upstream sent a malformed BackendKeyData');
-        backendKey = {
-          processId: message.body.readInt32BE(0),
-          secretKey: Buffer.from(message.body.subarray(4)),
-        };
+        backendKey = readFromServer(
+          () => readBackendKeyData(message.bytes),
+          'upstream sent a malformed BackendKeyData',
+        );
         break;
       case Backend.noticeResponse:
       case Backend.readyForQuery:
@@ -539,6 +514,36 @@ async function authenticate(socket: Socket, tls: boolean, login: Login): Promise
   }
 }
 
+/** The server's next AuthenticationRequest; an ErrorResponse refuses the login, notices pass. */
+async function nextAuthenticationRequest(reader: StartupReader): Promise<{ request: number; data: Buffer }> {
+  for (;;) {
+    const message = await reader.readMessage();
+    if (message.type === Backend.errorResponse) throw serverError(message.bytes);
+    if (message.type === Backend.noticeResponse) continue;
+    if (message.type !== Backend.authentication || message.bytes.length < TAGGED_HEADER_LENGTH + 4) {
+      throw new UpstreamError(
+        `upstream sent an unexpected message '${String.fromCharCode(message.type)}' during authentication`,
+      );
+    }
+    return readAuthenticationRequest(message.bytes);
+  }
+}
+
+/** Refuses an AuthenticationOk that came without the proof the login asked for. */
+function checkAuthenticated(
+  config: UpstreamConfig,
+  mechanism: AuthMechanism,
+  scram: ScramClient | undefined,
+): void {
+  // A server that skips SASLFinal would never have proven it knows the password.
+  if (scram && !scram.serverVerified) {
+    throw new UpstreamError('upstream ended SCRAM authentication without proving its identity');
+  }
+  if (config.channelBinding === 'require' && mechanism !== 'SCRAM-SHA-256-PLUS') {
+    throw new UpstreamError('channel_binding=require, but upstream authenticated us without channel binding');
+  }
+}
+
 /** Answers the server's authentication requests until AuthenticationOk. */
 async function exchangeCredentials(
   reader: StartupReader,
@@ -549,27 +554,10 @@ async function exchangeCredentials(
   let mechanism: AuthMechanism = 'trust';
   let scram: ScramClient | undefined;
   for (;;) {
-    const message = await reader.readMessage();
-    if (message.type === Backend.errorResponse) throw serverError(message.body);
-    if (message.type === Backend.noticeResponse) continue;
-    if (message.type !== Backend.authentication || message.body.length < 4) {
-      throw new UpstreamError(
-        `upstream sent an unexpected message '${String.fromCharCode(message.type)}' during authentication`,
-      );
-    }
-    const request = message.body.readInt32BE(0);
-    const data = message.body.subarray(4);
+    const { request, data } = await nextAuthenticationRequest(reader);
     switch (request) {
       case AuthCode.ok:
-        // A server that skips SASLFinal would never have proven it knows the password.
-        if (scram && !scram.serverVerified) {
-          throw new UpstreamError('upstream ended SCRAM authentication without proving its identity');
-        }
-        if (config.channelBinding === 'require' && mechanism !== 'SCRAM-SHA-256-PLUS') {
-          throw new UpstreamError(
-            'channel_binding=require, but upstream authenticated us without channel binding',
-          );
-        }
+        checkAuthenticated(config, mechanism, scram);
         return mechanism;
       case AuthCode.cleartextPassword:
         if (!tls && !config.allowCleartextPassword) {
@@ -586,12 +574,14 @@ async function exchangeCredentials(
         mechanism = 'md5';
         socket.write(serialize.password(await credentials.md5(config.user, Buffer.from(data))));
         break;
-      case AuthCode.sasl:
+      case AuthCode.sasl: {
         if (scram) throw new UpstreamError('upstream restarted SASL authentication');
-        scram = chooseScram(readMechanisms(data), socket, tls, config, credentials);
+        const offered = readFromServer(() => readSaslMechanisms(data));
+        scram = chooseScram(offered, socket, tls, config, credentials);
         mechanism = scram.mechanism;
         socket.write(serialize.sendSASLInitialResponseMessage(scram.mechanism, scram.clientFirst()));
         break;
+      }
       case AuthCode.saslContinue:
         if (!scram) throw new UpstreamError('upstream sent SASLContinue before SASL');
         socket.write(
@@ -608,17 +598,6 @@ async function exchangeCredentials(
         );
     }
   }
-}
-
-function readMechanisms(data: Buffer): string[] {
-  const mechanisms: string[] = [];
-  let at = 0;
-  while (at < data.length && data[at] !== 0) {
-    const { text, next } = readCString(data, at);
-    mechanisms.push(text);
-    at = next;
-  }
-  return mechanisms;
 }
 
 function chooseScram(
@@ -678,7 +657,7 @@ export async function sendCancel(config: UpstreamConfig, key: BackendKey, useTls
         if (error instanceof UpstreamError) reject(error);
       });
       connection.once('close', () => resolve());
-      connection.end(cancelRequest(key));
+      connection.end(cancelRequest(key.processId, key.secretKey));
       connection.resume();
     });
   } catch (error) {

@@ -6,9 +6,10 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { FramingError, MessageFramer, TLS_RECORD, UNTAGGED } from '../postgres/framer.ts';
-import { readStartupPacket } from '../postgres/frontend-messages.ts';
-import { Frontend, int32, MAX_AUTHENTICATION_MESSAGE_LENGTH, StartupCode } from '../postgres/protocol.ts';
+import { FramingError, MessageFramer, TLS_RECORD, UNTAGGED } from '../postgres/wire/framer.ts';
+import { readStartupPacket } from '../postgres/wire/startup.ts';
+import { Frontend, MAX_AUTHENTICATION_MESSAGE_LENGTH, StartupCode } from '../postgres/wire/codes.ts';
+import { int32 } from '../postgres/wire/bytes.ts';
 
 export type RelayStart =
   | { kind: 'connect'; socket: TLSSocket; sessionId: string; token: string; parameters: Map<string, string> }

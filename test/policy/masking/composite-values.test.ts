@@ -19,7 +19,8 @@ import {
   type RecordMask,
 } from '../../../tunnel/policy/masking/composite-values.ts';
 import { maskCopyRow } from '../../../tunnel/policy/masking/copy-rows.ts';
-import { buildDataRow, maskDataRow } from '../../../tunnel/policy/masking/datarow.ts';
+import { maskDataRow } from '../../../tunnel/policy/masking/datarow.ts';
+import { buildDataRow } from '../../../tunnel/postgres/wire/results.ts';
 import { createDetector, DETECTOR_NAMES } from '../../../tunnel/policy/masking/detectors.ts';
 import type { MaskStrategy } from '../../../tunnel/policy/masking/strategies.ts';
 import { anySample, forbiddenForms } from '../../support/pii-samples.ts';

@@ -2,12 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createDetector, DETECTOR_NAMES } from '../../../tunnel/policy/masking/detectors.ts';
 import { TypeOid } from '../../../tunnel/policy/masking/cell-values.ts';
 import { maskCopyRow } from '../../../tunnel/policy/masking/copy-rows.ts';
-import {
-  buildDataRow,
-  MalformedRowError,
-  maskDataRow,
-  type RowMaskPlan,
-} from '../../../tunnel/policy/masking/datarow.ts';
+import { MalformedRowError, maskDataRow, type RowMaskPlan } from '../../../tunnel/policy/masking/datarow.ts';
+import { buildDataRow } from '../../../tunnel/postgres/wire/results.ts';
 import type { MaskStrategy } from '../../../tunnel/policy/masking/strategies.ts';
 
 const detector = createDetector(DETECTOR_NAMES);

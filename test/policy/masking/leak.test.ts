@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { luhnCheckDigit, mulberry32 } from '../../../hub/demo/fake-shop.ts';
 import { createDetector, DETECTOR_NAMES } from '../../../tunnel/policy/masking/detectors.ts';
 import { TypeOid } from '../../../tunnel/policy/masking/cell-values.ts';
-import { buildDataRow, maskDataRow } from '../../../tunnel/policy/masking/datarow.ts';
+import { maskDataRow } from '../../../tunnel/policy/masking/datarow.ts';
+import { buildDataRow } from '../../../tunnel/postgres/wire/results.ts';
 import type { MaskStrategy } from '../../../tunnel/policy/masking/strategies.ts';
 
 const rng = mulberry32(20_241_122);

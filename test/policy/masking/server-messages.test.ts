@@ -6,7 +6,7 @@ import {
   redactQuotedValues,
   ServerMessageMask,
 } from '../../../tunnel/policy/masking/server-messages.ts';
-import { readNoticeFields } from '../../../tunnel/postgres/backend-messages.ts';
+import { readNoticeFields } from '../../../tunnel/postgres/wire/notices.ts';
 
 function notice(type: 'E' | 'N', fields: Record<string, string>): Buffer {
   const body = Buffer.concat([

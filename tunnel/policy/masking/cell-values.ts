@@ -18,7 +18,7 @@
  *   only text-like, json/jsonb and int8 (decoded) cells are scanned.
  */
 import type { Detection, DetectorName, ValueDetector } from './detectors.ts';
-import { copyBytes } from './frame-bytes.ts';
+import { copyBytes } from '../../postgres/wire/bytes.ts';
 import { maskJson, redactJson } from './json-values.ts';
 import { maskTextRange, type MaskStrategy } from './strategies.ts';
 

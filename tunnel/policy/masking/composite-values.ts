@@ -27,7 +27,7 @@ import {
 } from './composite-text.ts';
 import type { ValueDetector } from './detectors.ts';
 import { maskJsonDocument, type JsonMask } from './json-documents.ts';
-import { copyBytes, readLength } from './frame-bytes.ts';
+import { copyBytes, readLength } from '../../postgres/wire/bytes.ts';
 import type { MaskStrategy } from './strategies.ts';
 
 /** A record's fields by position: named composite types know their field types, anonymous records not. */

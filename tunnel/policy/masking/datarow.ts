@@ -8,7 +8,9 @@
  */
 import { detectRange, maskRange, replacesSpans, spannedSize, writeSpans } from './cell-values.ts';
 import type { Detection, ValueDetector } from './detectors.ts';
-import { copyBytes, readLength, sameBytes, writeLength } from './frame-bytes.ts';
+import { copyBytes, readLength, sameBytes, writeLength } from '../../postgres/wire/bytes.ts';
+import { Backend } from '../../postgres/wire/codes.ts';
+import { DATA_ROW_CELLS, dataRowCellCount } from '../../postgres/wire/results.ts';
 import { isCompositeMask, maskComposite, type ColumnMask } from './composite-values.ts';
 
 /** What to do with each column of a result: undefined = leave alone (but run detectors if enabled), or a strategy. */
@@ -37,8 +39,6 @@ export class MalformedRowError extends Error {
 
 // ---- DataRow ------------------------------------------------------------------------------------
 
-const DATA_ROW = 0x44; // 'D'
-
 function formatAt(formats: readonly number[], i: number): number {
   return formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i]!;
 }
@@ -58,6 +58,24 @@ interface Edit {
   size: number;
 }
 
+/** The frame's cell count, after checking its type, its length word and that the plan fits it. */
+function checkedCellCount(frame: Buffer, plan: RowMaskPlan): number {
+  if (frame.length < DATA_ROW_CELLS || frame[0] !== Backend.dataRow) {
+    throw new MalformedRowError('not a DataRow frame');
+  }
+  if (readLength(frame, 1) !== frame.length - 1) {
+    throw new MalformedRowError('DataRow length word does not match the frame');
+  }
+  const count = dataRowCellCount(frame);
+  if (plan.columns.length !== count) {
+    throw new MalformedRowError(`DataRow has ${count} columns, the mask plan ${plan.columns.length}`);
+  }
+  if (plan.formats.length > 1 && plan.formats.length !== count) {
+    throw new MalformedRowError(`DataRow has ${count} columns, the plan ${plan.formats.length} formats`);
+  }
+  return count;
+}
+
 /**
  * Takes a whole DataRow frame ('D', int32 length, int16 count, then per cell int32 len + bytes); returns
  * the same Buffer object when nothing changed, otherwise a new frame. Never decodes cells that need no
@@ -66,22 +84,12 @@ interface Edit {
  */
 export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   const total = frame.length;
-  if (total < 7 || frame[0] !== DATA_ROW) throw new MalformedRowError('not a DataRow frame');
-  if (readLength(frame, 1) !== total - 1) {
-    throw new MalformedRowError('DataRow length word does not match the frame');
-  }
-  const count = (frame[5]! << 8) | frame[6]!;
+  const count = checkedCellCount(frame, plan);
   const { columns, formats, typeOids, detector } = plan;
-  if (columns.length !== count) {
-    throw new MalformedRowError(`DataRow has ${count} columns, the mask plan ${columns.length}`);
-  }
-  if (formats.length > 1 && formats.length !== count) {
-    throw new MalformedRowError(`DataRow has ${count} columns, the plan ${formats.length} formats`);
-  }
 
   let edits: Edit[] | undefined;
   let maskedCells = 0;
-  let pos = 7;
+  let pos = DATA_ROW_CELLS;
   for (let i = 0; i < count; i++) {
     if (pos + 4 > total) throw new MalformedRowError(`DataRow ends before cell ${i}`);
     const len = readLength(frame, pos);
@@ -177,20 +185,4 @@ function allocFrame(size: number): Buffer {
   const frame = slab.subarray(slabUsed, slabUsed + size);
   slabUsed += size;
   return frame;
-}
-
-/** Builds a DataRow frame from cell values (null = SQL NULL): for tests, benchmarks and synthetic rows. */
-export function buildDataRow(cells: readonly (Buffer | string | null)[]): Buffer {
-  const values = cells.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c));
-  const size = 7 + values.reduce((sum, v) => sum + 4 + (v?.length ?? 0), 0);
-  const out = Buffer.allocUnsafe(size);
-  out[0] = DATA_ROW;
-  out.writeInt32BE(size - 1, 1);
-  out.writeUInt16BE(values.length, 5);
-  let w = 7;
-  for (const v of values) {
-    w = out.writeInt32BE(v === null ? -1 : v.length, w);
-    if (v !== null) w += v.copy(out, w);
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 import { parseSync, scanSync } from 'libpg-query';
-import type { FieldDescription } from '../../postgres/backend-messages.ts';
+import { Backend } from '../../postgres/wire/codes.ts';
+import { dataRowCellCount, type FieldDescription } from '../../postgres/wire/results.ts';
 import {
   PASS_THROUGH,
   type MaybePromise,
@@ -65,7 +66,7 @@ export class ResultMasking implements ResultPlanner {
   }
 
   maskServerMessage(frame: Buffer, input: ClientInput): Buffer {
-    return frame[0] === 0x41 /* A */
+    return frame[0] === Backend.notificationResponse
       ? this.messages.notification(frame, input)
       : this.messages.notice(frame, input);
   }
@@ -231,7 +232,7 @@ export class ResultMasking implements ResultPlanner {
     const typeOids = fields?.map((f) => f.typeOid) ?? [];
     return {
       maskDataRow: (frame, formats) => {
-        const count = frame.readInt16BE(5);
+        const count = dataRowCellCount(frame);
         const columns = Array.from({ length: count }, () => DERIVED_STRATEGY);
         return maskDataRow(frame, { columns, formats, typeOids, detector: undefined });
       },

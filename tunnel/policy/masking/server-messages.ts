@@ -14,6 +14,9 @@
  *   query, and notification payloads pass only word by word what the client sent itself.
  * The detectors then run over every text field and payload, with or without mask rules.
  */
+import { tagged } from '../../postgres/wire/bytes.ts';
+import { Backend } from '../../postgres/wire/codes.ts';
+import { noticeMessage, readNoticeFieldList, type NoticeField } from '../../postgres/wire/notices.ts';
 import { DEFAULT_REDACTION } from './strategies.ts';
 import type { ClientInput } from './client-input.ts';
 import type { ValueDetector } from './detectors.ts';
@@ -43,8 +46,8 @@ export class ServerMessageMask {
 
   /** An ErrorResponse or NoticeResponse frame, masked; the same Buffer when nothing changed. */
   notice(frame: Buffer, input: ClientInput): Buffer {
-    const fields = readFields(frame);
-    if (!fields) return maskedWhole(frame);
+    const { fields, end } = readNoticeFieldList(frame);
+    if (end < 0 || end >= frame.length) return maskedWhole(frame);
     const names = new Set<string>();
     for (const [code, value] of fields) if (NAME_FIELDS.includes(code) && value !== '') names.add(value);
     const routine = fields.find(([code]) => code === 'R')?.[1] ?? '';
@@ -52,7 +55,7 @@ export class ServerMessageMask {
     const userText = USER_TEXT_ROUTINE.test(routine) || sqlstate.startsWith('P0');
     const known = (value: string) => names.has(value) || input.sent(value);
     let changed = false;
-    const masked = fields.map(([code, value]): [string, string] => {
+    const masked = fields.map(([code, value]): NoticeField => {
       if (!NOTICE_TEXT_FIELDS.includes(code)) return [code, value];
       let text = value;
       if (this.options.provenance) {
@@ -64,7 +67,7 @@ export class ServerMessageMask {
       if (text !== value) changed = true;
       return [code, text];
     });
-    return changed ? writeFields(frame[0]!, masked) : frame;
+    return changed ? noticeMessage(frame[0]!, masked) : frame;
   }
 
   /** A NotificationResponse frame: its payload masked, channel and process id kept. */
@@ -78,7 +81,7 @@ export class ServerMessageMask {
     if (text === payload) return frame;
     const head = frame.subarray(5, channelEnd + 1);
     const body = Buffer.concat([head, Buffer.from(text, 'utf8'), Buffer.from([0])]);
-    return Buffer.concat([lengthHeader(frame[0]!, body.length), body]);
+    return tagged(frame[0]!, body);
   }
 
   private detect(text: string): string {
@@ -169,41 +172,13 @@ export function keepClientWords(text: string, input: ClientInput): string {
   return out;
 }
 
-function readFields(frame: Buffer): [string, string][] | undefined {
-  const fields: [string, string][] = [];
-  let offset = 5;
-  while (offset < frame.length && frame[offset] !== 0) {
-    const end = frame.indexOf(0, offset + 1);
-    if (end < 0) return undefined;
-    fields.push([String.fromCharCode(frame[offset]!), frame.toString('utf8', offset + 1, end)]);
-    offset = end + 1;
-  }
-  return offset < frame.length ? fields : undefined;
-}
-
-function writeFields(type: number, fields: readonly [string, string][]): Buffer {
-  const parts: Buffer[] = [];
-  for (const [code, value] of fields) parts.push(Buffer.from(`${code}${value}\0`, 'utf8'));
-  parts.push(Buffer.from([0]));
-  const body = Buffer.concat(parts);
-  return Buffer.concat([lengthHeader(type, body.length), body]);
-}
-
-function lengthHeader(type: number, bodyLength: number): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = type;
-  head.writeInt32BE(bodyLength + 4, 1);
-  return head;
-}
-
 /** A message the tunnel cannot read: nothing of it passes but its kind. */
 function maskedWhole(frame: Buffer): Buffer {
-  if (frame[0] === 0x41 /* A */) {
-    const body = Buffer.concat([frame.subarray(5, 9), Buffer.from('\0\0')]);
-    return Buffer.concat([lengthHeader(frame[0], body.length), body]);
+  if (frame[0] === Backend.notificationResponse) {
+    return tagged(frame[0], Buffer.concat([frame.subarray(5, 9), Buffer.from('\0\0')]));
   }
-  return writeFields(frame[0]!, [
-    ['S', frame[0] === 0x45 /* E */ ? 'ERROR' : 'NOTICE'],
+  return noticeMessage(frame[0]!, [
+    ['S', frame[0] === Backend.errorResponse ? 'ERROR' : 'NOTICE'],
     ['C', 'XX000'],
     ['M', DEFAULT_REDACTION],
   ]);

@@ -3,7 +3,7 @@
  * `tls-server-end-point` channel binding (RFC 5929) for SCRAM-SHA-256-PLUS.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { saslprep } from '../../hub/api/saslprep.ts';
+import { saslprep } from '../../../hub/api/saslprep.ts';
 
 export { saslprep };
 

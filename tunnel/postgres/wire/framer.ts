@@ -1,4 +1,4 @@
-import { MAX_STARTUP_PACKET_LENGTH } from './protocol.ts';
+import { MAX_STARTUP_PACKET_LENGTH } from './codes.ts';
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
