@@ -175,4 +175,20 @@ describe.skipIf(missing)('forwarding through the SSH tunnel', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses X11 forwarding (-X and -Y): the command runs with no display on the target', async () => {
+    for (const flag of ['-X', '-Y']) {
+      // A display the client believes in: without one OpenSSH does not even ask for X11.
+      const result = await run(
+        '/usr/bin/ssh',
+        ['-F', guarded.configFile, flag, TARGET, 'echo "display=[$DISPLAY]"'],
+        { env: { ...process.env, DISPLAY: ':97' } },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('display=[]\n');
+      expect(result.stderr).toMatch(/X11 forwarding request failed/);
+    }
+    const refused = guarded.recorder.ofType('ssh.refused').filter((e) => e.what === 'X11 forwarding');
+    expect(refused).toHaveLength(2);
+  });
 });

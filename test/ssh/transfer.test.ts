@@ -4,11 +4,12 @@
  * every open, close, change and listing is recorded with its path and byte counts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../support/commands.ts';
 import { opensshMissing, startSshd, type TestSshd } from '../support/sshd.ts';
 import { startGuardedSsh, TARGET, type GuardedSsh } from '../support/ssh-tunnel.ts';
 
@@ -16,6 +17,8 @@ const missing = opensshMissing();
 if (missing) console.warn(`skipping the SSH transfer tests: ${missing}`);
 
 const MB = 1024 * 1024;
+const RSYNC = '/usr/bin/rsync';
+if (!missing && !existsSync(RSYNC)) console.warn(`skipping the rsync test: ${RSYNC} is not installed`);
 
 let sshd: TestSshd;
 let local: string;
@@ -102,6 +105,42 @@ describe.skipIf(missing)('scp and sftp through the SSH tunnel', () => {
       .find((e) => e.channel === download.channel && e.bytesToClient > 8 * MB);
     expect(exit).toBeDefined();
   }, 300_000);
+
+  it.skipIf(!existsSync(RSYNC))(
+    'syncs a tree with rsync over ssh: the upload held as a write, the download read, --delete refused',
+    async () => {
+      const tree = path.join(local, 'tree');
+      await mkdir(path.join(tree, 'nested'), { recursive: true });
+      await randomFile(path.join(tree, 'data.bin'), 4);
+      await writeFile(path.join(tree, 'nested', 'notes.txt'), 'kept by rsync\n');
+      const remote = path.join(sshd.workDir, 'synced');
+      const rsync = (args: string[]) =>
+        run(RSYNC, ['-a', '-e', `/usr/bin/ssh -F ${guarded.configFile}`, ...args], { timeoutMs: 120_000 });
+      const up = rsync([`${tree}/`, `${TARGET}:${remote}/`]);
+      const request = await guarded.approver.nextRequest();
+      expect(request.request.sql).toMatch(/^rsync --server /);
+      request.decide({ approved: true, by: 'Elena' });
+      expect(await up).toMatchObject({ code: 0 });
+      const back = path.join(local, 'tree.back');
+      expect(await rsync([`${TARGET}:${remote}/`, `${back}/`])).toMatchObject({ code: 0 });
+      for (const file of ['data.bin', 'nested/notes.txt']) {
+        expect(await sha256(path.join(back, file))).toBe(await sha256(path.join(tree, file)));
+      }
+      expect(guarded.recorder.ofType('ssh.exec').at(-1)).toMatchObject({
+        decision: 'allow',
+        classes: ['read'],
+      });
+      // Mirroring with --delete removes files on the target: a destructive command, which guarded blocks.
+      const mirror = await rsync(['--delete', `${path.join(tree, 'nested')}/`, `${TARGET}:${remote}/`]);
+      expect(mirror.code).not.toBe(0);
+      expect(guarded.recorder.ofType('ssh.exec').at(-1)).toMatchObject({
+        decision: 'deny',
+        classes: expect.arrayContaining(['destructive']),
+      });
+      expect((await stat(path.join(remote, 'data.bin'))).size).toBe(4 * MB);
+    },
+    300_000,
+  );
 
   it('lists, makes, renames and removes with sftp, recording each change', async () => {
     const batch = [
