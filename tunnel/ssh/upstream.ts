@@ -91,7 +91,12 @@ export function connectSshUpstream(config: SshUpstreamConfig): Promise<SshUpstre
       }),
   });
   return new Promise<SshUpstream>((resolve, reject) => {
+    let failed = false;
+    // Stays attached after the first failure: ending a half-open connection makes ssh2 report the loss
+    // again ("Connection lost before handshake"), and an error nobody listens to ends the process.
     const fail = (error: unknown): void => {
+      if (failed) return;
+      failed = true;
       client.removeAllListeners('ready');
       client.end();
       reject(describeFailure(error, config, presented, signingError));
@@ -100,7 +105,7 @@ export function connectSshUpstream(config: SshUpstreamConfig): Promise<SshUpstre
       client.off('error', fail);
       resolve({ client, hostKey: presented! });
     });
-    client.once('error', fail);
+    client.on('error', fail);
     client.connect({
       host: config.host,
       port: config.port,
