@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { parsePolicy } from '../../tunnel/policy/policy-file.ts';
 import type { PublicKey } from '../../tunnel/ssh/keys.ts';
@@ -55,7 +56,13 @@ export interface GuardedSsh {
 
 export async function startGuardedSsh(
   sshd: TestSshd,
-  options: { policy?: string; hostKeys?: PublicKey[]; withoutApprover?: boolean } = {},
+  options: {
+    policy?: string;
+    hostKeys?: PublicKey[];
+    withoutApprover?: boolean;
+    /** How the tunnel reaches sshd instead of TCP (as a bastion's channel would). */
+    dial?: () => Promise<Duplex>;
+  } = {},
 ): Promise<GuardedSsh> {
   const home = await mkdtemp(path.join(tmpdir(), 'portcullis-ssh-home-'));
   const identity = await prepareLocalIdentity(sshPaths(home), TARGET);
@@ -71,6 +78,7 @@ export async function startGuardedSsh(
       port: sshd.port,
       user: sshd.user,
       hostKeys: options.hostKeys ?? [sshd.hostKey],
+      ...(options.dial ? { dial: options.dial } : {}),
     },
     signerFor: () => signer,
     identity,

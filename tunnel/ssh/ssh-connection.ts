@@ -199,6 +199,11 @@ export class SshConnection {
         signer: this.options.signer,
         ...(sock ? { sock } : {}),
       });
+      if (this.disconnected.signal.aborted) {
+        // The client left while the target was answering: nobody will use or end this connection.
+        client.end();
+        throw new Error('the client left before the target connection was ready');
+      }
       this.upstreamClient = client;
       client.on('close', () => {
         this.endReason = `${this.options.targetId} closed the connection`;
@@ -219,6 +224,8 @@ export class SshConnection {
       return client;
     } catch (error) {
       const message = (error as Error).message;
+      // After the client left its session has ended, in the recording too: nothing more to say there.
+      if (this.disconnected.signal.aborted) throw error;
       this.record({ type: 'error', code: 'ssh-upstream', message, severity: 'FATAL' });
       this.endReason = message;
       throw error;
