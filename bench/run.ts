@@ -14,6 +14,7 @@ import { benchRecorder } from './recorder.ts';
 import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 import { benchSshTunnel } from './ssh-tunnel.ts';
+import { benchStatementStall } from './statement-stall.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
@@ -28,6 +29,7 @@ const suites: Record<string, () => Promise<void>> = {
   'desktop-app': benchDesktopApp,
   delegation: benchDelegation,
   'ssh-tunnel': benchSshTunnel,
+  'statement-stall': benchStatementStall,
 };
 
 const only = process.argv.slice(2);
