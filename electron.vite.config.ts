@@ -58,7 +58,10 @@ export default defineConfig({
   main: {
     build: {
       outDir: at('out', 'main'),
-      lib: { entry: at('main', 'index.ts') },
+      // The parse worker is an entry of its own: worker threads start from a file (parse-worker-pool.ts).
+      lib: {
+        entry: { index: at('main', 'index.ts'), 'parse-worker': at('tunnel', 'policy', 'parse-worker.ts') },
+      },
       // Keeps every runtime dependency (and explicitly the native ones) out of the bundle.
       externalizeDeps: { include: nativeDependencies },
     },

@@ -35,7 +35,8 @@ if (!process.argv.includes('--if-stale') || isStale()) {
   const staging = `${outdir}.${process.pid}`;
   await build({
     absWorkingDir: root,
-    entryPoints: { cli: 'tunnel/cli.ts' },
+    // The parse worker is an entry of its own: worker threads start from a file (parse-worker-pool.ts).
+    entryPoints: { cli: 'tunnel/cli.ts', 'parse-worker': 'tunnel/policy/parse-worker.ts' },
     outdir: staging,
     bundle: true,
     splitting: true,

@@ -45,7 +45,12 @@ describe('the electron-vite bundle', () => {
   });
 
   it('lays out main, preload and renderer where main/index.ts looks for them', () => {
-    for (const file of ['main/index.js', 'preload/index.cjs', 'renderer/index.html']) {
+    for (const file of [
+      'main/index.js',
+      'main/parse-worker.js',
+      'preload/index.cjs',
+      'renderer/index.html',
+    ]) {
       expect(existsSync(path.join(out, file)), file).toBe(true);
     }
   });
@@ -117,9 +122,14 @@ describe('the electron-vite bundle', () => {
       ...builtinModules.map((m) => `node:${m}`),
       ...Object.keys(pkg.dependencies),
     ]);
+    // Main and the parse worker's entry share a chunk of the bundle's own.
     const imports = runtimeImports(code);
+    const own = imports.filter((m) => m.startsWith('./'));
+    for (const chunk of own) expect(existsSync(path.join(out, 'main', chunk)), chunk).toBe(true);
     expect(imports).toContain('electron');
-    expect(imports.filter((m) => !allowed.has(m.replace(/^((?:@[^/]+\/)?[^/]+).*$/, '$1')))).toEqual([]);
+    expect(
+      imports.filter((m) => !m.startsWith('./') && !allowed.has(m.replace(/^((?:@[^/]+\/)?[^/]+).*$/, '$1'))),
+    ).toEqual([]);
     expect(code).toMatch(/^import\s/m);
     expect(code).not.toMatch(/\brequire\(/);
   });

@@ -1,5 +1,10 @@
 import type { Approver, ApprovalOutcome, ApprovalTicket, HeldStatementScope } from './approver.ts';
-import { classify as defaultClassify, createClassifier, type Classification } from './classifier.ts';
+import {
+  classify as defaultClassify,
+  createClassifier,
+  type Classification,
+  type ClassifierOptions,
+} from './classifier.ts';
 import type {
   Decision,
   DecisionPoint,
@@ -11,6 +16,7 @@ import type {
   StatementContext,
 } from './decision-point.ts';
 import { AllowedOutright } from './allowed-outright.ts';
+import { RecentlyUsed } from './recently-used.ts';
 import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
@@ -22,6 +28,12 @@ import {
   type RoutineTrust,
 } from './routine-catalog-reader.ts';
 import { judgeStartupSetting } from './startup-settings.ts';
+import {
+  InspectionFailed,
+  OFF_THREAD_MIN_LENGTH,
+  sharedParseWorkerPool,
+  type ParseWorkerPool,
+} from './parse-worker-pool.ts';
 import type { StartupSetting } from '../postgres/wire/startup-options.ts';
 
 export interface PolicyEngineOptions {
@@ -30,6 +42,11 @@ export interface PolicyEngineOptions {
   sideConnection?: () => Promise<QueryRunner & Describer>;
   /** The classifier; the shared, cached one unless a test supplies another. */
   classify?: (sql: string) => Classification;
+  /**
+   * Worker threads for statements of OFF_THREAD_MIN_LENGTH characters or more: the process's shared
+   * pool unless given; null classifies them on the event loop (a test's own classifier always does).
+   */
+  parsePool?: ParseWorkerPool | null;
 }
 
 /** The policy engine at the decision point: one GuardedSession per client connection. */
@@ -43,12 +60,17 @@ export class PolicyEngine implements DecisionPoint {
   /** What lineage may trace through, read once for all sessions. */
   private routineNames: FreshRoutineNames | undefined;
   private readonly allowed: AllowedOutright;
+  private readonly pool: ParseWorkerPool | undefined;
+  /** The classifier when the database's own definitions are not read: the built-ins only. */
+  private readonly builtinsOnly: Classify;
 
   constructor(
     readonly policy: Policy,
     private readonly options: PolicyEngineOptions = {},
   ) {
     this.allowed = new AllowedOutright(policy);
+    this.pool = options.parsePool === null ? undefined : (options.parsePool ?? sharedParseWorkerPool());
+    this.builtinsOnly = this.offThread(defaultClassify, BUILTINS_ONLY);
   }
 
   openSession(info: SessionInfo): SessionPolicy {
@@ -90,7 +112,7 @@ export class PolicyEngine implements DecisionPoint {
   /** Classifies with the freshest classifier at hand, without waiting for a catalog read. */
   private classifyNow(sql: string): Classification {
     const current = this.currentClassifier();
-    return (current instanceof Promise ? (this.fresh?.classify ?? defaultClassify) : current)(sql);
+    return (current instanceof Promise ? (this.fresh?.classify ?? this.builtinsOnly) : current)(sql);
   }
 
   /**
@@ -101,7 +123,7 @@ export class PolicyEngine implements DecisionPoint {
    */
   private currentClassifier(): MaybePromise<Classify> {
     if (this.options.classify) return this.options.classify;
-    if (!this.options.sideConnection) return defaultClassify;
+    if (!this.options.sideConnection) return this.builtinsOnly;
     const age = this.fresh ? Date.now() - this.fresh.readAt : Infinity;
     if (age < CATALOG_TTL_MS) {
       // Read again ahead of time while statements flow, so that none waits when the TTL runs out; the
@@ -131,11 +153,32 @@ export class PolicyEngine implements DecisionPoint {
       const routines = await readRoutineCatalog(side, this.trust);
       if (this.classifiers.size >= 16) this.classifiers.delete(this.classifiers.keys().next().value!);
       const created = createClassifier({ routines });
-      classify = (sql) => created.classify(sql);
+      classify = this.offThread((sql) => created.classify(sql), { routines });
       this.classifiers.set(fingerprint, classify);
     }
     if (generation === this.catalogGeneration) this.fresh = { readAt, classify };
     return classify;
+  }
+
+  /**
+   * `classify`, able to classify large texts in the pool's workers with the same options. It remembers
+   * the last few it had classified there: masking asks about each statement's effects again as it goes
+   * upstream, and would otherwise classify the large text once more, on the event loop.
+   */
+  private offThread(classify: (sql: string) => Classification, options: ClassifierOptions): Classify {
+    if (!this.pool) return classify;
+    const inWorker = this.pool.classifierFor(options);
+    const recent = new RecentlyUsed<string, Classification>(RECENT_LARGE_TEXTS);
+    return Object.assign(
+      (sql: string) => (sql.length >= OFF_THREAD_MIN_LENGTH && recent.get(sql)) || classify(sql),
+      {
+        offThread: async (sql: string) => {
+          const classification = await inWorker(sql);
+          recent.set(sql, classification);
+          return classification;
+        },
+      },
+    );
   }
 
   private get trust(): RoutineTrust {
@@ -146,7 +189,16 @@ export class PolicyEngine implements DecisionPoint {
   }
 }
 
-type Classify = (sql: string) => Classification;
+/** Large texts a classifier keeps the worker's classification of, for masking's second look. */
+const RECENT_LARGE_TEXTS = 4;
+
+/** The options of the shared default classifier, one configuration for every engine's workers. */
+const BUILTINS_ONLY: ClassifierOptions = Object.freeze({});
+
+type Classify = ((sql: string) => Classification) & {
+  /** Classifies in a worker thread, for texts too large to classify on the event loop. */
+  offThread?: (sql: string) => Promise<Classification>;
+};
 
 /**
  * How stale the list of user-defined names may get. A shadowing function created outside the tunnel
@@ -217,11 +269,41 @@ class GuardedSession implements SessionPolicy {
     if (classifier instanceof Promise) {
       // Statements wait for the catalog read that brings the classifier up to date.
       return classifier.then(
-        (classify) => this.decideWith(classify, context),
+        (classify) => this.decideClassified(classify, context),
         (error: Error) => deny('fail-closed', `the database catalog could not be read: ${error.message}`),
       );
     }
-    return this.decideWith(classifier, context);
+    return this.decideClassified(classifier, context);
+  }
+
+  /** A large text is classified in a worker first; decideWith then finds its classification ready. */
+  private decideClassified(classify: Classify, context: StatementContext): Decision | Promise<Decision> {
+    const sql = classify.offThread && this.largeTextToClassify(context.route);
+    if (sql === undefined) return this.decideWith(classify, context);
+    return classify.offThread!(sql).then(
+      (classification) =>
+        this.decideWith((text) => (text === sql ? classification : classify(text)), context),
+      (error: unknown) =>
+        error instanceof InspectionFailed
+          ? deny('fail-closed', error.message, undefined, error.code)
+          : deny('fail-closed', `the statement could not be inspected: ${String(error)}`),
+    );
+  }
+
+  /** The text decideWith would classify, when it is large; a prepared statement was classified at Parse. */
+  private largeTextToClassify(route: StatementContext['route']): string | undefined {
+    switch (route.kind) {
+      case 'query':
+      case 'parse':
+        return route.sql.length >= OFF_THREAD_MIN_LENGTH ? route.sql : undefined;
+      case 'bind':
+      case 'execute':
+        return !this.statements.has(route.statement) && route.sql.length >= OFF_THREAD_MIN_LENGTH
+          ? route.sql
+          : undefined;
+      default:
+        return undefined;
+    }
   }
 
   private decideWith(classify: Classify, context: StatementContext): Decision | Promise<Decision> {

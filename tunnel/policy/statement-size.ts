@@ -1,7 +1,8 @@
 /**
- * The largest statement the tunnel inspects. Parsing and classifying run on the event loop every session
- * shares, and their cost grows with the text (a 22 MB statement held every other session for seconds),
- * so a statement above the limit is denied before anything parses it, under every policy — a limit on
+ * The largest statement the tunnel inspects. Parsing and classifying cost grows with the text (a 22 MB
+ * statement held every other session for seconds; large ones are now classified in worker threads, see
+ * parse-worker-pool.ts, but still cost memory and a worker's time), so a statement above the limit is
+ * denied before anything parses it, under every policy — a limit on
  * what the tunnel will inspect, like the message size limit, not a judgement of the statement. Large data
  * belongs in COPY or in bind parameters, which are not parsed.
  */
