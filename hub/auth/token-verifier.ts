@@ -85,6 +85,12 @@ export interface TokenVerifierOptions {
   getKey?: JWTVerifyGetKey;
   /** Timeout for discovery and JWKS requests, default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * How long a token whose signature checked out is trusted without checking it again (its expiry is
+   * checked on every use). Default 60 s; 0 checks every use. Bounds how long a key the IdP withdrew
+   * keeps working for tokens it already signed.
+   */
+  verifiedTtlMs?: number;
 }
 
 export interface TokenVerifier {
@@ -108,6 +114,8 @@ export const ASYMMETRIC_ALGORITHMS = [
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
+/** Verified tokens kept: more than the callers a hub has at once, small enough to forget (~1 MB). */
+const VERIFIED_TOKENS = 1024;
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i;
 
 /** jose error codes that mean "this token is bad" (as opposed to "the IdP could not be reached"). */
@@ -195,6 +203,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   }
   const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
+  // A tunnel opening connections presents the same token for each proof: its RSA check is the costliest
+  // part of the request, and answers the same until the token expires.
+  const verified = verifiedTokens(options.verifiedTtlMs ?? 60_000);
 
   let keys: Promise<JWTVerifyGetKey> | undefined = options.getKey
     ? Promise.resolve(options.getKey)
@@ -241,54 +252,87 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   async function verify(authorizationHeader: string | undefined): Promise<Identity> {
-    const header = authorizationHeader?.trim();
-    if (!header) throw new AuthError(401, 'missing_token', 'no Authorization header');
-    if (!/^Bearer(\s|$)/i.test(header)) {
-      throw new AuthError(401, 'missing_token', 'the Authorization header is not a Bearer token');
+    const token = bearerToken(authorizationHeader, algorithms, issuer);
+    const payload = verified.get(token) ?? (await verifySignature(token));
+    if (payload.exp! <= Math.floor(Date.now() / 1000) - clockTolerance) {
+      verified.forget(token);
+      throw new AuthError(401, 'expired', 'the token has expired');
     }
-    if (header.length > MAX_TOKEN_LENGTH) throw invalid('token too large');
-    const token = BEARER.exec(header)?.[1];
-    if (!token) throw invalid('malformed Bearer token');
-    if (token.split('.').length !== 3) throw invalid('the token is not a signed JWT');
+    return identityFromClaims(payload, groupsClaim);
+  }
 
-    // Cheap checks on the unverified token: they choose the error code and spare the IdP a JWKS fetch
-    // for tokens that cannot pass. jwtVerify below checks all of it again on the verified token.
-    let alg: unknown;
-    let claimedIssuer: unknown;
-    try {
-      alg = decodeProtectedHeader(token).alg;
-      claimedIssuer = decodeJwt(token).iss;
-    } catch (cause) {
-      throw invalid('the token is not a well-formed JWT', cause);
-    }
-    if (typeof alg !== 'string' || !algorithms.includes(alg)) {
-      throw invalid(`signing algorithm ${String(alg)} is not accepted`);
-    }
-    if (claimedIssuer !== issuer) {
-      throw new AuthError(
-        401,
-        'wrong_issuer',
-        `token issued by ${String(claimedIssuer)}, expected ${issuer}`,
-      );
-    }
-
+  async function verifySignature(token: string): Promise<JWTPayload> {
     const getKey = await keyResolver();
-    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, getKey, {
+      const { payload } = await jwtVerify(token, getKey, {
         issuer,
         audience,
         algorithms,
         clockTolerance,
         requiredClaims: ['exp'],
-      }));
+      });
+      verified.remember(token, payload);
+      return payload;
     } catch (error) {
       throw mapVerifyError(error);
     }
-    return identityFromClaims(payload, groupsClaim);
   }
 
   return { verify };
+}
+
+/**
+ * The token of a Bearer header, after the cheap checks on the unverified token: they choose the error code
+ * and spare the IdP a JWKS fetch for tokens that cannot pass. jwtVerify checks all of it again.
+ */
+function bearerToken(authorizationHeader: string | undefined, algorithms: string[], issuer: string): string {
+  const header = authorizationHeader?.trim();
+  if (!header) throw new AuthError(401, 'missing_token', 'no Authorization header');
+  if (!/^Bearer(\s|$)/i.test(header)) {
+    throw new AuthError(401, 'missing_token', 'the Authorization header is not a Bearer token');
+  }
+  if (header.length > MAX_TOKEN_LENGTH) throw invalid('token too large');
+  const token = BEARER.exec(header)?.[1];
+  if (!token) throw invalid('malformed Bearer token');
+  if (token.split('.').length !== 3) throw invalid('the token is not a signed JWT');
+
+  let alg: unknown;
+  let claimedIssuer: unknown;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+    claimedIssuer = decodeJwt(token).iss;
+  } catch (cause) {
+    throw invalid('the token is not a well-formed JWT', cause);
+  }
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) {
+    throw invalid(`signing algorithm ${String(alg)} is not accepted`);
+  }
+  if (claimedIssuer !== issuer) {
+    throw new AuthError(401, 'wrong_issuer', `token issued by ${String(claimedIssuer)}, expected ${issuer}`);
+  }
+  return token;
+}
+
+/** Tokens whose signature and claims checked out, with their claims, each for `ttlMs` at most. */
+function verifiedTokens(ttlMs: number) {
+  const entries = new Map<string, { payload: JWTPayload; until: number }>();
+  return {
+    get(token: string): JWTPayload | undefined {
+      const entry = entries.get(token);
+      if (!entry) return undefined;
+      if (entry.until > Date.now()) return entry.payload;
+      entries.delete(token);
+      return undefined;
+    },
+    remember(token: string, payload: JWTPayload): void {
+      if (ttlMs <= 0) return;
+      entries.set(token, { payload, until: Date.now() + ttlMs });
+      if (entries.size > VERIFIED_TOKENS) entries.delete(entries.keys().next().value!);
+    },
+    forget(token: string): void {
+      entries.delete(token);
+    },
+  };
 }
 
 function mapVerifyError(error: unknown): AuthError {

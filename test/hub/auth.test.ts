@@ -228,6 +228,51 @@ describe('access token verification against the development IdP', () => {
       subject: elena.username,
     });
   });
+
+  it('checks a signature once per token for a while, and the token itself every time', async () => {
+    const jwks = (await (await fetch(`${idp.issuer}/jwks`)).json()) as Parameters<
+      typeof createLocalJWKSet
+    >[0];
+    const keys = createLocalJWKSet(jwks);
+    const counting = (ttl: number | undefined) => {
+      const asked = { count: 0 };
+      const verifier = createTokenVerifier({
+        issuer: idp.issuer,
+        audience: AUDIENCE,
+        ...(ttl === undefined ? {} : { verifiedTtlMs: ttl }),
+        getKey: (header, token) => {
+          asked.count++;
+          return keys(header, token);
+        },
+      });
+      return { verifier, asked };
+    };
+    const cached = counting(undefined);
+    for (let i = 0; i < 3; i++) {
+      await expect(cached.verifier.verify(`Bearer ${person.accessToken}`)).resolves.toMatchObject({
+        subject: elena.username,
+      });
+    }
+    expect(cached.asked.count).toBe(1);
+    // A remembered token does not vouch for another one with its header and claims.
+    const [header, payload, signature] = person.accessToken.split('.') as [string, string, string];
+    const bytes = base64url.decode(signature);
+    bytes[0] = (bytes[0] as number) ^ 0x01;
+    expect(
+      await rejection(cached.verifier, `Bearer ${header}.${payload}.${base64url.encode(bytes)}`),
+    ).toMatchObject({ code: 'invalid_token' });
+
+    const brief = counting(30);
+    await brief.verifier.verify(`Bearer ${person.accessToken}`);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await brief.verifier.verify(`Bearer ${person.accessToken}`);
+    expect(brief.asked.count).toBe(2);
+
+    const never = counting(0);
+    await never.verifier.verify(`Bearer ${person.accessToken}`);
+    await never.verifier.verify(`Bearer ${person.accessToken}`);
+    expect(never.asked.count).toBe(2);
+  });
 });
 
 describe('identity mapping', () => {
