@@ -13,6 +13,7 @@ import type { IngestResult, RecordingEventInput } from '../../hub/api/types.ts';
 import { backoffDelay, Outbox, type OutboxStatus, type RecordingSink } from '../../tunnel/recorder/outbox.ts';
 import type { SessionEvent } from '../../tunnel/recorder/recording-point.ts';
 import { RecordingSpool } from '../../tunnel/recorder/spool.ts';
+import { until } from '../support/waiting.ts';
 
 /** Stores events by (session, seq) the way the hub does: a resent event with the same hash is a duplicate. */
 class HubStandIn implements RecordingSink {
@@ -221,6 +222,85 @@ describe('Outbox', () => {
     expect(verifyChain(hub.chain('session-0'))).toEqual([]);
     expect(hub.chain('session-0')).toHaveLength(15);
     expect(recoveries).toEqual([5, 1]);
+  });
+
+  it('delivers the backlog as soon as the hub answers its health check, long before the backoff', async () => {
+    const spool = openSpool();
+    const hub = new HubStandIn();
+    hub.failEvery = 0;
+    let down = true;
+    let probes = 0;
+    const sink: RecordingSink = {
+      ingest: (sessionId, events) =>
+        down ? Promise.reject(new Error('connection refused')) : hub.ingest(sessionId, events),
+      healthy: async () => {
+        probes++;
+        if (down) throw new Error('connection refused');
+      },
+    };
+    const backoffs: number[] = [];
+    const box = outbox(spool, sink, {
+      backoff: { initialMs: 20_000, maxMs: 20_000 },
+      probeIntervalMs: 20,
+      onError: (_error, info) => backoffs.push(info.delayMs),
+    });
+    fill(spool, 3, 50);
+    box.start();
+    await until('every session failing once', () => (backoffs.length >= 3 ? true : undefined));
+    await until('a failed probe', () => (probes >= 2 ? true : undefined));
+    expect(hub.total()).toBe(0);
+
+    const backAt = Date.now();
+    down = false;
+    // Each session earned at least 10 s of backoff; the probe must beat every one of them.
+    const soonestRetry = Math.min(...backoffs);
+    await until(
+      'the backlog at the hub',
+      () => (box.status().pending === 0 ? true : undefined),
+      soonestRetry,
+    );
+    expect(Date.now() - backAt).toBeLessThan(soonestRetry);
+    expect(hub.total()).toBe(150);
+    expect(hub.duplicates + hub.conflicts).toBe(0);
+    for (let s = 0; s < 3; s++) expect(verifyChain(hub.chain(`session-${s}`))).toEqual([]);
+  });
+
+  it('probes only while sessions back off, and a hub that answers its health but refuses batches is not hammered', async () => {
+    const spool = openSpool();
+    const hub = new HubStandIn();
+    hub.failEvery = 0;
+    let refusing = false;
+    let probes = 0;
+    let ingests = 0;
+    const sink: RecordingSink = {
+      ingest: (sessionId, events) => {
+        ingests++;
+        return refusing ? Promise.reject(new Error('500 internal error')) : hub.ingest(sessionId, events);
+      },
+      healthy: async () => void probes++,
+    };
+    const box = outbox(spool, sink, { backoff: { initialMs: 60_000 }, probeIntervalMs: 50 });
+    box.start();
+    fill(spool, 1, 20);
+    await box.flush({ timeoutMs: 5000 });
+    await sleep(200);
+    expect(probes).toBe(0);
+
+    refusing = true;
+    ingests = 0;
+    fill(spool, 1, 5, 20);
+    await sleep(600);
+    // About one retry per probe (12 in 600 ms), never a loop as fast as the hub can refuse.
+    expect(ingests).toBeGreaterThan(1);
+    expect(ingests).toBeLessThanOrEqual(14);
+    expect(probes).toBeGreaterThanOrEqual(ingests - 1);
+  });
+
+  it('retries a session at least every 10 s by default, with or without a health check', () => {
+    for (const attempt of [1, 5, 10, 50]) {
+      expect(backoffDelay(attempt, { random: () => 0.999 })).toBeLessThan(10_000);
+    }
+    expect(backoffDelay(50, { random: () => 0 })).toBe(5000);
   });
 
   it('resolves flush only once the hub acknowledged, and rejects on timeout', async () => {

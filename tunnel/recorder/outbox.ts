@@ -8,14 +8,17 @@
  * last acknowledged event.
  *
  * A failing session backs off exponentially with jitter (capped), independently of the others, so one
- * session the hub refuses does not hold up the rest; a success resets its backoff.
+ * session the hub refuses does not hold up the rest; a success resets its backoff. While sessions back
+ * off, the hub's health is probed every second (one small request, however many sessions wait): when it
+ * answers, every session is retried at once, so a backlog follows a hub that comes back within about a
+ * second instead of after the longest backoff.
  */
 import type { IngestResult, RecordingEventInput } from '../../hub/api/types.ts';
 import type { PendingSession, RecordingSpool } from './spool.ts';
 
 /**
- * Where the outbox delivers: the hub's `POST /v1/sessions/:id/recordings`. The typed hub client fits as
- * `{ ingest: (id, events, o) => client.ingestRecording(id, events, o) }`.
+ * Where the outbox delivers: the hub's `POST /v1/sessions/:id/recordings` (hubSink makes one of the
+ * typed hub client).
  */
 export interface RecordingSink {
   ingest(
@@ -23,12 +26,35 @@ export interface RecordingSink {
     events: readonly RecordingEventInput[],
     options?: { signal?: AbortSignal },
   ): Promise<IngestResult>;
+  /**
+   * Resolves when the hub answers that it is up (`GET /healthz`), rejects otherwise: probed while sessions
+   * back off. Without it, sessions wait out their backoff.
+   */
+  healthy?(options?: { signal?: AbortSignal }): Promise<unknown>;
+}
+
+/** What the outbox needs of the typed hub client (tunnel/hub-client). */
+export interface HubRecordings {
+  ingestRecording(
+    sessionId: string,
+    events: readonly RecordingEventInput[],
+    options?: { signal?: AbortSignal },
+  ): Promise<IngestResult>;
+  health(options?: { signal?: AbortSignal }): Promise<unknown>;
+}
+
+/** The hub as the outbox delivers to it: ingestion, and the health check it probes during an outage. */
+export function hubSink(hub: HubRecordings): RecordingSink {
+  return {
+    ingest: (sessionId, events, o) => hub.ingestRecording(sessionId, events, o),
+    healthy: (o) => hub.health(o),
+  };
 }
 
 export interface BackoffOptions {
   /** Delay ceiling after the first failure. Default 500 ms. */
   initialMs?: number;
-  /** The ceiling stops doubling here. Default 60 s. */
+  /** The ceiling stops doubling here. Default 10 s. */
   maxMs?: number;
   /** Source of jitter in [0, 1). Default Math.random. */
   random?: () => number;
@@ -41,10 +67,13 @@ export interface BackoffOptions {
  */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
   const initial = options.initialMs ?? 500;
-  const max = options.maxMs ?? 60_000;
+  const max = options.maxMs ?? 10_000;
   const ceiling = Math.min(max, initial * 2 ** Math.min(Math.max(attempt, 1) - 1, 52));
   return ceiling / 2 + ((options.random ?? Math.random)() * ceiling) / 2;
 }
+
+/** How long a health probe may take before it counts as the hub being down. */
+const PROBE_TIMEOUT_MS = 2000;
 
 /** A quarter of what the hub takes in one ingest request (16 MiB): batches of large statements still fit. */
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -72,6 +101,8 @@ export interface OutboxOptions {
   /** Look at the spool this often even without news (e.g. another process writes to it). Default 5 s. */
   pollIntervalMs?: number;
   backoff?: BackoffOptions;
+  /** While sessions back off, probe the sink's health this often. Default 1 s. */
+  probeIntervalMs?: number;
   /** Every failed ingest, with the backoff it earned. */
   onError?: (error: unknown, info: { sessionId: string; attempt: number; delayMs: number }) => void;
   /** The first acknowledged batch after failures: syncing works again. */
@@ -116,6 +147,7 @@ export class Outbox {
   private readonly batchSize: number;
   private readonly debounceMs: number;
   private readonly pollIntervalMs: number;
+  private readonly probeIntervalMs: number;
   private readonly options: OutboxOptions;
   private readonly now: () => number;
   private readonly backoffs = new Map<string, Backoff>();
@@ -130,6 +162,7 @@ export class Outbox {
   /** A wake-up asked for while the loop was busy: the next sleep is no longer than this. */
   private requested = Infinity;
   private consecutiveFailures = 0;
+  private lastProbeAt = -Infinity;
   private lastError: OutboxStatus['lastError'];
   private lastSyncAt: string | undefined;
   private counts = { uploaded: 0, batches: 0, duplicates: 0, conflicts: 0 };
@@ -141,6 +174,7 @@ export class Outbox {
     this.batchSize = Math.min(5000, Math.max(1, options.batchSize ?? 500));
     this.debounceMs = options.debounceMs ?? 50;
     this.pollIntervalMs = options.pollIntervalMs ?? 5000;
+    this.probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.now = options.now ?? Date.now;
   }
 
@@ -245,6 +279,7 @@ export class Outbox {
       if (!this.running) break;
       if (progressed) continue;
       await this.sleep(this.nextDelay());
+      if (this.running) await this.probe();
     }
     this.unsubscribe?.();
     for (const waiter of this.waiters)
@@ -323,7 +358,26 @@ export class Outbox {
     let delay = this.pollIntervalMs;
     const now = this.now();
     for (const b of this.backoffs.values()) delay = Math.min(delay, Math.max(0, b.retryAt - now));
+    if (this.backoffs.size > 0 && this.sink.healthy) delay = Math.min(delay, this.probeIntervalMs);
     return delay;
+  }
+
+  /** While sessions back off: when the hub answers its health check, every one of them is due now. */
+  private async probe(): Promise<void> {
+    if (!this.sink.healthy || this.backoffs.size === 0) return;
+    const now = this.now();
+    if (now - this.lastProbeAt < this.probeIntervalMs) return;
+    if ([...this.backoffs.values()].every((b) => b.retryAt <= now)) return;
+    this.lastProbeAt = now;
+    const timeout = AbortSignal.timeout(Math.max(PROBE_TIMEOUT_MS, this.probeIntervalMs));
+    try {
+      await abortable(AbortSignal.any([this.abort!.signal, timeout]), (signal) =>
+        this.sink.healthy!({ signal }),
+      );
+    } catch {
+      return; // still down: the backoffs stand
+    }
+    for (const backoff of this.backoffs.values()) backoff.retryAt = Math.min(backoff.retryAt, this.now());
   }
 
   private sleep(ms: number): Promise<void> {

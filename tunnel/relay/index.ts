@@ -9,7 +9,7 @@
  */
 import type { HubClient } from '../hub-client/index.ts';
 import { loadClassifier } from '../policy/classifier.ts';
-import { Outbox, type OutboxStatus } from '../recorder/outbox.ts';
+import { hubSink, Outbox, type OutboxStatus } from '../recorder/outbox.ts';
 import { RecordingSpool } from '../recorder/spool.ts';
 import { RelayServer, type RelayServerOptions } from './relay-server.ts';
 
@@ -35,9 +35,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const log = (message: string): void => options.log?.(message);
   await loadClassifier();
   const spool = new RecordingSpool(options.spoolPath, { log: (message) => log(`recording: ${message}`) });
-  const outbox = new Outbox(spool, {
-    ingest: (sessionId, events, o) => options.hub.ingestRecording(sessionId, events, o),
-  });
+  const outbox = new Outbox(spool, hubSink(options.hub));
   const server = new RelayServer({ ...options, spool });
   outbox.start();
   let address: { host: string; port: number };

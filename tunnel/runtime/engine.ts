@@ -20,7 +20,7 @@ import {
   type TunnelManagerOptions,
 } from '../manager/tunnel-manager.ts';
 import { loadClassifier } from '../policy/classifier.ts';
-import { Outbox, type OutboxStatus } from '../recorder/outbox.ts';
+import { hubSink, Outbox, type OutboxStatus } from '../recorder/outbox.ts';
 import { RecordingSpool } from '../recorder/spool.ts';
 
 export interface EngineOptions {
@@ -74,11 +74,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const log = (message: string): void => options.log?.(message);
   await loadClassifier();
   const spool = new RecordingSpool(options.paths.spool, { log: (message) => log(`recording: ${message}`) });
-  const outbox = new Outbox(
-    spool,
-    { ingest: (sessionId, events, o) => options.hub.ingestRecording(sessionId, events, o) },
-    syncReporting(log, options.onSync),
-  );
+  const outbox = new Outbox(spool, hubSink(options.hub), syncReporting(log, options.onSync));
   const manager = new TunnelManager({
     hub: options.hub,
     tokens: options.tokens,
