@@ -15,6 +15,7 @@ import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 import { benchSshTunnel } from './ssh-tunnel.ts';
 import { benchStatementStall } from './statement-stall.ts';
+import buildCliIfStale from '../test/support/build-cli.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
@@ -38,6 +39,8 @@ if (unknown.length > 0) {
   console.error(`unknown suite(s): ${unknown.join(', ')}; choose from ${Object.keys(suites).join(', ')}`);
   process.exit(2);
 }
+// The suites run the CLI as a user does (dist/cli): measure the sources as they are, not an older build.
+buildCliIfStale();
 for (const [name, suite] of Object.entries(suites)) {
   if (only.length > 0 && !only.includes(name)) continue;
   await suite();
