@@ -6,6 +6,7 @@
 import type { ClientInput } from './masking/client-input.ts';
 import type { FieldDescription } from '../postgres/wire/results.ts';
 import type { StartupSetting } from '../postgres/wire/startup-options.ts';
+import type { TransactionStatus } from '../postgres/wire/session-status.ts';
 import type { SessionEvent } from '../recorder/recording-point.ts';
 
 export type StatementRoute =
@@ -152,6 +153,8 @@ export interface SessionPolicy {
   startupSetting?(setting: StartupSetting): Decision;
   /** The server reported a run-time parameter (ParameterStatus). */
   onParameterStatus?(name: string, value: string): void;
+  /** The server finished what was sent before (ReadyForQuery), and is now in this transaction state. */
+  onReadyForQuery?(status: TransactionStatus): void;
   /** The client asked to cancel; returns true when that ended a hold, so nothing runs upstream. */
   cancelHold?(): boolean;
   close?(): void;

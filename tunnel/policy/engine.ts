@@ -17,6 +17,7 @@ import type {
 } from './decision-point.ts';
 import { AllowedOutright } from './allowed-outright.ts';
 import { RecentlyUsed } from './recently-used.ts';
+import { mayChangeCatalog } from './catalog-changes.ts';
 import { ScopeCollector, textParameters } from './held-statement-scope.ts';
 import { CachedCatalog, type QueryRunner } from './masking/catalog.ts';
 import { ResultMasking, type Describer } from './masking/result-masks.ts';
@@ -35,6 +36,7 @@ import {
   type ParseWorkerPool,
 } from './parse-worker-pool.ts';
 import type { StartupSetting } from '../postgres/wire/startup-options.ts';
+import type { TransactionStatus } from '../postgres/wire/session-status.ts';
 
 export interface PolicyEngineOptions {
   approver?: Approver;
@@ -59,6 +61,9 @@ export class PolicyEngine implements DecisionPoint {
   private catalogGeneration = 0;
   /** What lineage may trace through, read once for all sessions. */
   private routineNames: FreshRoutineNames | undefined;
+  /** Relations, views and types, read once for all sessions, and the masking plans made of them. */
+  private relations: CachedCatalog | undefined;
+  private masking: ResultMasking | undefined;
   private readonly allowed: AllowedOutright;
   private readonly pool: ParseWorkerPool | undefined;
   /** The classifier when the database's own definitions are not read: the built-ins only. */
@@ -74,17 +79,7 @@ export class PolicyEngine implements DecisionPoint {
   }
 
   openSession(info: SessionInfo): SessionPolicy {
-    const { sideConnection } = this.options;
-    const masking =
-      sideConnection && (this.policy.mask.length > 0 || this.policy.detect.length > 0)
-        ? new ResultMasking(
-            this.policy,
-            new CachedCatalog(sideConnection),
-            sideConnection,
-            (sql) => this.classifyNow(sql),
-            (this.routineNames ??= new FreshRoutineNames(sideConnection, CATALOG_TTL_MS)),
-          )
-        : undefined;
+    const masking = this.resultMasking();
     if (!masking && this.policy.mask.length > 0) {
       throw new Error('this policy masks columns, which needs a side connection to the upstream catalog');
     }
@@ -95,18 +90,35 @@ export class PolicyEngine implements DecisionPoint {
       this.options.approver,
       masking,
       this.allowed,
+      () => this.forgetCatalog(),
     );
   }
 
+  /** The target's masking, shared by its sessions with what it read of the catalog; none without rules. */
+  private resultMasking(): ResultMasking | undefined {
+    const { sideConnection } = this.options;
+    if (!sideConnection || (this.policy.mask.length === 0 && this.policy.detect.length === 0))
+      return undefined;
+    return (this.masking ??= new ResultMasking(
+      this.policy,
+      (this.relations = new CachedCatalog(sideConnection)),
+      sideConnection,
+      (sql) => this.classifyNow(sql),
+      (this.routineNames ??= new FreshRoutineNames(sideConnection, CATALOG_TTL_MS)),
+    ));
+  }
+
   /**
-   * Reads the database's functions, operators and casts again before the next statement is judged,
-   * rather than within CATALOG_TTL_MS: for whoever knows the catalog just changed.
+   * Reads the database's catalog again before the next statement is judged or result masked, rather
+   * than within CATALOG_TTL_MS: for whoever knows the catalog just changed — a session of this target
+   * that ran a statement which may have changed it, or a caller that changed it elsewhere.
    */
   forgetCatalog(): void {
     this.catalogGeneration++;
     this.fresh = undefined;
     this.reading = undefined;
     this.routineNames?.forget();
+    this.relations?.forget();
   }
 
   /** Classifies with the freshest classifier at hand, without waiting for a catalog read. */
@@ -237,6 +249,8 @@ class GuardedSession implements SessionPolicy {
   private standardConformingStringsOff = false;
   private hold: PendingHold | undefined;
   private readonly observing: boolean;
+  /** A statement that may have changed the catalog was let run, and its transaction has not ended. */
+  private catalogMayHaveChanged = false;
   constructor(
     private readonly policy: Policy,
     private readonly info: SessionInfo,
@@ -244,6 +258,8 @@ class GuardedSession implements SessionPolicy {
     private readonly approver: Approver | undefined,
     private readonly masking: ResultMasking | undefined,
     private readonly allowed: AllowedOutright,
+    /** Every session of the target reads the catalog again. */
+    private readonly catalogChanged: () => void,
   ) {
     this.observing = policy.preset === 'observe';
   }
@@ -262,6 +278,17 @@ class GuardedSession implements SessionPolicy {
 
   onParameterStatus(name: string, value: string): void {
     if (name === 'standard_conforming_strings') this.standardConformingStringsOff = value !== 'on';
+  }
+
+  /**
+   * After a statement that may have changed the catalog the target's catalog is forgotten at every
+   * ReadyForQuery until the transaction ends: the catalog connection sees the change only once it is
+   * committed, and a read in between would keep the old facts for a TTL.
+   */
+  onReadyForQuery(status: TransactionStatus): void {
+    if (!this.catalogMayHaveChanged) return;
+    this.catalogChanged();
+    if (status === 'I') this.catalogMayHaveChanged = false;
   }
 
   decide(context: StatementContext): Decision | Promise<Decision> {
@@ -343,11 +370,39 @@ class GuardedSession implements SessionPolicy {
         return { action: 'allow', rule: 'close' };
       case 'execute': {
         const classifications = this.statementClassifications(route.statement, route.sql, classify);
-        return this.judge(classifications, route.sql, false, route);
+        return this.watchCatalog(this.judge(classifications, route.sql, false, route), classifications);
       }
-      case 'query':
-        return this.judge([classify(route.sql)], route.sql);
+      case 'query': {
+        const classification = classify(route.sql);
+        return this.watchCatalog(this.judge([classification], route.sql), [classification]);
+      }
     }
+  }
+
+  /** Notes a statement let run that may change the catalog (or runs prepared ones that may); see onReadyForQuery. */
+  private watchCatalog(
+    decision: Decision | Promise<Decision>,
+    classifications: readonly Classification[],
+  ): Decision | Promise<Decision> {
+    if (this.catalogMayHaveChanged || !this.mayChangeCatalog(classifications)) return decision;
+    if (decision instanceof Promise) {
+      return decision.then((settled) => {
+        if (settled.action === 'allow') this.catalogMayHaveChanged = true;
+        return settled;
+      });
+    }
+    if (decision.action === 'allow') this.catalogMayHaveChanged = true;
+    return decision;
+  }
+
+  private mayChangeCatalog(classifications: readonly Classification[]): boolean {
+    for (const classification of classifications) {
+      if (mayChangeCatalog(classification)) return true;
+      for (const name of classification.executes) {
+        for (const prepared of this.statements.get(name) ?? []) if (mayChangeCatalog(prepared)) return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -384,6 +439,8 @@ class GuardedSession implements SessionPolicy {
 
   close(): void {
     this.hold?.finish({ approved: false, reason: 'cancelled' });
+    // The client may have left before the server's answer to what changed the catalog came back.
+    if (this.catalogMayHaveChanged) this.catalogChanged();
   }
 
   /**

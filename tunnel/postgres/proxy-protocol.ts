@@ -33,6 +33,8 @@ export interface ProxyProtocolOptions {
   toServer(bytes: Buffer): void;
   /** The server reported a setting (ParameterStatus). */
   onParameterStatus?(name: string, value: string): void;
+  /** The server reported its transaction state (ReadyForQuery). */
+  onReadyForQuery?(status: TransactionStatus): void;
 }
 
 /** What to do with a client message: decide its route, pass it on as it is, or drop it. */
@@ -238,6 +240,7 @@ export class ProxyProtocol {
         this.transaction = String.fromCharCode(frame[5]!) as TransactionStatus;
         this.syncPointsAnswered++;
         this.denials.settle(this.syncPointsAnswered);
+        this.options.onReadyForQuery?.(this.transaction);
         return undefined;
       default:
         return attributed;

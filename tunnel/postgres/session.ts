@@ -170,6 +170,9 @@ export class PostgresSession {
       ...(this.policy.onParameterStatus
         ? { onParameterStatus: this.policy.onParameterStatus.bind(this.policy) }
         : {}),
+      ...(this.policy.onReadyForQuery
+        ? { onReadyForQuery: this.policy.onReadyForQuery.bind(this.policy) }
+        : {}),
     });
     client.setNoDelay(true);
     // Like PostgreSQL's authentication_timeout: a client that never finishes signing in is let go.

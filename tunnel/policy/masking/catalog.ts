@@ -32,6 +32,14 @@ export interface Catalog {
   typeShape(oid: number): Promise<TypeShape | undefined>;
 }
 
+/** A catalog whose answers age and can be forgotten: what is made of them must not outlive them. */
+export interface AgingCatalog extends Catalog {
+  /** How long an answer is trusted. */
+  readonly ttlMs: number;
+  /** Changes whenever every answer was dropped at once (the catalog may have changed). */
+  readonly generation: number;
+}
+
 export interface QueryRunner {
   query(sql: string, parameters?: (string | null)[]): Promise<(string | null)[][]>;
 }
@@ -43,18 +51,33 @@ export interface QueryRunner {
  */
 export const RELATION_TTL_MS = 1000;
 
-/** A catalog read through a query runner, each answer cached for RELATION_TTL_MS. */
-export class CachedCatalog implements Catalog {
+/**
+ * A catalog read through a query runner, one per target shared by all its sessions: each answer cached
+ * for RELATION_TTL_MS, and all of them dropped by forget() when a statement may have changed the catalog.
+ */
+export class CachedCatalog implements AgingCatalog {
   private readonly relations = new FreshCache<number, RelationInfo | undefined>();
   private readonly names = new FreshCache<string, RelationInfo | undefined>();
   private readonly views = new FreshCache<number, string | undefined>();
   private readonly types = new FreshCache<number, string | undefined>();
   private readonly shapes = new FreshCache<number, TypeShape | undefined>();
+  private forgotten = 0;
 
   constructor(
     private readonly runner: () => Promise<QueryRunner>,
-    private readonly ttlMs = RELATION_TTL_MS,
+    readonly ttlMs = RELATION_TTL_MS,
   ) {}
+
+  /** Bumped by forget(): what was made of answers read before it is not to be kept. */
+  get generation(): number {
+    return this.forgotten;
+  }
+
+  /** Every answer is read again on its next use. */
+  forget(): void {
+    this.forgotten++;
+    for (const cache of [this.relations, this.names, this.views, this.types, this.shapes]) cache.clear();
+  }
 
   relation(oid: number): Promise<RelationInfo | undefined> {
     return this.relations.get(oid, this.ttlMs, () => this.loadRelation(oid));
@@ -144,6 +167,11 @@ export class CachedCatalog implements Catalog {
 /** Answers kept while younger than a time to live; a failed load is not kept. */
 class FreshCache<K, V> {
   private readonly entries = new Map<K, { at: number; value: Promise<V> }>();
+
+  /** A load under way is left to whoever asked before; the next get() loads again. */
+  clear(): void {
+    this.entries.clear();
+  }
 
   get(key: K, ttlMs: number, load: () => Promise<V>): Promise<V> {
     const now = Date.now();

@@ -41,8 +41,6 @@ const BOX = 603;
 const FIRST_NORMAL_OID = 16384;
 
 export class ColumnMasks {
-  private readonly shapes = new Map<number, Promise<TypeShape>>();
-
   constructor(
     private readonly catalog: Catalog,
     private readonly lineage: LineageAnalyzer,
@@ -120,12 +118,8 @@ export class ColumnMasks {
         delimiter: element === BOX ? SEMICOLON : COMMA,
       });
     if (typeOid < FIRST_NORMAL_OID) return Promise.resolve(SCALAR);
-    let cached = this.shapes.get(typeOid);
-    if (!cached) {
-      cached = this.catalog.typeShape(typeOid).then((shape) => shape ?? SCALAR);
-      this.shapes.set(typeOid, cached);
-    }
-    return cached;
+    // Not kept here: the catalog keeps it as long as it may, and forgets it when the type may change.
+    return this.catalog.typeShape(typeOid).then((shape) => shape ?? SCALAR);
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../decision-point.ts';
 import type { Classification } from '../classifier.ts';
 import type { Policy } from '../policy.ts';
-import type { Catalog } from './catalog.ts';
+import type { AgingCatalog } from './catalog.ts';
 import { maskCopyRow, type CopyRowOptions } from './copy-rows.ts';
 import { maskDataRow, type RowMaskPlan } from './datarow.ts';
 import type { ClientInput } from './client-input.ts';
@@ -35,24 +35,36 @@ export interface Describer {
   describe(sql: string, parameterTypes?: readonly number[]): Promise<FieldDescription[] | null>;
 }
 
-const PLAN_CACHE_SIZE = 256;
+/** Plans kept per target, for all its sessions. */
+const PLAN_CACHE_SIZE = 1024;
+
+interface Plan {
+  mask: ResultMask;
+  /**
+   * When it was made. Kept for the catalog's TTL from then, of answers themselves at most a TTL old:
+   * a change made outside the tunnel is masked by within twice the TTL; one made through it at once.
+   */
+  at: number;
+  generation: number;
+}
 
 /**
- * Masking for one session: turns a result's columns (by provenance, lineage and detectors) into a
- * ResultMask applied to each DataRow while it streams. Plans are cached by statement text.
+ * Masking for one target's sessions: turns a result's columns (by provenance, lineage and detectors)
+ * into a ResultMask applied to each DataRow while it streams. Plans are cached by statement text and
+ * columns, no longer than the catalog answers they were made of.
  */
 export class ResultMasking implements ResultPlanner {
   private readonly detector: ValueDetector | undefined;
   private readonly lineage: LineageAnalyzer;
   private readonly columnMasks: ColumnMasks;
   private readonly messages: ServerMessageMask;
-  private readonly plans = new Map<string, ResultMask>();
+  private readonly plans = new Map<string, Plan>();
   /** The database's names the cached plans were made with: other names, other plans. */
   private plansFingerprint = '';
 
   constructor(
     private readonly policy: Policy,
-    private readonly catalog: Catalog,
+    private readonly catalog: AgingCatalog,
     private readonly describer: () => Promise<Describer>,
     /** Classifies a text now (what may run a user's code decides how long cursors are trusted). */
     private readonly classify: (sql: string) => Classification,
@@ -96,10 +108,13 @@ export class ResultMasking implements ResultPlanner {
     }
     const key = `${source.index}:${signature(fields)}:${source.sql}`;
     const cached = this.plans.get(key);
-    if (cached) return cached;
+    const { generation, ttlMs } = this.catalog;
+    const at = Date.now();
+    if (cached && cached.generation === generation && at - cached.at < ttlMs) return cached.mask;
     return this.planColumns(fields, source.sql, source.index).then((columns) => {
       const mask = this.rowMask(columns, fields);
-      this.remember(key, mask);
+      // Made of answers read before the catalog was forgotten: good for this result only.
+      if (this.catalog.generation === generation) this.remember(key, { mask, at, generation });
       return mask;
     });
   }
@@ -242,9 +257,10 @@ export class ResultMasking implements ResultPlanner {
     };
   }
 
-  private remember(key: string, mask: ResultMask): void {
+  private remember(key: string, plan: Plan): void {
+    this.plans.delete(key);
     if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value!);
-    this.plans.set(key, mask);
+    this.plans.set(key, plan);
   }
 }
 
