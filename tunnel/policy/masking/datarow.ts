@@ -3,12 +3,14 @@
  *
  * A row is walked once, cell lengths only; a cell is looked at only when its column has a mask or
  * detectors are on. A row that needs no change comes back as the same Buffer object, so the session
- * can forward it without a copy; otherwise one new frame is built from slices of the old one. How one
+ * can forward it without a copy; otherwise one new frame is built from slices of the old one
+ * (cell-edits.ts). How one
  * value is masked by type and format: cell-values.ts (scalars), composite-values.ts (records, arrays).
  */
-import { detectRange, maskRange, replacesSpans, spannedSize, writeSpans } from './cell-values.ts';
-import type { Detection, ValueDetector } from './detectors.ts';
-import { copyBytes, readLength, sameBytes, writeLength } from '../../postgres/wire/bytes.ts';
+import { detectRange, maskRange, replacesSpans, spannedSize } from './cell-values.ts';
+import type { ValueDetector } from './detectors.ts';
+import { readLength, sameBytes } from '../../postgres/wire/bytes.ts';
+import { rewriteCells, type CellEdit } from './cell-edits.ts';
 import { Backend } from '../../postgres/wire/codes.ts';
 import { DATA_ROW_CELLS, dataRowCellCount } from '../../postgres/wire/results.ts';
 import { isCompositeMask, maskComposite, type ColumnMask } from './composite-values.ts';
@@ -37,25 +39,8 @@ export class MalformedRowError extends Error {
   override name = 'MalformedRowError';
 }
 
-// ---- DataRow ------------------------------------------------------------------------------------
-
 function formatAt(formats: readonly number[], i: number): number {
   return formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i]!;
-}
-
-interface Edit {
-  /** Byte range of the whole cell (length word included) in the old frame. */
-  start: number;
-  end: number;
-  /** New value, or null for SQL NULL (unused with `spans`). */
-  value: Buffer | null;
-  /**
-   * Detected spans of a text cell: the new value is the old one with each span replaced by its label,
-   * written straight into the new frame (no intermediate Buffer).
-   */
-  spans: readonly Detection[] | undefined;
-  /** Byte length of the new value (0 for SQL NULL). */
-  size: number;
 }
 
 /** The frame's cell count, after checking its type, its length word and that the plan fits it. */
@@ -87,7 +72,7 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   const count = checkedCellCount(frame, plan);
   const { columns, formats, typeOids, detector } = plan;
 
-  let edits: Edit[] | undefined;
+  let edits: CellEdit[] | undefined;
   let maskedCells = 0;
   let pos = DATA_ROW_CELLS;
   for (let i = 0; i < count; i++) {
@@ -137,52 +122,5 @@ export function maskDataRow(frame: Buffer, plan: RowMaskPlan): RowMaskResult {
   if (pos !== total) throw new MalformedRowError(`DataRow has ${total - pos} bytes after its last cell`);
   if (edits === undefined) return { frame, maskedCells };
 
-  let size = total;
-  for (let k = 0; k < edits.length; k++) {
-    const e = edits[k]!;
-    size += 4 + e.size - (e.end - e.start);
-  }
-  const out = allocFrame(size);
-  let w = 0;
-  let r = 0;
-  for (let k = 0; k < edits.length; k++) {
-    const e = edits[k]!;
-    w += copyBytes(frame, r, e.start, out, w);
-    if (e.spans !== undefined) {
-      w = writeLength(out, w, e.size);
-      w = writeSpans(detector!.labels, e.spans, frame, e.start + 4, e.end, out, w);
-    } else if (e.value === null) {
-      w = writeLength(out, w, -1);
-    } else {
-      w = writeLength(out, w, e.value.length);
-      w += copyBytes(e.value, 0, e.value.length, out, w);
-    }
-    r = e.end;
-  }
-  copyBytes(frame, r, total, out, w);
-  writeLength(out, 1, size - 1);
-  return { frame: out, maskedCells };
-}
-
-/**
- * Rewritten frames are carved one after another out of shared slabs, with no gaps (Buffer.allocUnsafe
- * aligns every allocation to 8 bytes), so the frames of consecutive masked rows are adjacent views of
- * one ArrayBuffer and the session's Coalescer sends a whole chunk of them as one write instead of one
- * write per row. Every byte of a carved frame is written before it is returned. A slab is retained as
- * long as one of its frames is (like Node's own Buffer pool); large frames get a Buffer of their own.
- */
-const SLAB_SIZE = 64 * 1024;
-const MAX_SLAB_FRAME = 8 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabUsed = 0;
-
-function allocFrame(size: number): Buffer {
-  if (size > MAX_SLAB_FRAME) return Buffer.allocUnsafe(size);
-  if (slabUsed + size > SLAB_SIZE) {
-    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const frame = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += size;
-  return frame;
+  return { frame: rewriteCells(frame, edits, detector?.labels), maskedCells };
 }
