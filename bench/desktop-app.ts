@@ -22,6 +22,7 @@ import pg from 'pg';
 import { build, mergeConfig } from 'vite';
 import { rendererConfig } from '../electron.vite.config.ts';
 import { startDemo, type RunningDemo } from '../hub/demo/index.ts';
+import { demoRelayLauncher } from '../tunnel/relay/demo-relay.ts';
 import { createTestDesktop, testEncryption, type TestDesktop } from '../test/support/desktop.ts';
 import { pgbenchSelectOnly, SECONDS, type Endpoint } from './postgres-endpoints.ts';
 import { installed, median, percentile, run, table } from './tools.ts';
@@ -260,7 +261,7 @@ export async function benchDesktopApp(): Promise<void> {
   console.log('\n== desktop-app: the main-process services on the embedded demo ==\n');
   const scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-app-'));
   await chmod(scratch, 0o755); // as root, PostgreSQL runs as its own user, who must pass through it
-  const demo = await startDemo({ dataDir: path.join(scratch, 'demo') });
+  const demo = await startDemo({ dataDir: path.join(scratch, 'demo'), relay: demoRelayLauncher() });
   const desktops: TestDesktop[] = [];
   try {
     await coldStart(demo);

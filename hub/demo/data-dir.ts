@@ -8,6 +8,7 @@
  *   hub.yaml, policies/    the hub's configuration, rewritten at every start
  *   hub.db                 the hub's SQLite store
  *   sshd/                  shop-web's SSH server: host key, the target key the hub holds, its config
+ *   relay/                 shop-admin's relay: its certificate authority and certificate, its recording spool
  *
  * A directory that holds anything else and no marker is never written to nor removed.
  */
@@ -35,7 +36,14 @@ export interface DemoSecrets {
   shopReporting: string;
   /** The administrator the hub creates and drops shop-reporting's per-session roles with. */
   shopProvisioner: string;
+  /** shop-admin's own role: the relay signs in as it, with proofs from the hub. */
+  shopAdmin: string;
+  /** The relay's client secret at the development IdP. */
+  relayAgent: string;
 }
+
+/** Passwords added after the first demo data directories were made: generated when missing, the rest kept. */
+const ADDED_LATER = ['shopProvisioner', 'shopAdmin', 'relayAgent'] as const;
 
 export function demoPaths(dataDir: string) {
   return {
@@ -47,6 +55,7 @@ export function demoPaths(dataDir: string) {
     policies: path.join(dataDir, 'policies'),
     hubDatabase: path.join(dataDir, 'hub.db'),
     sshd: path.join(dataDir, 'sshd'),
+    relay: path.join(dataDir, 'relay'),
   };
 }
 
@@ -158,9 +167,10 @@ export async function loadOrCreateSecrets(dataDir: string, state: DemoState): Pr
       // reported below
     }
     if (secrets.superuser && secrets.shopApp && secrets.shopReporting) {
-      if (secrets.shopProvisioner) return secrets as DemoSecrets;
-      // A data directory from before per-session roles: the new role's password is added, the rest kept.
-      const upgraded = { ...secrets, shopProvisioner: randomBytes(24).toString('base64url') } as DemoSecrets;
+      const missing = ADDED_LATER.filter((name) => !secrets[name]);
+      if (missing.length === 0) return secrets as DemoSecrets;
+      const upgraded = { ...secrets } as DemoSecrets;
+      for (const name of missing) upgraded[name] = randomBytes(24).toString('base64url');
       await writePrivateFile(file, `${JSON.stringify(upgraded, null, 2)}\n`);
       return upgraded;
     }
@@ -175,6 +185,8 @@ export async function loadOrCreateSecrets(dataDir: string, state: DemoState): Pr
     shopApp: generate(),
     shopReporting: generate(),
     shopProvisioner: generate(),
+    shopAdmin: generate(),
+    relayAgent: generate(),
   };
   await writePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;

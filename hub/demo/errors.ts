@@ -8,7 +8,7 @@ export class DemoDataDirError extends DemoError {
   override name = 'DemoDataDirError';
 }
 
-export type DemoService = 'hub' | 'idp' | 'postgres' | 'ssh';
+export type DemoService = 'hub' | 'idp' | 'postgres' | 'ssh' | 'relay';
 
 /** A fixed port the demo needs is taken (most often by a demo that is already running). */
 export class DemoPortInUseError extends DemoError {
@@ -22,6 +22,7 @@ export class DemoPortInUseError extends DemoError {
       idp: 'identity provider',
       postgres: 'postgres',
       ssh: 'SSH server',
+      relay: 'relay',
     };
     super(`port ${port} (the demo ${names[service]}) is in use`);
   }

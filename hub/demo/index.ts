@@ -17,7 +17,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration, type TargetConfig } from '../config/index.ts';
-import { startDevIdp, type DevIdp } from '../dev-idp/index.ts';
+import { DEMO_AGENT, startDevIdp, type DevIdp } from '../dev-idp/index.ts';
 import { startHub, type RunningHub } from '../server.ts';
 import {
   demoPaths,
@@ -32,9 +32,11 @@ import { DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
 import { assertReachableByPostgresUser, POSTGRES_HOST, startDemoPostgres, SUPERUSER } from './postgres.ts';
 import { prepareShop, SHOP_DATABASE } from './seed.ts';
 import { startDemoSshd, type DemoSshd } from './sshd.ts';
+import { DEMO_RELAY_AGENT_ID, DEMO_RELAYS_GROUP, type DemoRelayLauncher } from './relay.ts';
 
 export { DemoDataDirError, DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
 export { resetDemoDataDir } from './data-dir.ts';
+export type { DemoRelayLauncher, DemoRelayStart } from './relay.ts';
 
 export const DEMO_AUDIENCE = 'portcullis-hub';
 
@@ -60,6 +62,7 @@ const PASSWORD_ENV = {
   shopApp: 'PORTCULLIS_DEMO_SHOP_APP_PASSWORD',
   shopReporting: 'PORTCULLIS_DEMO_SHOP_REPORTING_PASSWORD',
   shopProvisioner: 'PORTCULLIS_DEMO_SHOP_PROVISIONER_PASSWORD',
+  shopAdmin: 'PORTCULLIS_DEMO_SHOP_ADMIN_PASSWORD',
 } as const;
 
 const TARGET_DESCRIPTIONS: Record<string, string> = {
@@ -70,8 +73,9 @@ const TARGET_DESCRIPTIONS: Record<string, string> = {
     'The same data for the nightly report agent and engineers: reads only, PII masked, each session ' +
     'signed in as a database role of its own that the hub drops when the session ends.',
   'shop-admin':
-    "The app's role unmasked under the guarded preset; nobody holds it: on-call and engineers ask, " +
-    'a manager grants it for up to an hour.',
+    'An admin role of its own, unmasked under the guarded preset, enforced at the relay the demo runs (the ' +
+    "user's tunnel only carries the connection there); nobody holds it: on-call and engineers ask, a " +
+    'manager grants it for up to an hour.',
   'shop-web':
     "The shop's web server over SSH (this machine's OpenSSH server): shells and commands recorded, rm and " +
     'shutdown blocked, sudo held until a manager approves, cards and emails masked in the output.',
@@ -85,6 +89,10 @@ export interface DemoOptions {
   postgresPort?: number;
   /** The port of shop-web's SSH server; 0 (the default) picks a free one. */
   sshPort?: number;
+  /** shop-admin's relay: the command running the demo wires it (the hub's code does not import the tunnel's). */
+  relay: DemoRelayLauncher;
+  /** The relay's port; 0 (the default) picks a free one. */
+  relayPort?: number;
   /** Progress for people (first-start creation, seeding); one line per call. */
   log?: (line: string) => void;
 }
@@ -129,6 +137,8 @@ export interface RunningDemo {
   postgres: { host: string; port: number; superuserUrl: string };
   /** shop-web's SSH server, or why the demo runs without it. */
   ssh: { host: string; port: number; user: string; siteDir: string } | { leftOut: string };
+  /** shop-admin's relay. */
+  relay: { host: string; port: number };
   dataDir: string;
   /** Stops the hub, the IdP and PostgreSQL; idempotent. */
   close(): Promise<void>;
@@ -193,18 +203,19 @@ async function webTarget(sshd: DemoSshd | string): Promise<string> {
 
 async function writeHubConfig(
   dataDir: string,
-  issuer: string,
-  postgresAddress: string,
+  values: { issuer: string; postgresAddress: string; relayPort: number },
   sshd: DemoSshd | string,
 ): Promise<void> {
   const paths = demoPaths(dataDir);
   const template = await readFile(path.join(DEMO_RESOURCES, 'hub.yaml'), 'utf8');
   const header =
     '# Written by `portcullis demo` at every start from resources/demo/hub.yaml: edits do not last.\n';
-  await writePrivateFile(
-    paths.hubConfig,
-    header + fillTemplate(template, { issuer, postgres_address: postgresAddress }) + (await webTarget(sshd)),
-  );
+  const filled = fillTemplate(template, {
+    issuer: values.issuer,
+    postgres_address: values.postgresAddress,
+    relay_address: `${LOOPBACK}:${values.relayPort}`,
+  });
+  await writePrivateFile(paths.hubConfig, header + filled + (await webTarget(sshd)));
   await rm(paths.policies, { recursive: true, force: true });
   await mkdir(paths.policies, { mode: 0o700 });
   const policies = path.join(DEMO_RESOURCES, 'policies');
@@ -239,6 +250,86 @@ function describeTargets(hub: RunningHub): DemoTarget[] {
 
 function superuserUrl(secrets: DemoSecrets, port: number): string {
   return `postgres://${SUPERUSER}:${encodeURIComponent(secrets.superuser)}@${POSTGRES_HOST}:${port}/${SHOP_DATABASE}`;
+}
+
+interface PreparedRelay {
+  port: number;
+  caFile: string;
+}
+
+interface ServiceContext {
+  dataDir: string;
+  secrets: DemoSecrets;
+  postgresAddress: string;
+  sshd: DemoSshd | string;
+  /** Each started service's stop, pushed as it starts. */
+  started: (() => Promise<void>)[];
+  log: (line: string) => void;
+}
+
+/** The relay's port and certificate authority, before the hub.yaml that names them is written. */
+async function prepareRelay(options: DemoOptions, dataDir: string): Promise<PreparedRelay> {
+  const port = options.relayPort || (await listenOnce(0));
+  if (options.relayPort) await assertPortFree('relay', port);
+  await mkdir(demoPaths(dataDir).relay, { recursive: true, mode: 0o700 });
+  const { caFile } = await options.relay.prepare(demoPaths(dataDir).relay);
+  return { port, caFile };
+}
+
+/** The IdP (with the relay's identity), the hub, and shop-admin's relay signed in to it. */
+async function startIdpHubAndRelay(
+  options: DemoOptions,
+  requested: { idp: number; hub: number },
+  ctx: ServiceContext,
+) {
+  const paths = demoPaths(ctx.dataDir);
+  const relayAgent = {
+    clientId: DEMO_RELAY_AGENT_ID,
+    clientSecret: ctx.secrets.relayAgent,
+    name: "shop-admin's relay",
+    groups: [DEMO_RELAYS_GROUP],
+  };
+  const prepared = await prepareRelay(options, ctx.dataDir);
+  const idp: DevIdp = await onPort('idp', requested.idp, () =>
+    startDevIdp({
+      port: requested.idp,
+      audience: DEMO_AUDIENCE,
+      stateFile: paths.idpState,
+      agents: [DEMO_AGENT, relayAgent],
+    }),
+  );
+  ctx.started.push(() => idp.close());
+  const values = { issuer: idp.issuer, postgresAddress: ctx.postgresAddress, relayPort: prepared.port };
+  await writeHubConfig(ctx.dataDir, values, ctx.sshd);
+  const env = Object.fromEntries(
+    Object.entries(PASSWORD_ENV).map(([name, variable]) => [
+      variable,
+      ctx.secrets[name as keyof typeof PASSWORD_ENV],
+    ]),
+  );
+  const hub = await onPort('hub', requested.hub, () =>
+    startHub({
+      configFile: paths.hubConfig,
+      database: paths.hubDatabase,
+      listen: `${LOOPBACK}:${requested.hub}`,
+      env,
+      logLevel: 'error',
+    }),
+  );
+  ctx.started.push(() => hub.close());
+  const relay = await onPort('relay', prepared.port, () =>
+    options.relay.start({
+      hubUrl: hub.url,
+      issuer: idp.issuer,
+      host: LOOPBACK,
+      port: prepared.port,
+      dir: paths.relay,
+      agent: relayAgent,
+      log: ctx.log,
+    }),
+  );
+  ctx.started.push(async () => void (await relay.stop()));
+  return { idp, hub, relay: { host: LOOPBACK, port: prepared.port } };
 }
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
@@ -292,6 +383,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         shopApp: secrets.shopApp,
         shopReporting: secrets.shopReporting,
         shopProvisioner: secrets.shopProvisioner,
+        shopAdmin: secrets.shopAdmin,
       },
       path.join(DEMO_RESOURCES, 'shop.sql'),
     );
@@ -302,31 +394,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     if (sshd.started) started.push(() => sshd.sshd.stop());
     else log(`shop-web is left out: ${sshd.reason}`);
 
-    const idp: DevIdp = await onPort('idp', requested.idp, () =>
-      startDevIdp({ port: requested.idp, audience: DEMO_AUDIENCE, stateFile: paths.idpState }),
-    );
-    started.push(() => idp.close());
-
-    await writeHubConfig(
+    const { idp, hub, relay } = await startIdpHubAndRelay(options, requested, {
       dataDir,
-      idp.issuer,
-      `${postgres.host}:${postgres.port}`,
-      sshd.started ? sshd.sshd : sshd.reason,
-    );
-    const hub = await onPort('hub', requested.hub, () =>
-      startHub({
-        configFile: paths.hubConfig,
-        database: paths.hubDatabase,
-        listen: `${LOOPBACK}:${requested.hub}`,
-        env: {
-          [PASSWORD_ENV.shopApp]: secrets.shopApp,
-          [PASSWORD_ENV.shopReporting]: secrets.shopReporting,
-          [PASSWORD_ENV.shopProvisioner]: secrets.shopProvisioner,
-        },
-        logLevel: 'error',
-      }),
-    );
-    started.push(() => hub.close());
+      secrets,
+      postgresAddress: `${postgres.host}:${postgres.port}`,
+      sshd: sshd.started ? sshd.sshd : sshd.reason,
+      started,
+      log,
+    });
 
     const agent = idp.agents[0]!;
     let closing: Promise<void> | undefined;
@@ -351,6 +426,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       ssh: sshd.started
         ? { host: sshd.sshd.host, port: sshd.sshd.port, user: sshd.sshd.user, siteDir: sshd.sshd.siteDir }
         : { leftOut: sshd.reason },
+      relay,
       dataDir,
       close() {
         closing ??= stopAll();

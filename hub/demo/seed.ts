@@ -13,12 +13,15 @@ export const SHOP_APP_ROLE = 'shop_app';
 export const SHOP_REPORTING_ROLE = 'shop_reporting';
 /** Creates and drops shop-reporting's per-session roles: CREATEROLE, hands out shop_reporting only. */
 export const SHOP_PROVISIONER_ROLE = 'shop_provisioner';
+/** shop-admin's own role (not shop-db's): the database's logs tell the two apart. */
+export const SHOP_ADMIN_ROLE = 'shop_admin';
 const SEED_VERSION = 1;
 
 export interface ShopPasswords {
   shopApp: string;
   shopReporting: string;
   shopProvisioner: string;
+  shopAdmin: string;
 }
 
 export interface SuperuserConnection {
@@ -45,6 +48,7 @@ async function ensureRoles(admin: pg.Client, passwords: ShopPasswords): Promise<
     [SHOP_APP_ROLE, passwords.shopApp],
     [SHOP_REPORTING_ROLE, passwords.shopReporting],
     [SHOP_PROVISIONER_ROLE, passwords.shopProvisioner],
+    [SHOP_ADMIN_ROLE, passwords.shopAdmin],
   ];
   for (const [role, password] of roles) {
     const exists = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
@@ -68,6 +72,17 @@ async function ensureProvisioner(admin: pg.Client): Promise<void> {
     `GRANT ${admin.escapeIdentifier(SHOP_REPORTING_ROLE)} TO ${provisioner} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`,
   );
   await admin.query(`GRANT pg_signal_backend TO ${provisioner}`);
+}
+
+/** shop_admin reads and writes the shop as shop_app does; granted at every start, seeded before it or not. */
+async function grantAdmin(shop: pg.Client): Promise<void> {
+  const admin = shop.escapeIdentifier(SHOP_ADMIN_ROLE);
+  await shop.query(
+    `GRANT CONNECT, TEMPORARY ON DATABASE ${shop.escapeIdentifier(SHOP_DATABASE)} TO ${admin}`,
+  );
+  await shop.query(`GRANT USAGE ON SCHEMA public TO ${admin}`);
+  await shop.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON customers, orders, payments TO ${admin}`);
+  await shop.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${admin}`);
 }
 
 async function isSeeded(shop: pg.Client): Promise<boolean> {
@@ -167,7 +182,10 @@ export async function prepareShop(
 
   const shop = await connect(server, SHOP_DATABASE);
   try {
-    if (await isSeeded(shop)) return { seeded: false, rows: await countRows(shop) };
+    if (await isSeeded(shop)) {
+      await grantAdmin(shop);
+      return { seeded: false, rows: await countRows(shop) };
+    }
     const schema = await readFile(schemaFile, 'utf8');
     await shop.query('BEGIN');
     try {
@@ -182,6 +200,7 @@ export async function prepareShop(
     // Statistics now, not whenever autovacuum gets to it: the planner's estimate of a held statement's
     // rows (shown to the approver) is only as good as they are.
     await shop.query('ANALYZE customers, orders, payments');
+    await grantAdmin(shop);
     return { seeded: true, rows: await countRows(shop) };
   } finally {
     await shop.end();

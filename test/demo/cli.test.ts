@@ -80,7 +80,10 @@ function occupyPort(): Promise<Server> {
   });
 }
 
-const ephemeral = ['--hub-port', '0', '--idp-port', '0', '--postgres-port', '0', '--ssh-port', '0'];
+const ephemeral = [
+  ...['--hub-port', '0', '--idp-port', '0', '--postgres-port', '0'],
+  ...['--ssh-port', '0', '--relay-port', '0'],
+];
 
 describe('portcullis demo', () => {
   // The first two tests share a data directory: the second run is the one that finds it.
@@ -103,6 +106,7 @@ describe('portcullis demo', () => {
         'agent',
         'targets',
         'ssh',
+        'relay',
         'dataDir',
       ]);
       expect(ready).toMatchObject({

@@ -38,6 +38,12 @@ import { delegatedCredentials } from '../../tunnel/postgres/upstream-credentials
 import { connectionNumbering, openDelegatedTunnel } from '../support/delegated-tunnel.ts';
 import { run } from '../support/commands.ts';
 import { sshdMissing } from '../../hub/demo/sshd.ts';
+import { signInPerson } from '../../tunnel/account/account.ts';
+import { portcullisHome } from '../../tunnel/account/home.ts';
+import { demoRelayLauncher } from '../../tunnel/relay/demo-relay.ts';
+import { startEngine } from '../../tunnel/runtime/engine.ts';
+import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
+import { freeRange } from '../support/waiting.ts';
 
 let scratch: string;
 let dataDir: string;
@@ -48,7 +54,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-demo-'));
   await chmod(scratch, 0o755); // as root, PostgreSQL runs as the postgres user, who must pass through it
   dataDir = path.join(scratch, 'demo');
-  demo = await startDemo({ dataDir });
+  demo = await startDemo({ dataDir, relay: demoRelayLauncher() });
 });
 
 afterAll(async () => {
@@ -445,6 +451,59 @@ describe.skipIf(sshdMissing())('shop-web', () => {
   });
 });
 
+describe('shop-admin', () => {
+  it('runs through the relay the demo starts, as a role of its own: asked for, granted, unmasked, served by the relay', async () => {
+    expect(demo.relay).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    const home = await mkdtemp(path.join(scratch, 'priya-'));
+    const priya = await signInPerson({
+      hubUrl: demo.hubUrl,
+      paths: portcullisHome({ PORTCULLIS_HOME: home }),
+      openBrowser: fakeBrowser(demoUser('priya')).openBrowser,
+    });
+    const request = await priya.hub.requestAccess({
+      targetId: 'shop-admin',
+      reason: 'fix order 42',
+      durationSeconds: 1800,
+    });
+    const elena = await signIn('elena');
+    await elena.decideAccess(request.id, { approve: true, comment: 'go ahead' });
+    const opened = await priya.hub.openSession('shop-admin');
+    // The user's side learns where the relay is and how to verify it, nothing about the database.
+    expect(opened.connection).toMatchObject({ kind: 'relay', port: (demo.relay as { port: number }).port });
+    expect(JSON.stringify(opened)).not.toContain('shop_admin');
+    await priya.hub.closeSession(opened.sessionId);
+
+    const engine = await startEngine({
+      hub: priya.hub,
+      tokens: priya.tokens,
+      identity: await priya.hub.me(),
+      paths: { spool: path.join(home, 'spool.db'), ports: path.join(home, 'ports.json') },
+      portRange: await freeRange(2),
+    });
+    const direct = await superuser();
+    try {
+      const tunnel = await engine.open('shop-admin');
+      const client = new pg.Client({ connectionString: tunnel.endpoint.url });
+      await client.connect();
+      const shown = await client.query('SELECT current_user AS who, ssn FROM customers WHERE id = 1');
+      await client.end();
+      const raw = await direct.query('SELECT ssn FROM customers WHERE id = 1');
+      expect(shown.rows[0]).toEqual({ who: 'shop_admin', ssn: raw.rows[0].ssn }); // guarded: unmasked
+      // The relay served the connection: a session of its own under Priya's, whose sign-in the hub proved.
+      const tom = await signIn('tom');
+      const served = (await tom.searchSessions({ subject: 'priya' })).filter(
+        (s) => s.parentId === tunnel.sessionId,
+      );
+      expect(served).toHaveLength(1);
+      expect((await tom.proofs(served[0]!.id)).map((p) => p.user)).toContain('shop_admin');
+    } finally {
+      await direct.end();
+      await engine.stop();
+      await elena.revokeAccess(request.id, 'order 42 fixed'); // later tests ask for shop-admin afresh
+    }
+  });
+});
+
 describe('the data directory', () => {
   it('keeps what it writes owner-only: directories 0700, files 0600, the hub store and its WAL included', async () => {
     // Some activity, so that the hub's store has its -wal and -shm files.
@@ -481,6 +540,9 @@ describe('the data directory', () => {
         'secrets.json',
         'idp-state.json',
         'policies/shop.yaml',
+        'relay/ca.pem',
+        'relay/ca.key',
+        'relay/relay.key',
       ]),
     );
     const top = await stat(dataDir);
@@ -515,7 +577,7 @@ describe('the data directory', () => {
 
     // Restarted on the same ports (as `npm start` does): Priya's sign-in outlives it.
     const ports = { hubPort: Number(new URL(demo.hubUrl).port), idpPort: Number(new URL(demo.issuer).port) };
-    demo = await startDemo({ dataDir, ...ports });
+    demo = await startDemo({ dataDir, ...ports, relay: demoRelayLauncher() });
     expect((await stat(path.join(dataDir, 'idp-state.json'))).mode & 0o777).toBe(0o600);
     expect((await priya.targets()).find((t) => t.id === 'shop-admin')).toMatchObject({ status: 'pending' });
     const config = await discoverIssuer({ issuer: demo.issuer, clientId: demo.publicClientId });
@@ -547,7 +609,9 @@ describe('the data directory', () => {
     await mkdir(foreign);
     await writeFile(path.join(foreign, 'notes.txt'), 'mine');
 
-    await expect(startDemo({ dataDir: foreign })).rejects.toThrow(/is not a Portcullis demo directory/);
+    await expect(startDemo({ dataDir: foreign, relay: demoRelayLauncher() })).rejects.toThrow(
+      /is not a Portcullis demo directory/,
+    );
     await expect(resetDemoDataDir(foreign)).rejects.toThrow(DemoError);
     expect(await readFile(path.join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
 

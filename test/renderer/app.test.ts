@@ -19,6 +19,7 @@ import pg from 'pg';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../hub/demo/index.ts';
+import { demoRelayLauncher } from '../../tunnel/relay/demo-relay.ts';
 import { contentSecurityPolicy } from '../../main/security.ts';
 import { seriousViolations } from '../support/axe.ts';
 import { createTestDesktop, type TestDesktop } from '../support/desktop.ts';
@@ -104,7 +105,7 @@ beforeAll(async () => {
   await mkdir(shots, { recursive: true });
   scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-app-'));
   await chmod(scratch, 0o755); // as root, PostgreSQL runs as its own user, who must pass through it
-  demo = await startDemo({ dataDir: path.join(scratch, 'demo') });
+  demo = await startDemo({ dataDir: path.join(scratch, 'demo'), relay: demoRelayLauncher() });
   harness = await startRendererHarness(version);
 }, 180_000);
 

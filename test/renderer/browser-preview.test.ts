@@ -13,6 +13,7 @@ import { build as esbuild } from 'esbuild';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../hub/demo/index.ts';
+import { demoRelayLauncher } from '../../tunnel/relay/demo-relay.ts';
 import {
   commandClipboard,
   downloadsDialogs,
@@ -87,7 +88,7 @@ describe.skipIf(!haveChromium)(
     beforeAll(async () => {
       scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-preview-'));
       execFileSync('chmod', ['755', scratch]); // as root, PostgreSQL runs as its own user
-      demo = await startDemo({ dataDir: path.join(scratch, 'demo') });
+      demo = await startDemo({ dataDir: path.join(scratch, 'demo'), relay: demoRelayLauncher() });
       harness = await startRendererHarness('9.9.9');
       desktop = await createTestDesktop({ hubUrl: demo.hubUrl });
       await desktop.services.start();

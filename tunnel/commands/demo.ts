@@ -11,7 +11,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { DemoService, RunningDemo } from '../../hub/demo/index.ts';
+import type { DemoService, DemoUser, RunningDemo } from '../../hub/demo/index.ts';
 import { portcullisHome } from '../account/home.ts';
 import { stopWhenParentExits } from '../runtime/parent-process.ts';
 import { createOutput, table, type Output } from './output.ts';
@@ -21,6 +21,7 @@ export const DEFAULT_DEMO_PORTS: Record<DemoService, number> = {
   idp: 8471,
   postgres: 8472,
   ssh: 8473,
+  relay: 8474,
 };
 
 const PORT_FLAGS: Record<DemoService, string> = {
@@ -28,6 +29,7 @@ const PORT_FLAGS: Record<DemoService, string> = {
   idp: '--idp-port',
   postgres: '--postgres-port',
   ssh: '--ssh-port',
+  relay: '--relay-port',
 };
 
 interface DemoCommandOptions {
@@ -36,6 +38,7 @@ interface DemoCommandOptions {
   idpPort: number;
   postgresPort: number;
   sshPort: number;
+  relayPort: number;
   reset?: boolean;
 }
 
@@ -67,6 +70,7 @@ function readyLine(demo: RunningDemo): Record<string, unknown> {
     agent: { clientId: demo.agent.clientId, clientSecret: demo.agent.clientSecret },
     targets: demo.targets.map(({ id, name, policy, access }) => ({ id, name, policy, access })),
     ssh: demo.ssh,
+    relay: demo.relay,
     dataDir: demo.dataDir,
   };
 }
@@ -141,18 +145,29 @@ function guide(demo: RunningDemo): string {
       ['portcullis approve ID', 'and it runs in the first terminal'],
     ]),
     '',
-    `3. Just in time: nobody holds shop-admin. ${engineer.name} asks, ${manager.name} decides:`,
-    commented(7, [
-      ['portcullis request shop-admin --reason "fix order 42" --duration 30m', `as ${engineer.username}`],
-      ['portcullis requests --pending', `as ${manager.username}; then portcullis approve ID`],
-    ]),
-    '',
+    ...jitGuide(demo, engineer, manager),
     '4. As the nightly report agent (client credentials, read-only):',
     `       PORTCULLIS_HUB=${hub} PORTCULLIS_CLIENT_ID=${demo.agent.clientId} \\`,
     `       PORTCULLIS_CLIENT_SECRET=${demo.agent.clientSecret} portcullis connect shop-reporting`,
     '',
     ...sshGuide(demo, engineer.name),
   ].join('\n');
+}
+
+/** Step 3: shop-admin, asked for and granted, then through the demo's relay. */
+function jitGuide(demo: RunningDemo, engineer: DemoUser, manager: DemoUser): string[] {
+  return [
+    `3. Just in time: nobody holds shop-admin. ${engineer.name} asks, ${manager.name} decides:`,
+    commented(7, [
+      ['portcullis request shop-admin --reason "fix order 42" --duration 30m', `as ${engineer.username}`],
+      ['portcullis requests --pending', `as ${manager.username}; then portcullis approve ID`],
+      [
+        'portcullis connect shop-admin',
+        `then, through the relay at ${demo.relay.host}:${demo.relay.port}: it alone reaches the database`,
+      ],
+    ]),
+    '',
+  ];
 }
 
 /** Step 5, with shop-web; or why the demo runs without it. */
@@ -216,6 +231,7 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
     // Loaded here so the other commands do not pay for PostgreSQL, the hub and the IdP.
     const { DemoDataDirError, DemoError, DemoPortInUseError, resetDemoDataDir, startDemo } =
       await import('../../hub/demo/index.ts');
+    const { demoRelayLauncher } = await import('../relay/demo-relay.ts');
     let demo: RunningDemo;
     try {
       if (options.reset) {
@@ -228,6 +244,8 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
         idpPort: options.idpPort,
         postgresPort: options.postgresPort,
         sshPort: options.sshPort,
+        relay: demoRelayLauncher(),
+        relayPort: options.relayPort,
         log,
       });
     } catch (error) {
@@ -271,6 +289,7 @@ export function demoCommand(): Command {
     .addOption(portOption('idp', "the identity provider's port"))
     .addOption(portOption('postgres', "the demo PostgreSQL's port"))
     .addOption(portOption('ssh', "shop-web's SSH server (this machine's OpenSSH, when installed)"))
+    .addOption(portOption('relay', "shop-admin's relay"))
     .option('--reset', 'delete the demo data directory first and start afresh')
     .action((options: DemoCommandOptions) => runDemo(options));
 }
