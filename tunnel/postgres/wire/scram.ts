@@ -49,9 +49,34 @@ function saltedPassword(password: string, salt: Buffer, iterations: number): Buf
   return pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, KEY_LENGTH, 'sha256');
 }
 
-function keysFrom(salted: Buffer): { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer } {
+type ScramKeys = { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer };
+
+function keysFrom(salted: Buffer): ScramKeys {
   const clientKey = hmac(salted, 'Client Key');
   return { clientKey, storedKey: sha256(clientKey), serverKey: hmac(salted, 'Server Key') };
+}
+
+/** Client keys kept: a few servers and passwords at a time (a server hands out one salt per role). */
+const KEYS_KEPT = 32;
+const clientKeys = new Map<string, ScramKeys>();
+
+/**
+ * The keys a client derives from a password and the server's salt and iteration count — the same for
+ * every connection to that server, so kept: PBKDF2 at PostgreSQL's 4096 iterations blocks the event
+ * loop (every other session) for milliseconds, once per connection otherwise. Keyed by a digest of the
+ * password; the keys are worth no more than the password the process already holds.
+ */
+function keysFor(password: string, salt: Buffer, iterations: number): ScramKeys {
+  const key = `${iterations}:${salt.toString('base64')}:${createHash('sha256').update(password).digest('base64')}`;
+  let keys = clientKeys.get(key);
+  if (keys) {
+    clientKeys.delete(key);
+  } else {
+    keys = keysFrom(saltedPassword(password, salt, iterations));
+    if (clientKeys.size >= KEYS_KEPT) clientKeys.delete(clientKeys.keys().next().value!);
+  }
+  clientKeys.set(key, keys);
+  return keys;
 }
 
 function newNonce(): string {
@@ -305,9 +330,7 @@ export class ScramClient {
   handleServerFirst(serverFirst: string): string {
     if (typeof this.secret !== 'string') throw new ScramError('this SCRAM client answers remotely');
     const challenge = this.readChallenge(serverFirst);
-    const { clientKey, storedKey, serverKey } = keysFrom(
-      saltedPassword(this.secret, challenge.salt, challenge.iterations),
-    );
+    const { clientKey, storedKey, serverKey } = keysFor(this.secret, challenge.salt, challenge.iterations);
     const proof = xor(clientKey, hmac(storedKey, challenge.authMessage));
     this.state = { step: 'final-sent', expectedServerSignature: hmac(serverKey, challenge.authMessage) };
     return `${challenge.withoutProof},p=${proof.toString('base64')}`;
