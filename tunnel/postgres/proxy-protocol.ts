@@ -14,7 +14,7 @@ import { ProtocolViolation } from './wire/reader.ts';
 import { readBind, readExecute, readParse, readQuery, readTarget } from './wire/queries.ts';
 import { Backend, Frontend } from './wire/codes.ts';
 import type { TransactionStatus } from './wire/session-status.ts';
-import { ResultAttribution, type PendingPlan } from './result-attribution.ts';
+import { ResultAttribution, type PendingPlan, type ReadMessage } from './result-attribution.ts';
 
 /** What the session counts of the statements that pass through it. */
 export interface StatementCounts {
@@ -77,6 +77,9 @@ export class ProxyProtocol {
   private readonly results: ResultAttribution;
   private clientTerminated = false;
   private serverEnded = false;
+  /** The last client frame read, and its reading: forwarded next, it is not read again. */
+  private readFrame: Buffer | undefined;
+  private readMessage: ReadMessage | undefined;
 
   constructor(private readonly options: ProxyProtocolOptions) {
     this.results = new ResultAttribution({
@@ -120,9 +123,9 @@ export class ProxyProtocol {
     }
     switch (type) {
       case Frontend.query:
-        return { kind: 'query', sql: readQuery(frame) };
+        return { kind: 'query', sql: this.read(frame, readQuery(frame)) };
       case Frontend.parse: {
-        const parse = readParse(frame);
+        const parse = this.read(frame, readParse(frame));
         this.statements.set(parse.statement, parse.sql);
         return { kind: 'parse', ...parse };
       }
@@ -131,13 +134,13 @@ export class ProxyProtocol {
       case Frontend.execute:
         return this.executeRoute(frame);
       case Frontend.close: {
-        const target = readTarget(frame);
+        const target = this.read(frame, readTarget(frame));
         if (target.kind === 'S') this.statements.delete(target.name);
         else this.portals.delete(target.name);
         return { kind: 'close', target: target.kind, name: target.name };
       }
       case Frontend.describe:
-        readTarget(frame);
+        this.read(frame, readTarget(frame));
         return 'forward';
       case Frontend.functionCall:
         return { kind: 'function-call', functionOid: frame.readUInt32BE(5) };
@@ -157,8 +160,15 @@ export class ProxyProtocol {
     }
   }
 
+  /** Keeps the reading of `frame` for when it is forwarded. */
+  private read<T extends ReadMessage>(frame: Buffer, message: T): T {
+    this.readFrame = frame;
+    this.readMessage = message;
+    return message;
+  }
+
   private bindRoute(frame: Buffer): StatementRoute {
-    const bind = readBind(frame);
+    const bind = this.read(frame, readBind(frame));
     const sql = this.statements.get(bind.statement) ?? '';
     this.portals.set(bind.portal, {
       statement: bind.statement,
@@ -170,7 +180,7 @@ export class ProxyProtocol {
   }
 
   private executeRoute(frame: Buffer): StatementRoute {
-    const { portal: name } = readExecute(frame);
+    const { portal: name } = this.read(frame, readExecute(frame));
     const portal = this.portals.get(name);
     return {
       kind: 'execute',
@@ -214,7 +224,9 @@ export class ProxyProtocol {
     } else if (EXTENDED.has(type)) {
       this.extendedSinceSync = true;
     }
-    const before = this.results.sent(type, frame);
+    const read = frame === this.readFrame ? this.readMessage : undefined;
+    this.readFrame = this.readMessage = undefined;
+    const before = this.results.sent(type, frame, read);
     if (before) this.options.toServer(before);
     this.options.toServer(frame);
   }

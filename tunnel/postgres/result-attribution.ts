@@ -14,7 +14,15 @@
  */
 import { serialize } from 'pg-protocol';
 import { readRowDescription, type FieldDescription } from './wire/results.ts';
-import { readBind, readExecute, readParse, readQuery, readTarget } from './wire/queries.ts';
+import {
+  readBind,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
+  type BindMessage,
+  type ParseMessage,
+} from './wire/queries.ts';
 import { Backend, Frontend } from './wire/codes.ts';
 import { ServerNames, type Producer, type Resolution, type Tally } from './server-names.ts';
 import {
@@ -38,6 +46,14 @@ export interface ResultSummary {
   maskedCells: number;
   durationMs: number;
 }
+
+/**
+ * A client message as whoever forwards it already read it (the text of a Query, a Parse, Bind, Execute,
+ * Describe or Close), so that it is not read twice; it must be the reading of the very frame sent.
+ */
+export type ReadMessage = string | ParseMessage | BindMessage | { portal: string; maxRows: number } | Target;
+
+type Target = { kind: 'S' | 'P'; name: string };
 
 export interface ResultAttributionOptions {
   /** Masking of results; absent when the policy masks nothing, and then every result passes. */
@@ -94,20 +110,23 @@ export class ResultAttribution {
 
   // ---- frontend ----------------------------------------------------------------------------------
 
-  /** A message is going upstream; returns a message to send just before it, if the tunnel needs one. */
-  sent(type: number, frame: Buffer): Buffer | undefined {
+  /**
+   * A message is going upstream (`read`: its reading, if already made); returns a message to send just
+   * before it, if the tunnel needs one.
+   */
+  sent(type: number, frame: Buffer, read?: ReadMessage): Buffer | undefined {
     const describedJustBefore = this.describedJustBefore;
     this.describedJustBefore = undefined;
     switch (type) {
       case Frontend.query: {
-        const sql = readQuery(frame);
+        const sql = typeof read === 'string' ? read : readQuery(frame);
         if (this.options.planner) this.input.remember(sql);
         const effects = this.options.planner?.effects(sql) ?? [];
         this.expected.push({ kind: 'query', sql, effects, index: 0, sentAt: this.now() });
         return undefined;
       }
       case Frontend.parse: {
-        const { statement, sql } = readParse(frame);
+        const { statement, sql } = (read as ParseMessage | undefined) ?? readParse(frame);
         if (this.options.planner) this.input.remember(sql);
         const effect = this.options.planner?.effects(sql)[0] ?? this.unknownEffect;
         this.expected.push({
@@ -118,22 +137,25 @@ export class ResultAttribution {
         return undefined;
       }
       case Frontend.bind: {
-        const bind = readBind(frame);
+        const bind = (read as BindMessage | undefined) ?? readBind(frame);
         const { portal, statement, resultFormats } = bind;
         if (this.options.planner) this.rememberParameters(bind.parameters, bind.parameterFormats);
         this.expected.push({ kind: 'bind', portal, statement, formats: resultFormats });
         return undefined;
       }
       case Frontend.describe: {
-        const { kind, name } = readTarget(frame);
+        const { kind, name } = (read as Target | undefined) ?? readTarget(frame);
         this.expected.push({ kind: 'describe', target: kind, name, injected: false });
         if (kind === 'P') this.describedJustBefore = name;
         return undefined;
       }
       case Frontend.execute:
-        return this.sentExecute(readExecute(frame).portal, describedJustBefore);
+        return this.sentExecute(
+          ((read as { portal: string } | undefined) ?? readExecute(frame)).portal,
+          describedJustBefore,
+        );
       case Frontend.close: {
-        const { kind, name } = readTarget(frame);
+        const { kind, name } = (read as Target | undefined) ?? readTarget(frame);
         this.expected.push({ kind: 'close', target: kind, name });
         return undefined;
       }
