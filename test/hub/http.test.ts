@@ -44,6 +44,7 @@ const ENV = {
   PAYMENTS_DB_PASSWORD: 'payments-secret',
   LEDGER_DB_PASSWORD: 'ledger-secret',
   ANALYTICS_DB_PASSWORD: 'analytics-secret',
+  ADMIN_DB_PASSWORD: 'admin-secret',
   WEB_SSH_KEY: generateKeyPair('web deploy key').privateKey,
 };
 
@@ -55,7 +56,15 @@ const APPROVER_BOT: DevAgent = {
   groups: ['managers'],
 };
 
-const ROLES = ['engineer', 'oncall', 'manager', 'auditor', 'agent', 'anonymous'] as const;
+/** The relay's own identity: an agent in the hub's `relays` group. */
+const RELAY_AGENT: DevAgent = {
+  clientId: 'matrix-relay',
+  clientSecret: 'matrix-relay-demo-secret',
+  name: 'Matrix relay',
+  groups: ['relays'],
+};
+
+const ROLES = ['engineer', 'oncall', 'manager', 'auditor', 'agent', 'relay', 'anonymous'] as const;
 type Role = (typeof ROLES)[number];
 
 /** priya: engineering; marcus: engineering + oncall; elena: engineering + managers; tom: auditors. */
@@ -66,6 +75,7 @@ function hubConfig(issuer: string, file: string): HubConfig {
     `identity: { issuer: ${issuer}, audience: ${AUDIENCE} }
 admins: [platform-admins]
 auditors: [auditors]
+relays: [relays]
 approvals: { per_session_per_minute: 1000, per_requester_per_minute: 1000, max_pending_per_requester: 1000 }
 targets:
   - id: app-db
@@ -101,6 +111,15 @@ targets:
     credentials: { user: reporter, password_env: ANALYTICS_DB_PASSWORD }
     policy: read-only
     access: [agents]
+  - id: admin-db
+    kind: postgres
+    address: 127.0.0.1:5436
+    database: app
+    tls: { sslmode: disable }
+    credentials: { user: app_admin, password_env: ADMIN_DB_PASSWORD }
+    access: [engineering]
+    enforcement: relay
+    relay: { address: 127.0.0.1:6433, sslrootcert: system }
   - id: web
     kind: ssh
     address: 127.0.0.1:2222
@@ -126,7 +145,7 @@ let botToken: string;
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), 'portcullis-hub-http-'));
   [idp, shortIdp] = await Promise.all([
-    startDevIdp({ audience: AUDIENCE, agents: [DEMO_AGENT, APPROVER_BOT] }),
+    startDevIdp({ audience: AUDIENCE, agents: [DEMO_AGENT, APPROVER_BOT, RELAY_AGENT] }),
     startDevIdp({ audience: AUDIENCE, accessTokenTtlSeconds: 2 }),
   ]);
   const [engineer, oncall, manager, auditor] = await Promise.all(
@@ -139,6 +158,7 @@ beforeAll(async () => {
     manager: manager!.accessToken,
     auditor: auditor!.accessToken,
     agent: await agentToken(idp, DEMO_AGENT),
+    relay: await agentToken(idp, RELAY_AGENT),
     anonymous: null,
   };
   botToken = await agentToken(idp, APPROVER_BOT);
@@ -396,11 +416,28 @@ describe('the hub HTTP API on SQLite', () => {
   const freshApproval = async (): Promise<string> =>
     (await as(hub, 'engineer').holdStatement(hold(fx.session))).id;
   const freshSession = async (): Promise<string> => holdingSession(as(hub, 'engineer'), 'app-db');
+  /** Priya's session on the relay-enforced admin-db. */
+  const freshRelayed = async (): Promise<string> =>
+    (await as(hub, 'engineer').openSession('admin-db')).sessionId;
+  /** A connection the relay serves for a fresh session of Priya's on admin-db: its own session's id. */
+  const freshRelayConnection = async (): Promise<string> =>
+    (
+      await as(hub, 'relay').admitRelayConnection({
+        sessionId: await freshRelayed(),
+        accessToken: tokens.engineer!,
+      })
+    ).connectionSessionId;
+  const scram = {
+    method: 'postgres-scram-sha-256' as const,
+    connection: 1,
+    clientFirst: 'n,,n=,r=matrix',
+    serverFirst: 'r=matrix-server,s=c2FsdA==,i=4096',
+  };
 
   interface Row {
     route: string;
-    /** engineer, oncall, manager, auditor, agent, anonymous */
-    expect: [number, number, number, number, number, number];
+    /** engineer, oncall, manager, auditor, agent, relay, anonymous */
+    expect: [number, number, number, number, number, number, number];
     /** Makes a fresh object for each role's attempt (for calls that change what they touch). */
     fresh?: () => Promise<string>;
     call(client: HubClient, id: string): Promise<unknown>;
@@ -409,10 +446,10 @@ describe('the hub HTTP API on SQLite', () => {
 
   const since = '2000-01-01T00:00:00.000Z';
   const ROWS: Row[] = [
-    { route: 'GET /healthz', expect: [200, 200, 200, 200, 200, 200], call: (c) => c.health() },
+    { route: 'GET /healthz', expect: [200, 200, 200, 200, 200, 200, 200], call: (c) => c.health() },
     {
       route: 'GET /v1/identity',
-      expect: [200, 200, 200, 200, 200, 200],
+      expect: [200, 200, 200, 200, 200, 200, 200],
       call: async (c) => {
         const identity = await c.identity();
         expect(identity).toEqual({
@@ -423,65 +460,73 @@ describe('the hub HTTP API on SQLite', () => {
         });
       },
     },
-    { route: 'GET /v1/me', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.me() },
-    { route: 'GET /v1/targets', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.targets() },
+    { route: 'GET /v1/me', expect: [200, 200, 200, 200, 200, 200, 401], call: (c) => c.me() },
+    { route: 'GET /v1/targets', expect: [200, 200, 200, 200, 200, 200, 401], call: (c) => c.targets() },
     // Admins only (nobody here is one: test/hub/policy-checks.test.ts has admins).
-    { route: 'GET /v1/policy-checks', expect: [403, 403, 403, 403, 403, 401], call: (c) => c.policyChecks() },
+    {
+      route: 'GET /v1/policy-checks',
+      expect: [403, 403, 403, 403, 403, 403, 401],
+      call: (c) => c.policyChecks(),
+    },
     {
       route: 'POST /v1/policy-checks/:id',
-      expect: [403, 403, 403, 403, 403, 401],
+      expect: [403, 403, 403, 403, 403, 403, 401],
       call: (c) => c.recheckPolicy('app-db'),
     },
     {
       route: 'POST /v1/sessions (standing access: app-db)',
-      expect: [201, 201, 201, 403, 403, 401],
+      expect: [201, 201, 201, 403, 403, 403, 401],
       call: (c) => c.openSession('app-db'),
     },
     {
       route: 'POST /v1/sessions (JIT target without a grant: payments-db)',
-      expect: [403, 403, 403, 403, 403, 401],
+      expect: [403, 403, 403, 403, 403, 403, 401],
       call: (c) => c.openSession('payments-db'),
     },
     {
       route: "POST /v1/sessions (the agent's target: analytics-db)",
-      expect: [403, 403, 403, 403, 201, 401],
+      expect: [403, 403, 403, 403, 201, 403, 401],
       call: (c) => c.openSession('analytics-db'),
     },
     {
       route: 'POST /v1/sessions (no such target)',
-      expect: [404, 404, 404, 404, 404, 401],
+      expect: [404, 404, 404, 404, 404, 404, 401],
       call: (c) => c.openSession('no-such-db'),
     },
-    { route: 'GET /v1/sessions', expect: [200, 200, 200, 200, 200, 401], call: (c) => c.searchSessions() },
+    {
+      route: 'GET /v1/sessions',
+      expect: [200, 200, 200, 200, 200, 200, 401],
+      call: (c) => c.searchSessions(),
+    },
     {
       route: "GET /v1/sessions?subject=priya (someone else's)",
-      expect: [200, 403, 403, 200, 403, 401],
+      expect: [200, 403, 403, 200, 403, 403, 401],
       call: (c) => c.searchSessions({ subject: 'priya' }),
     },
     {
       route: 'GET /v1/sessions/to-close',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: (c) => c.sessionsToClose(),
     },
     {
       route: "GET /v1/sessions/:id (priya's)",
-      expect: [200, 403, 403, 200, 403, 401],
+      expect: [200, 403, 403, 200, 403, 403, 401],
       call: (c) => c.session(fx.session),
     },
     {
       route: 'GET /v1/sessions/:id (no such session)',
-      expect: [404, 404, 404, 404, 404, 401],
+      expect: [404, 404, 404, 404, 404, 404, 401],
       call: (c) => c.session('00000000-0000-0000-0000-000000000000'),
     },
     {
       route: "POST /v1/sessions/:id/close (priya's)",
-      expect: [200, 403, 403, 403, 403, 401],
+      expect: [200, 403, 403, 403, 403, 403, 401],
       fresh: freshSession,
       call: (c, id) => c.closeSession(id, 'done'),
     },
     {
       route: "POST /v1/sessions/:id/proofs (priya's)",
-      expect: [200, 403, 403, 403, 403, 401],
+      expect: [200, 403, 403, 403, 403, 403, 401],
       call: (c) =>
         c.prove(fx.session, {
           method: 'postgres-scram-sha-256',
@@ -492,37 +537,66 @@ describe('the hub HTTP API on SQLite', () => {
     },
     {
       route: "GET /v1/sessions/:id/proofs (priya's)",
-      expect: [200, 403, 403, 200, 403, 401],
+      expect: [200, 403, 403, 200, 403, 403, 401],
       call: (c) => c.proofs(fx.session),
     },
     {
       route: "GET /v1/sessions/:id/events (priya's)",
-      expect: [200, 403, 403, 200, 403, 401],
+      expect: [200, 403, 403, 200, 403, 403, 401],
       call: (c) => c.sessionEvents(fx.session),
     },
     {
       route: "GET /v1/sessions/:id/anomalies (priya's)",
-      expect: [200, 403, 403, 200, 403, 401],
+      expect: [200, 403, 403, 200, 403, 403, 401],
       call: (c) => c.sessionAnomalies(fx.session),
     },
     {
       route: "POST /v1/sessions/:id/recordings (priya's)",
-      expect: [200, 403, 403, 403, 403, 401],
+      expect: [200, 403, 403, 403, 403, 403, 401],
       call: (c) => c.ingestRecording(fx.session, recording),
     },
     {
+      route: 'POST /v1/sessions (relay-enforced: admin-db)',
+      expect: [201, 201, 201, 403, 403, 403, 401],
+      call: (c) => c.openSession('admin-db'),
+    },
+    {
+      route: "POST /v1/sessions/:id/proofs (priya's on admin-db: the relay's alone)",
+      expect: [403, 403, 403, 403, 403, 403, 401],
+      fresh: freshRelayed,
+      call: (c, id) => c.prove(id, scram),
+    },
+    {
+      route: "POST /v1/sessions/:id/proofs (a relay's connection of priya's)",
+      expect: [403, 403, 403, 403, 403, 200, 401],
+      fresh: freshRelayConnection,
+      call: (c, id) => c.prove(id, { ...scram, purpose: 'client' }),
+    },
+    {
+      route: "POST /v1/relay/connections (priya's session on admin-db)",
+      expect: [403, 403, 403, 403, 403, 201, 401],
+      fresh: freshRelayed,
+      call: (c, id) => c.admitRelayConnection({ sessionId: id, accessToken: tokens.engineer! }),
+    },
+    {
+      route: 'POST /v1/relay/leases (a connection the relay serves)',
+      expect: [403, 403, 403, 403, 403, 200, 401],
+      fresh: freshRelayConnection,
+      call: (c, id) => c.renewRelayLeases({ sessionIds: [id] }),
+    },
+    {
       route: 'POST /v1/relay/connections (only relays admit connections)',
-      expect: [403, 403, 403, 403, 403, 401],
+      expect: [403, 403, 403, 403, 403, 403, 401],
       call: (c) => c.admitRelayConnection({ sessionId: fx.session, accessToken: tokens.engineer! }),
     },
     {
       route: 'POST /v1/relay/leases (only relays hold leases)',
-      expect: [403, 403, 403, 403, 403, 401],
+      expect: [403, 403, 403, 403, 403, 200, 401],
       call: (c) => c.renewRelayLeases({ sessionIds: [fx.session] }),
     },
     {
       route: 'GET /v1/audit/export',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: async (c) => {
         for await (const _line of c.exportAudit(since)) {
           /* drain */
@@ -531,79 +605,79 @@ describe('the hub HTTP API on SQLite', () => {
     },
     {
       route: 'POST /v1/access-requests (payments-db)',
-      expect: [403, 201, 403, 403, 403, 401],
+      expect: [403, 201, 403, 403, 403, 403, 401],
       call: (c) => c.requestAccess({ targetId: 'payments-db', reason: 'incident 7' }),
       after: resetMarcus,
     },
     {
       route: 'GET /v1/access-requests?scope=mine',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: (c) => c.accessRequests('mine'),
     },
     {
       route: 'GET /v1/access-requests?scope=pending',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: (c) => c.accessRequests('pending'),
     },
     {
       route: "GET /v1/access-requests/:id (marcus's)",
-      expect: [403, 200, 200, 200, 403, 401],
+      expect: [403, 200, 200, 200, 403, 403, 401],
       call: (c) => c.accessRequest(fx.ledgerRequest),
     },
     {
       route: "POST /v1/access-requests/:id/decision (marcus's: not his own to decide)",
-      expect: [403, 403, 200, 403, 403, 401],
+      expect: [403, 403, 200, 403, 403, 403, 401],
       fresh: freshRequest,
       call: (c, id) => c.decideAccess(id, { approve: true, comment: 'ok' }),
       after: resetMarcus,
     },
     {
       route: "POST /v1/access-requests/:id/revoke (marcus's pending request)",
-      expect: [403, 200, 403, 403, 403, 401],
+      expect: [403, 200, 403, 403, 403, 403, 401],
       fresh: freshRequest,
       call: (c, id) => c.revokeAccess(id, 'never mind'),
       after: resetMarcus,
     },
     {
       route: "POST /v1/approvals (on priya's session)",
-      expect: [201, 403, 403, 403, 403, 401],
+      expect: [201, 403, 403, 403, 403, 403, 401],
       call: (c) => c.holdStatement(hold(fx.session)),
     },
     {
       route: 'GET /v1/approvals?scope=pending',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: (c) => c.approvals('pending'),
     },
     {
       route: 'GET /v1/approvals?scope=mine',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: (c) => c.approvals('mine'),
     },
     {
       route: "GET /v1/approvals/:id (priya's)",
-      expect: [200, 403, 200, 200, 403, 401],
+      expect: [200, 403, 200, 200, 403, 403, 401],
       call: (c) => c.approval(fx.approval),
     },
     {
       route: "GET /v1/approvals/:id/wait?timeout=0 (priya's, pending)",
-      expect: [204, 403, 204, 204, 403, 401],
+      expect: [204, 403, 204, 204, 403, 403, 401],
       call: (c) => c.waitForApproval(fx.approval, { timeoutSeconds: 0 }),
     },
     {
       route: "POST /v1/approvals/:id/decision (priya's: not her own to decide)",
-      expect: [403, 403, 200, 403, 403, 401],
+      expect: [403, 403, 200, 403, 403, 403, 401],
       fresh: freshApproval,
       call: (c, id) => c.decideApproval(id, { approve: false, comment: 'not now' }),
     },
     {
       route: "POST /v1/approvals/:id/withdraw (priya's)",
-      expect: [200, 403, 403, 403, 403, 401],
+      expect: [200, 403, 403, 403, 403, 403, 401],
       fresh: freshApproval,
       call: (c, id) => c.withdrawApproval(id, 'client cancelled'),
     },
     {
       route: 'GET /v1/events',
-      expect: [200, 200, 200, 200, 200, 401],
+      expect: [200, 200, 200, 200, 200, 200, 401],
       call: async (c) => {
         const controller = new AbortController();
         for await (const _event of c.events({
