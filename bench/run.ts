@@ -15,10 +15,12 @@ import { benchPolicyTunnel } from './policy-tunnel.ts';
 import { benchPostgresTunnel } from './postgres-tunnel.ts';
 import { benchSshTunnel } from './ssh-tunnel.ts';
 import { benchStatementStall } from './statement-stall.ts';
+import { benchGuardCluster } from './guard-cluster.ts';
 import buildCliIfStale from '../test/support/build-cli.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
+  'guard-cluster': benchGuardCluster,
   classifier: benchClassifier,
   masking: benchMasking,
   'policy-tunnel': benchPolicyTunnel,
