@@ -34,8 +34,8 @@ interface Candidate {
   row?: SessionEventsTable;
 }
 
-/** The recording says its session ended: a tunnel closed or died, or a relay's connection ended. */
-const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned', 'relay.close']);
+/** The recording says its session ended: a tunnel closed or died, or a relay's connection ended or died. */
+const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned', 'relay.close', 'relay.abandoned']);
 
 export class RecordingService {
   constructor(private readonly ctx: ServiceContext) {}

@@ -109,7 +109,7 @@ async function throughRelay(sessionId: string, port: number): Promise<pg.Client>
 }
 
 /** `portcullis relay` in a process of its own; resolves once it serves, with its port. */
-async function relayProcess(): Promise<{ child: ReturnType<typeof runCli>; port: number }> {
+async function relayProcess(): Promise<{ child: ReturnType<typeof runCli>; port: number; spool: string }> {
   await writeFile(path.join(dir, 'relay.crt'), tls.cert);
   await writeFile(path.join(dir, 'relay.key'), tls.key, { mode: 0o600 });
   const child = runCli(
@@ -138,7 +138,7 @@ async function relayProcess(): Promise<{ child: ReturnType<typeof runCli>; port:
   const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit')])) as [Buffer];
   expect(String(line), stderr).toMatch(/"event":"ready"/);
   const { listen } = JSON.parse(String(line)) as { listen: string };
-  return { child, port: Number(listen.split(':').at(-1)) };
+  return { child, port: Number(listen.split(':').at(-1)), spool: path.join(dir, 'killed-relay-spool.db') };
 }
 
 /** The connections (child sessions) relays serve for a session, as the hub has them. */
@@ -176,6 +176,34 @@ describe('a relay that dies', () => {
     expect((await served.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
     // The user's own session is untouched: it may open connections through a relay that lives.
     expect((await priya.session(opened.sessionId)).status).toBe('open');
+
+    // A relay started again over the dead one's spool ends the orphaned connection in its recording.
+    const successor = await startRelay({
+      hub: asRelay,
+      tls,
+      host: '127.0.0.1',
+      port: 0,
+      spoolPath: killed.spool,
+      revocationPollMs: 600_000,
+    });
+    try {
+      expect(await successor.syncNow(30_000)).toBe(true);
+      const recorded = await priya.sessionEvents(ended!.id);
+      expect(recorded[0]).toMatchObject({
+        type: 'relay.open',
+        payload: { process: { pid: killed.child.pid } },
+      });
+      expect(recorded.at(-1)).toMatchObject({
+        type: 'relay.abandoned',
+        payload: {
+          reason: `the relay process (pid ${killed.child.pid}) ended while serving this connection`,
+          process: { pid: killed.child.pid },
+        },
+      });
+      expect(recorded.every((event) => event.chainOk === true)).toBe(true);
+    } finally {
+      await successor.stop();
+    }
     await priya.closeSession(opened.sessionId);
   }, 120_000);
 

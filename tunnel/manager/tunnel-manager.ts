@@ -44,6 +44,7 @@ import { hubProver } from './hub-prover.ts';
 import { hubSigner } from './hub-signer.ts';
 import type { TunnelCertificate } from './tunnel-certificates.ts';
 import { PortInUseError, SSH_PORT_RANGE, type PortRegistry } from './port-registry.ts';
+import { isAlive } from './process-alive.ts';
 import { policyFromSpec, upstreamFromMaterial } from './session-material.ts';
 import { SshTargetTunnel } from './ssh-target-tunnel.ts';
 import { TunnelRecording, type TunnelCounts } from './tunnel-recording.ts';
@@ -637,17 +638,6 @@ async function closeAtHub(
       `could not close session ${sessionId} at the hub: ${error.message}; its recording will once it syncs`,
     );
   });
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, but someone else's.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function oneLine(sql: string, max = 80): string {

@@ -59,6 +59,8 @@ export type SessionEvent =
       grantExpiresAt: string | null;
       process: { pid: number; host: string };
     }
+  /** Recorded by a relay started over the spool of one that died while serving this connection. */
+  | { type: 'relay.abandoned'; reason: string; process: { pid: number; host: string } }
   | ({ type: 'relay.close'; reason: string; refused: number } & Omit<
       TunnelTotals,
       'bytesFromClient' | 'bytesToClient'

@@ -1,6 +1,7 @@
 /**
  * A relay as `portcullis relay` and the demo run it: the server, its recording spool and the outbox that
- * delivers the recording to the hub. Stopping ends every connection (relay.close recorded) and gives the
+ * delivers the recording to the hub; on start, the connections a dead predecessor left open in the spool
+ * are ended there (abandoned-connections.ts). Stopping ends every connection (relay.close recorded) and gives the
  * outbox a few seconds to deliver what is spooled; what is left is delivered at the next start.
  *
  *   const relay = await startRelay({ hub, tls: { cert, key }, spoolPath, port: 6433 });
@@ -11,6 +12,7 @@ import type { HubClient } from '../hub-client/index.ts';
 import { loadClassifier } from '../policy/classifier.ts';
 import { hubSink, Outbox, type OutboxStatus } from '../recorder/outbox.ts';
 import { RecordingSpool } from '../recorder/spool.ts';
+import { endAbandonedConnections } from './abandoned-connections.ts';
 import { RelayServer, type RelayServerOptions } from './relay-server.ts';
 
 export { RelayServer, type RelayServerOptions } from './relay-server.ts';
@@ -40,6 +42,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   outbox.start();
   let address: { host: string; port: number };
   try {
+    const abandoned = endAbandonedConnections(spool, options.hub, log);
+    if (abandoned.length > 0) {
+      log(`ended ${abandoned.length} connection(s) a relay that died was serving; their recordings sync now`);
+    }
     address = await server.listen();
   } catch (error) {
     await outbox.stop();

@@ -54,6 +54,8 @@ export function describePayload(event: Pick<RecordedEvent, 'type' | 'payload'>):
     case 'relay.open':
       if (!e.identity || !e.target) break;
       return `relay connection: ${e.identity.name} (${e.identity.subject}) to ${e.target.name} (${e.target.id}) from ${e.client?.address}, session ${e.session}, policy ${e.policy}`;
+    case 'relay.abandoned':
+      return `relay connection abandoned: ${e.reason}`;
     case 'relay.close':
       return `relay connection closed (${e.reason}): ${count(e.statements, 'statement')}, ${e.blocked} blocked, ${e.held} held, ${count(e.maskedCells, 'masked cell')}`;
     case 'session.start': {
@@ -188,6 +190,7 @@ function timelineKind(event: SessionEvent): TimelineKind {
     case 'tunnel.close':
     case 'tunnel.abandoned':
     case 'relay.open':
+    case 'relay.abandoned':
     case 'relay.close':
       return 'tunnel';
     case 'session.start':
