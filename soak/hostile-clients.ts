@@ -156,6 +156,8 @@ export async function talkAfterRefusal(port: number, user: string, stop: Stop, t
     tally.connections++;
     const scram = new ScramClient('not the password');
     let stage = 0;
+    let proofSentAt = 0;
+    let fatal = false;
     socket.on('data', (data: Buffer) => {
       if (stage === 0 && data[0] === 0x52) {
         stage = 1;
@@ -165,7 +167,12 @@ export async function talkAfterRefusal(port: number, user: string, stop: Stop, t
         socket.write(
           serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8', 9))),
         );
-      } else if (data.includes(Buffer.from('FATAL'))) note(tally, 'FATAL received');
+        proofSentAt = Date.now();
+      } else if (data.includes(Buffer.from('FATAL'))) {
+        fatal = true;
+        note(tally, 'FATAL received');
+        note(tally, `FATAL ${Date.now() - proofSentAt <= 1000 ? '≤' : '>'} 1 s after the wrong proof`);
+      }
     });
     socket.write(serialize.startup({ user, database: user }));
     const started = Date.now();
@@ -178,9 +185,14 @@ export async function talkAfterRefusal(port: number, user: string, stop: Stop, t
     }
     if (socket.destroyed || socket.ended) tally.closedByTunnel++;
     else tally.leftOpen++;
+    // Why a FATAL did not come: the client gave up (or the run ended) before the tunnel answered, or the
+    // tunnel closed without it; and how far the SCRAM exchange had got.
+    if (!fatal) note(tally, `no FATAL, ${gone(socket) ? 'closed' : 'gave up'} ${SCRAM_STAGES[stage]}`);
     socket.destroy();
   }
 }
+
+const SCRAM_STAGES = ['before SASL began', 'mid-SASL', 'after the wrong proof'];
 
 /** Holds `count` connections that send three bytes of a startup packet and nothing else. */
 export async function slowloris(port: number, count: number, stop: Stop, tally: Tally): Promise<void> {

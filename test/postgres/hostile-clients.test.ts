@@ -13,6 +13,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { ScramClient } from '../../tunnel/postgres/wire/scram.ts';
 import { startGuard, type GuardProcess } from '../support/guard-process.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { errorField, errorMessage, RawClient } from '../support/raw-client.ts';
@@ -85,6 +86,44 @@ async function startupThen(port: number): Promise<RawClient> {
   return raw;
 }
 
+/**
+ * Signs in with the wrong password over SCRAM and keeps sending after the proof, then is too busy to
+ * read for 300 ms (as a loaded client is) and writes again: the error it read, if any, before its
+ * socket closed.
+ */
+function wrongProofWhileSending(port: number, user: string): Promise<string> {
+  const busy = (ms: number): void => {
+    for (const start = Date.now(); Date.now() - start < ms;);
+  };
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const scram = new ScramClient('not the password');
+    let stage = 0;
+    let outcome = 'closed without a FATAL';
+    socket.on('error', () => {});
+    socket.on('data', (data: Buffer) => {
+      if (stage === 0 && data[0] === 0x52) {
+        stage = 1;
+        socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+      } else if (stage === 1 && data[0] === 0x52) {
+        stage = 2;
+        socket.write(
+          serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8', 9))),
+        );
+        socket.write(Buffer.alloc(4 << 20, 0x51));
+        busy(300);
+        socket.write(Buffer.alloc(64 << 10, 0x51));
+      } else if (data[0] === 0x45) {
+        outcome = `${errorField(data, 'S')} ${errorField(data, 'C')}`;
+        socket.destroy();
+      }
+    });
+    socket.on('close', () => resolve(outcome));
+    socket.write(serialize.startup({ user, database: 'postgres' }));
+    setTimeout(() => socket.destroy(), 10_000);
+  });
+}
+
 describe('before sign-in', () => {
   it('destroys a refused connection and drops what it keeps sending, instead of holding it', async () => {
     const guard = await startGuard(['--upstream', server.url()]);
@@ -99,6 +138,15 @@ describe('before sign-in', () => {
     expect(closedByTunnel, `the tunnel took all of ${written} bytes`).toBe(true);
     expect(written).toBeLessThan(200 << 20);
     expect(guard.memory().peak - before.peak).toBeLessThan(64 << 20);
+    expect(await guard.stop()).toBe(0);
+  });
+
+  it('lets a refused client that is still sending, and slow to read, read its FATAL before the socket goes', async () => {
+    const guard = await startGuard(['--upstream', server.url()]);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await wrongProofWhileSending(portOf(guard), guard.ready.user));
+    // Closed as soon as the FATAL was flushed, the reset overtook it: the client's next write failed first.
+    expect(outcomes).toEqual(['FATAL 28P01', 'FATAL 28P01', 'FATAL 28P01']);
     expect(await guard.stop()).toBe(0);
   });
 

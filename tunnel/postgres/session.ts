@@ -83,6 +83,8 @@ export interface SessionStats {
 
 /** How long a dismissed client gets to read its FATAL before its socket is destroyed regardless. */
 const DISMISS_DEADLINE_MS = 2000;
+/** What a dismissed client may still send, dropped, before the tunnel stops reading it. */
+const DISMISS_READ_BYTES = 256 * 1024;
 
 /**
  * One client connection through the tunnel: the local handshake, then the proxy loop.
@@ -241,8 +243,13 @@ export class PostgresSession {
 
   /**
    * Lets the client go: sends `farewell` (a FATAL) and drops whatever the client sends from now on;
-   * the socket is destroyed once the farewell is flushed, or after a short deadline if the client does
-   * not read it, so a client that keeps its end open holds neither memory nor a descriptor.
+   * the socket is destroyed once the client has closed its end after the farewell, or after a short
+   * deadline, so a client that keeps its end open holds neither memory nor a descriptor for long.
+   *
+   * Not as soon as the farewell is flushed: closing a socket with bytes the client kept sending still
+   * unread makes the kernel answer with a reset, and a client still writing then fails on its next
+   * write before it has read the FATAL (29 of 30 refused clients busy for 300 ms never saw theirs). So
+   * after the farewell a little more is read and dropped, then reading stops until the deadline.
    */
   private dismiss(farewell?: Buffer): void {
     if (this.dismissed) return;
@@ -252,13 +259,30 @@ export class PostgresSession {
     const destroy = (): void => {
       this.client.destroy();
     };
-    this.client.once('finish', destroy);
+    this.client.once('end', () => {
+      if (this.client.writableFinished) destroy();
+      else this.client.once('finish', destroy);
+    });
+    this.client.once('finish', () => this.stopReadingAfter(DISMISS_READ_BYTES));
     this.dismissTimer = setTimeout(destroy, DISMISS_DEADLINE_MS);
     this.dismissTimer.unref();
     this.turn.release();
     this.options.recorder.flush?.();
     if (farewell) this.client.end(farewell);
     else this.client.end();
+  }
+
+  /** Reads (and drops) `bytes` more from a dismissed client, then leaves the rest to the kernel. */
+  private stopReadingAfter(bytes: number): void {
+    let left = bytes;
+    const client = this.client;
+    const count = (chunk: Buffer): void => {
+      left -= chunk.length;
+      if (left > 0) return;
+      client.off('data', count);
+      client.pause();
+    };
+    client.on('data', count);
   }
 
   private onClientData(chunk: Buffer): void {
