@@ -103,8 +103,20 @@ async function runPreview(args) {
   superviseApp(preview, demo);
 }
 
+/**
+ * Compiles the CLI again when a source is newer than dist/cli (built by `npm install`): after a `git pull`
+ * the demo would otherwise run the old code against the new resources.
+ */
+function buildCliIfStale() {
+  const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-cli.mjs'), '--if-stale'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
+
 /** Starts the demo and resolves with its ready line once it printed it. */
 function startDemo(args) {
+  buildCliIfStale();
   const demo = spawn(process.execPath, [cli, 'demo', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: asParent(process.env),
