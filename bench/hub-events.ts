@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CommandApproval, HubEvent } from '../hub/api/types.ts';
+import type { Approval, HubEvent } from '../hub/api/types.ts';
 import { parseHubConfig } from '../hub/config/hub-config.ts';
 import { startDevIdp } from '../hub/dev-idp/index.ts';
 import { startHub } from '../hub/server.ts';
@@ -75,7 +75,7 @@ targets:
     const roundTrip: number[] = [];
     for (let i = 0; i < WARMUP + APPROVALS; i++) {
       const started = performance.now();
-      const created: CommandApproval = await engineer.holdStatement({
+      const created: Approval = await engineer.holdStatement({
         sessionId,
         connection: 1,
         sql: `update orders set status = 'refunded' where id = ${i}`,

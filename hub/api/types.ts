@@ -378,9 +378,9 @@ export type HoldContext = z.output<typeof requests.holdContext>;
 /** What the tunnel sends when its policy holds a statement. */
 export type HoldInput = z.output<typeof requests.holdInput>;
 
-export type CommandApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
 
-export interface CommandApproval {
+export interface Approval {
   id: string;
   sessionId: string;
   targetId: string;
@@ -388,7 +388,7 @@ export interface CommandApproval {
   sql: string;
   classes: string[];
   rule: string;
-  state: CommandApprovalState;
+  state: ApprovalState;
   createdAt: string;
   expiresAt: string;
   decidedAt: string | null;

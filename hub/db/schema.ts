@@ -8,7 +8,7 @@ import type {
   AccessRequestState,
   AnomalyKind,
   ChainStatus,
-  CommandApprovalState,
+  ApprovalState,
   ConnectionPurpose,
   IdentityKind,
   ProofMethod,
@@ -111,7 +111,7 @@ export interface CommandApprovalsTable {
   /** JSON array of statement classes. */
   classes: string;
   rule: string;
-  state: CommandApprovalState;
+  state: ApprovalState;
   created_at: string;
   expires_at: string;
   decided_at: string | null;

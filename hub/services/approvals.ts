@@ -6,7 +6,7 @@
  * hold-limits.ts.
  */
 import { randomUUID } from 'node:crypto';
-import type { CommandApproval, DecisionInput, HoldContext, HoldInput, Identity } from '../api/types.ts';
+import type { Approval, DecisionInput, HoldContext, HoldInput, Identity } from '../api/types.ts';
 import { addSeconds, iso } from './clock.ts';
 import {
   actsFor,
@@ -21,7 +21,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { NewEvent } from './events.ts';
 import { checkHoldLimits, requireAuthenticatedConnection, serializeRequester } from './hold-limits.ts';
 import { clampLimit, readComment } from './input.ts';
-import { commandApproval, type CommandApprovalRow } from './rows.ts';
+import { approvalOf, type ApprovalRow } from './rows.ts';
 
 /** A hold as the tunnel sent it (its shape checked by the route, hub/api/requests/holds.ts). */
 interface Hold {
@@ -55,7 +55,7 @@ function roundRows(rows: number | null): number | null {
   return rows === null ? null : Math.round(rows);
 }
 
-export class CommandApprovalService {
+export class ApprovalService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /**
@@ -64,7 +64,7 @@ export class CommandApprovalService {
    * joined (one approval, `holds` counting the statements waiting on it) instead of asked again; anything
    * else new counts against the per-session and per-requester limits.
    */
-  async create(identity: Identity, input: HoldInput): Promise<CommandApproval> {
+  async create(identity: Identity, input: HoldInput): Promise<Approval> {
     const hold = readHold(input);
     const config = this.ctx.config();
     const timeout =
@@ -85,7 +85,7 @@ export class CommandApprovalService {
       const joined = await this.joinIdentical(trx, session.id, hold, now);
       if (joined) return joined;
       await checkHoldLimits(trx, config.approvals, origin, now);
-      const row: CommandApprovalRow = {
+      const row: ApprovalRow = {
         id: randomUUID(),
         session_id: session.id,
         target_id: session.target_id,
@@ -108,7 +108,7 @@ export class CommandApprovalService {
         holds: 1,
       };
       await trx.insertInto('command_approvals').values(row).execute();
-      const requested = { type: 'approval.requested' as const, payload: { approval: commandApproval(row) } };
+      const requested = { type: 'approval.requested' as const, payload: { approval: approvalOf(row) } };
       await this.ctx.events.appendIn(trx, [
         { ...requested, to: { groups: target.approvers, exceptSubject: session.subject } },
         // Held at a relay: the owner's own tunnel learns of it this way, to tell them.
@@ -116,7 +116,7 @@ export class CommandApprovalService {
           ? []
           : [{ ...requested, to: { subjects: [session.subject] } }]),
       ]);
-      return commandApproval(row);
+      return approvalOf(row);
     });
     this.ctx.events.poke();
     return outcome;
@@ -148,12 +148,7 @@ export class CommandApprovalService {
    * Approvers are not told again (a loop re-sending one statement costs them nothing); they see the count
    * when they look.
    */
-  private async joinIdentical(
-    trx: Db,
-    sessionId: string,
-    hold: Hold,
-    now: Date,
-  ): Promise<CommandApproval | null> {
+  private async joinIdentical(trx: Db, sessionId: string, hold: Hold, now: Date): Promise<Approval | null> {
     const pending = await trx
       .selectFrom('command_approvals')
       .selectAll()
@@ -171,18 +166,18 @@ export class CommandApprovalService {
       .set((eb) => ({ holds: eb('holds', '+', 1) }))
       .where('id', '=', pending.id)
       .execute();
-    return commandApproval({ ...pending, holds: pending.holds + 1 });
+    return approvalOf({ ...pending, holds: pending.holds + 1 });
   }
 
   /** One request: for its requester, the target's approvers, auditors and admins. */
-  async get(identity: Identity, approvalId: string): Promise<CommandApproval> {
+  async get(identity: Identity, approvalId: string): Promise<Approval> {
     const row = await this.load(this.ctx.hub.db, approvalId);
     this.maySee(identity, row);
-    return commandApproval(row);
+    return approvalOf(row);
   }
 
   /** Held statements the caller may decide now, oldest first. */
-  async listPendingFor(identity: Identity): Promise<CommandApproval[]> {
+  async listPendingFor(identity: Identity): Promise<Approval[]> {
     const targets = this.ctx
       .config()
       .targets.filter((t) => memberOf(identity, t.approvers))
@@ -197,11 +192,11 @@ export class CommandApprovalService {
       .where('expires_at', '>', iso(this.ctx.clock.now()))
       .orderBy('created_at')
       .execute();
-    return rows.map(commandApproval);
+    return rows.map(approvalOf);
   }
 
   /** The caller's own held statements, newest first (whatever their state). */
-  async listMine(identity: Identity, options: { limit?: number } = {}): Promise<CommandApproval[]> {
+  async listMine(identity: Identity, options: { limit?: number } = {}): Promise<Approval[]> {
     const rows = await this.ctx.hub.db
       .selectFrom('command_approvals')
       .selectAll()
@@ -210,11 +205,11 @@ export class CommandApprovalService {
       .orderBy('id', 'desc')
       .limit(clampLimit(options.limit, 200))
       .execute();
-    return rows.map(commandApproval);
+    return rows.map(approvalOf);
   }
 
   /** An approver of the target (not the requester) approves or denies the statement. */
-  async decide(identity: Identity, approvalId: string, input: DecisionInput): Promise<CommandApproval> {
+  async decide(identity: Identity, approvalId: string, input: DecisionInput): Promise<Approval> {
     const comment = readComment(input.comment);
     const via = input.via ?? null;
     const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
@@ -250,7 +245,7 @@ export class CommandApprovalService {
   }
 
   /** The requester no longer waits (client cancelled, timed out, session ended). */
-  async withdraw(identity: Identity, approvalId: string, reason?: string | null): Promise<CommandApproval> {
+  async withdraw(identity: Identity, approvalId: string, reason?: string | null): Promise<Approval> {
     const text = readComment(reason);
     const result = await this.ctx.hub.db.transaction().execute(async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
@@ -266,7 +261,7 @@ export class CommandApprovalService {
           .set((eb) => ({ holds: eb('holds', '-', 1) }))
           .where('id', '=', row.id)
           .execute();
-        return commandApproval({ ...row, holds: row.holds - 1 });
+        return approvalOf({ ...row, holds: row.holds - 1 });
       }
       return this.finish(trx, row, {
         state: 'withdrawn',
@@ -283,11 +278,7 @@ export class CommandApprovalService {
    * seen through the event bus, so a decision taken on another hub instance arrives too. Rejects when the
    * signal aborts or the bus closes. Expiry comes from the sweep (expireApprovals).
    */
-  async waitForDecision(
-    identity: Identity,
-    approvalId: string,
-    signal?: AbortSignal,
-  ): Promise<CommandApproval> {
+  async waitForDecision(identity: Identity, approvalId: string, signal?: AbortSignal): Promise<Approval> {
     const events = this.ctx.events;
     let wake: () => void = () => {};
     let changed = true;
@@ -347,14 +338,14 @@ export class CommandApprovalService {
         decided_at: iso(now),
         comment: 'the session ended before a decision',
       };
-      if (await this.expire(row, update as Partial<CommandApprovalRow>)) expired++;
+      if (await this.expire(row, update as Partial<ApprovalRow>)) expired++;
     }
     if (expired > 0) this.ctx.events.poke();
     return expired;
   }
 
   /** Expires one pending held statement, unless another instance got there first. */
-  private async expire(row: CommandApprovalRow, update: Partial<CommandApprovalRow>): Promise<boolean> {
+  private async expire(row: ApprovalRow, update: Partial<ApprovalRow>): Promise<boolean> {
     return this.ctx.hub.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('command_approvals')
@@ -368,19 +359,15 @@ export class CommandApprovalService {
     });
   }
 
-  private async finish(
-    trx: Db,
-    row: CommandApprovalRow,
-    update: Partial<CommandApprovalRow>,
-  ): Promise<CommandApproval> {
+  private async finish(trx: Db, row: ApprovalRow, update: Partial<ApprovalRow>): Promise<Approval> {
     await trx.updateTable('command_approvals').set(update).where('id', '=', row.id).execute();
     await this.ctx.events.appendIn(trx, this.announce(row, update));
-    return commandApproval({ ...row, ...update });
+    return approvalOf({ ...row, ...update });
   }
 
   /** The requester hears the outcome; the approvers' lists drop the request. */
-  private announce(row: CommandApprovalRow, update: Partial<CommandApprovalRow>): NewEvent[] {
-    const approval = commandApproval({ ...row, ...update });
+  private announce(row: ApprovalRow, update: Partial<ApprovalRow>): NewEvent[] {
+    const approval = approvalOf({ ...row, ...update });
     const target = findTarget(this.ctx.config(), row.target_id);
     return [
       { type: 'approval.decided', payload: { approval }, to: { subjects: [row.requester_subject] } },
@@ -393,7 +380,7 @@ export class CommandApprovalService {
   }
 
   /** The requester, the target's approvers, auditors and admins may see a held statement. */
-  private maySee(identity: Identity, row: CommandApprovalRow): void {
+  private maySee(identity: Identity, row: ApprovalRow): void {
     const config = this.ctx.config();
     const target = findTarget(config, row.target_id);
     const approver = target ? memberOf(identity, target.approvers) : false;
@@ -404,16 +391,12 @@ export class CommandApprovalService {
   }
 
   /** A relay acts for the requester on targets enforced at a relay: it held the statement. */
-  private relayOf(identity: Identity, row: CommandApprovalRow): boolean {
+  private relayOf(identity: Identity, row: ApprovalRow): boolean {
     const config = this.ctx.config();
     return findTarget(config, row.target_id)?.enforcement === 'relay' && isRelay(config, identity);
   }
 
-  private async load(
-    db: Db,
-    approvalId: string,
-    options: { lock?: boolean } = {},
-  ): Promise<CommandApprovalRow> {
+  private async load(db: Db, approvalId: string, options: { lock?: boolean } = {}): Promise<ApprovalRow> {
     const row = await db
       .selectFrom('command_approvals')
       .selectAll()

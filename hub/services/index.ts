@@ -4,7 +4,7 @@
  */
 import type { HubConfig } from '../config/hub-config.ts';
 import type { HubDatabase } from '../db/database.ts';
-import { CommandApprovalService } from './approvals.ts';
+import { ApprovalService } from './approvals.ts';
 import { AuditService } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ServiceContext } from './context.ts';
@@ -60,7 +60,7 @@ export interface HubServices {
   /** Admits the connections relays serve. */
   readonly relays: RelayService;
   readonly access: AccessRequestService;
-  readonly approvals: CommandApprovalService;
+  readonly approvals: ApprovalService;
   readonly recordings: RecordingService;
   readonly audit: AuditService;
   readonly policyChecks: PolicyCheckService;
@@ -104,7 +104,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
       targetCredentials(ctx, target),
   );
   const access = new AccessRequestService(ctx);
-  const approvals = new CommandApprovalService(ctx);
+  const approvals = new ApprovalService(ctx);
   const recordings = new RecordingService(ctx);
   const audit = new AuditService(ctx);
   const retention = new EventRetention(ctx);
@@ -156,7 +156,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   };
 }
 
-export { CommandApprovalService } from './approvals.ts';
+export { ApprovalService } from './approvals.ts';
 export { AuditService } from './audit.ts';
 export { ManualClock, systemClock, type Clock } from './clock.ts';
 export { EntitlementService, type Access } from './entitlements.ts';

@@ -5,7 +5,7 @@ import {
   type AccessDecision,
   type AccessRequest,
   type AnomalyKind,
-  type CommandApproval,
+  type Approval,
   type DecisionChannel,
   type HoldContext,
   type RecordedEvent,
@@ -24,7 +24,7 @@ import type {
 export type SessionRow = Selectable<SessionsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type AccessDecisionRow = Selectable<AccessDecisionsTable>;
-export type CommandApprovalRow = Selectable<CommandApprovalsTable>;
+export type ApprovalRow = Selectable<CommandApprovalsTable>;
 
 export function sessionSummary(row: SessionRow): SessionSummary {
   return {
@@ -82,7 +82,7 @@ export function accessRequest(row: AccessRequestRow, decisions: readonly AccessD
   };
 }
 
-export function commandApproval(row: CommandApprovalRow): CommandApproval {
+export function approvalOf(row: ApprovalRow): Approval {
   return {
     id: row.id,
     sessionId: row.session_id,

@@ -4,7 +4,7 @@
  * item raises a notification whose Approve and Deny decide at once as this person, recorded at the hub
  * as decided from a notification; requesters hear of decisions, grants, and grants about to end.
  */
-import type { AccessRequest, CommandApproval, DecisionChannel, HubEvent } from '../../hub/api/types.ts';
+import type { AccessRequest, Approval, DecisionChannel, HubEvent } from '../../hub/api/types.ts';
 import type { ApprovalItem, ApprovalKind, ApprovalsView, DecideInput } from '../../preload/api.ts';
 import type { HubClient } from '../../tunnel/hub-client/index.ts';
 import { decideAs } from '../../tunnel/runtime/decisions.ts';
@@ -109,7 +109,7 @@ export class ApprovalsInbox {
 
   private onHubEvent(event: HubEvent): void {
     if (!this.hub) return;
-    const approval = event.payload['approval'] as CommandApproval | undefined;
+    const approval = event.payload['approval'] as Approval | undefined;
     const request = event.payload['request'] as AccessRequest | undefined;
     switch (event.type) {
       case 'approval.requested':
@@ -142,7 +142,7 @@ export class ApprovalsInbox {
     }
   }
 
-  private newHeldStatement(approval: CommandApproval): void {
+  private newHeldStatement(approval: Approval): void {
     const item = statementApproval(approval);
     this.upsert(item, true);
     this.options.notifications.show('approvals', key(item), heldStatementForApprover(approval), (approve) =>
@@ -171,7 +171,7 @@ export class ApprovalsInbox {
     this.upsert(item, waits);
   }
 
-  private myStatementDecided(approval: CommandApproval): void {
+  private myStatementDecided(approval: Approval): void {
     const item = statementApproval(approval);
     this.upsert(item, false);
     // Withdrawn: the person's own client gave up (cancel, timeout): nothing to tell them.

@@ -3,7 +3,7 @@
  * the table and the planner's estimate) and where, for approvers; what happened to their statement or
  * their access, for requesters. Pure functions, so the wording is tested without any notifier.
  */
-import type { AccessRequest, CommandApproval, HoldContext } from '../../hub/api/types.ts';
+import type { AccessRequest, Approval, HoldContext } from '../../hub/api/types.ts';
 import type { NotificationModel } from './ports.ts';
 
 const DECIDE = [
@@ -42,7 +42,7 @@ function classesText(classes: readonly string[]): string {
 }
 
 /** For an approver: a statement waits for their decision. */
-export function heldStatementForApprover(approval: CommandApproval): NotificationModel {
+export function heldStatementForApprover(approval: Approval): NotificationModel {
   const tables = approval.context?.writes.length ? approval.context.writes : (approval.context?.tables ?? []);
   const facts = [
     estimateText(approval.context) ?? (tables.length > 0 ? `touches ${tables.join(', ')}` : null),

@@ -1,7 +1,7 @@
 /** From the hub's and the engine's shapes to the plain data the renderer shows (preload/api.ts). */
 import type {
   AccessRequest,
-  CommandApproval,
+  Approval,
   RecordingAnomaly,
   SessionSummary,
   TargetEntitlement,
@@ -37,7 +37,7 @@ export function targetView(
   };
 }
 
-export function statementApproval(approval: CommandApproval): StatementApproval {
+export function statementApproval(approval: Approval): StatementApproval {
   return {
     kind: 'statement',
     id: approval.id,

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandApproval } from '../../hub/api/types.ts';
+import type { Approval } from '../../hub/api/types.ts';
 import { parseHubConfig, type HubConfig } from '../../hub/config/index.ts';
 import { startDevIdp, type DevIdp } from '../../hub/dev-idp/index.ts';
 import { startHub, type RunningHub } from '../../hub/server.ts';
@@ -100,10 +100,10 @@ const holdOf = (sessionId: string, sql: string, connection = 1) => ({
   rule: 'writes need approval',
 });
 
-const pendingOf = async (hub: RunningHub, sessionId: string): Promise<CommandApproval[]> =>
-  (
-    (await call(hub, elena, 'GET', '/v1/approvals?scope=pending')).body as unknown as CommandApproval[]
-  ).filter((a) => a.sessionId === sessionId);
+const pendingOf = async (hub: RunningHub, sessionId: string): Promise<Approval[]> =>
+  ((await call(hub, elena, 'GET', '/v1/approvals?scope=pending')).body as unknown as Approval[]).filter(
+    (a) => a.sessionId === sessionId,
+  );
 
 describe('a requester flooding held statements over raw HTTP', () => {
   let hub: RunningHub;

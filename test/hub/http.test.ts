@@ -9,13 +9,7 @@ import path from 'node:path';
 import { base64url, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, GENESIS_HASH } from '../../hub/api/recording-chain.ts';
-import type {
-  CommandApproval,
-  ExportLine,
-  HubEvent,
-  Identity,
-  RecordingEventInput,
-} from '../../hub/api/types.ts';
+import type { Approval, ExportLine, HubEvent, Identity, RecordingEventInput } from '../../hub/api/types.ts';
 import { parseHubConfig, type HubConfig } from '../../hub/config/index.ts';
 import { openHubDatabase } from '../../hub/db/index.ts';
 import { DEMO_AGENT, startDevIdp, type DevAgent, type DevIdp } from '../../hub/dev-idp/index.ts';
@@ -306,7 +300,7 @@ async function tap(client: HubClient, options: { after?: number; retryMs?: numbe
   };
 }
 
-const approvalOf = (event: HubEvent): CommandApproval => event.payload['approval'] as CommandApproval;
+const approvalOf = (event: HubEvent): Approval => event.payload['approval'] as Approval;
 
 /** A raw SSE connection, to look at the wire. */
 async function rawStream(

@@ -6,7 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AccessRequest, CommandApproval } from '../../hub/api/types.ts';
+import type { AccessRequest, Approval } from '../../hub/api/types.ts';
 import { AppStateStore, initialState } from '../../main/services/app-state.ts';
 import { connectionDetails } from '../../main/services/connection-details.ts';
 import { destinationOf, linkInArguments } from '../../main/services/deep-link.ts';
@@ -22,7 +22,7 @@ import { trayModel } from '../../main/services/tray-model.ts';
 import type { PushContract } from '../../preload/api.ts';
 import { testEncryption } from '../support/desktop.ts';
 
-const approval: CommandApproval = {
+const approval: Approval = {
   id: 'a1',
   sessionId: 's1',
   targetId: 'shop-db',

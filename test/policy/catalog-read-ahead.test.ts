@@ -46,7 +46,7 @@ describe('the catalog the classifier reads', () => {
     const start = Date.now();
     const side = sideConnection();
     const engine = new PolicyEngine(presetPolicy('guarded'), { sideConnection: side.get });
-    const session = engine.openSession({ sessionId: 's1', hooks: { notice: () => {}, record: () => {} } });
+    const session = engine.openSession({ connectionId: 's1', hooks: { notice: () => {}, record: () => {} } });
 
     // The first statement waits for the first read.
     const first = session.decide(SELECT);
@@ -75,7 +75,7 @@ describe('the catalog the classifier reads', () => {
     const start = Date.now();
     const side = sideConnection();
     const engine = new PolicyEngine(presetPolicy('guarded'), { sideConnection: side.get });
-    const session = engine.openSession({ sessionId: 's1', hooks: { notice: () => {}, record: () => {} } });
+    const session = engine.openSession({ connectionId: 's1', hooks: { notice: () => {}, record: () => {} } });
     const first = session.decide(SELECT);
     await settle();
     side.fingerprintReads.shift()!();

@@ -142,7 +142,7 @@ describe.skipIf(missing)('commands through the SSH tunnel', () => {
     );
     // Held under the client connection that ran it, as held SQL is (the hub takes holds per connection).
     expect(guarded.recorder.events).toContainEqual(
-      expect.objectContaining({ type: 'hold', request: request.id, sessionId: request.request.sessionId }),
+      expect.objectContaining({ type: 'hold', request: request.id, sessionId: request.request.connectionId }),
     );
   });
 

@@ -11,7 +11,7 @@
  * request. `--json` prints `{"kind":"statement","approval":…}` or `{"kind":"access","request":…}`.
  */
 import type { Command } from 'commander';
-import type { CommandApproval, DecisionInput } from '../../hub/api/types.ts';
+import type { Approval, DecisionInput } from '../../hub/api/types.ts';
 import { formatDuration } from '../../hub/api/duration.ts';
 import type { HubClient } from '../hub-client/index.ts';
 import { decide, NothingToDecide, type Decided } from '../runtime/decisions.ts';
@@ -21,7 +21,7 @@ import { asSignedIn, oneLine, requireText, signedInCommand } from './signed-in.t
 const HOW_TO_DECIDE =
   'Decide with `portcullis approve ID [--comment TEXT]` or `portcullis deny ID --reason TEXT`.';
 
-export function renderApprovals(approvals: readonly CommandApproval[], mine: boolean): string {
+export function renderApprovals(approvals: readonly Approval[], mine: boolean): string {
   if (mine) {
     if (approvals.length === 0) return 'None of your statements has been held for approval.';
     return table(

@@ -1,34 +1,22 @@
 /** Held statements: the tunnel holds one and waits or withdraws; approvers list, read and decide. */
-import type { ApprovalScope, CommandApproval, DecisionInput, HoldInput } from '../../hub/api/types.ts';
+import type { ApprovalScope, Approval, DecisionInput, HoldInput } from '../../hub/api/types.ts';
 import { segment, type RequestOptions, type Transport } from './transport.ts';
 
 /** How much longer than the hub's own wait the client waits for the long poll's answer. */
 const WAIT_SLACK_SECONDS = 15;
 
 export interface HoldsClient {
-  holdStatement(input: HoldInput, options?: RequestOptions): Promise<CommandApproval>;
-  approvals(
-    scope?: ApprovalScope,
-    page?: { limit?: number },
-    options?: RequestOptions,
-  ): Promise<CommandApproval[]>;
-  approval(approvalId: string, options?: RequestOptions): Promise<CommandApproval>;
+  holdStatement(input: HoldInput, options?: RequestOptions): Promise<Approval>;
+  approvals(scope?: ApprovalScope, page?: { limit?: number }, options?: RequestOptions): Promise<Approval[]>;
+  approval(approvalId: string, options?: RequestOptions): Promise<Approval>;
   /** Long-polls until the held statement is decided (or withdrawn/expired); null when `timeoutSeconds` passed first. */
   waitForApproval(
     approvalId: string,
     wait?: { timeoutSeconds?: number },
     options?: RequestOptions,
-  ): Promise<CommandApproval | null>;
-  decideApproval(
-    approvalId: string,
-    decision: DecisionInput,
-    options?: RequestOptions,
-  ): Promise<CommandApproval>;
-  withdrawApproval(
-    approvalId: string,
-    reason?: string | null,
-    options?: RequestOptions,
-  ): Promise<CommandApproval>;
+  ): Promise<Approval | null>;
+  decideApproval(approvalId: string, decision: DecisionInput, options?: RequestOptions): Promise<Approval>;
+  withdrawApproval(approvalId: string, reason?: string | null, options?: RequestOptions): Promise<Approval>;
 }
 
 export function holdsClient({ json }: Transport): HoldsClient {

@@ -1,10 +1,10 @@
 /**
- * The real Approver: a held statement becomes a command approval at the hub (which notifies the target's
+ * The real Approver: a held statement asks the hub for an approval (which notifies the target's
  * approvers), and the tunnel waits for the decision with the hub's long-poll, which answers the moment an
  * approver decides. A hub that cannot be reached while waiting is retried with backoff; the engine's hold
  * timeout bounds the whole wait, and a statement that stops waiting is withdrawn at the hub.
  */
-import type { CommandApproval, HoldContext } from '../../hub/api/types.ts';
+import type { Approval, HoldContext } from '../../hub/api/types.ts';
 import { redactPasswords } from '../policy/password-literals.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
 import type {
@@ -35,7 +35,7 @@ export interface HubApproverOptions {
 }
 
 /** What an approval that is no longer pending means for the held statement. */
-export function outcomeOf(approval: CommandApproval): ApprovalOutcome {
+export function outcomeOf(approval: Approval): ApprovalOutcome {
   const by = approval.decidedBy?.name;
   const decided = {
     ...(by ? { by } : {}),
@@ -68,7 +68,7 @@ export class HubApprover implements Approver {
     const context = request.scope ? await this.context(request.sql, request.scope) : undefined;
     const approval = await this.hub.holdStatement({
       sessionId: this.options.sessionId,
-      connection: this.options.connection(request.sessionId),
+      connection: this.options.connection(request.connectionId),
       // What approvers read: the statement, without the password it may set.
       sql: redactPasswords(request.sql),
       classes: request.classes,
@@ -102,7 +102,7 @@ export class HubApprover implements Approver {
     };
   }
 
-  private async decision(first: CommandApproval, signal: AbortSignal): Promise<ApprovalOutcome> {
+  private async decision(first: Approval, signal: AbortSignal): Promise<ApprovalOutcome> {
     if (first.state !== 'pending') return outcomeOf(first);
     let failures = 0;
     while (!signal.aborted) {

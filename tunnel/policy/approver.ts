@@ -4,7 +4,8 @@
  */
 
 export interface ApprovalRequest {
-  sessionId: string;
+  /** The client connection whose statement waits (the tunnel's own id for it). */
+  connectionId: string;
   sql: string;
   classes: readonly string[];
   rule: string;

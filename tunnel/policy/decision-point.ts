@@ -161,7 +161,8 @@ export interface SessionPolicy {
 }
 
 export interface SessionInfo {
-  sessionId: string;
+  /** The tunnel's own id for the client connection the session serves. */
+  connectionId: string;
   hooks: SessionHooks;
 }
 

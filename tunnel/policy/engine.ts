@@ -578,7 +578,7 @@ class GuardedSession implements SessionPolicy {
     let ticket: ApprovalTicket;
     try {
       ticket = await approver.requestApproval({
-        sessionId: this.info.sessionId,
+        connectionId: this.info.connectionId,
         sql,
         classes,
         rule: judgement.rule,

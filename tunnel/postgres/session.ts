@@ -21,7 +21,8 @@ import { connectUpstream, UpstreamError, type BackendKey, type UpstreamConnectio
 import type { UpstreamCredentials } from './upstream-credentials.ts';
 
 export interface SessionOptions {
-  sessionId: string;
+  /** The tunnel's own id for this client connection (not the hub session the tunnel serves). */
+  connectionId: string;
   upstream: UpstreamConfig;
   /** Answers the upstream's password requests for this connection; the connection string's password by default. */
   upstreamCredentials?: UpstreamCredentials;
@@ -158,16 +159,16 @@ export class PostgresSession {
     this.turn = new TurnWrites(() => options.recorder.flush?.());
     this.handshake = new LocalHandshake(options.verifier, { offersTls: options.tls !== undefined });
     this.policy = options.decisions.openSession({
-      sessionId: options.sessionId,
+      connectionId: options.connectionId,
       hooks: {
         notice: (message) => this.send(noticeResponse({ code: '00000', message })),
-        record: (event) => options.recorder.record(options.sessionId, event),
+        record: (event) => options.recorder.record(options.connectionId, event),
       },
     });
     this.protocol = new ProxyProtocol({
       ...(this.policy.results ? { planner: this.policy.results } : {}),
       counts: this.stats,
-      record: (event) => options.recorder.record(options.sessionId, event),
+      record: (event) => options.recorder.record(options.connectionId, event),
       toServer: (bytes) => this.sendUpstream(bytes),
       ...(this.policy.onParameterStatus
         ? { onParameterStatus: this.policy.onParameterStatus.bind(this.policy) }
@@ -198,7 +199,7 @@ export class PostgresSession {
   private readonly onClientChunk = (chunk: Buffer): void => this.onClientData(chunk);
 
   get id(): string {
-    return this.options.sessionId;
+    return this.options.connectionId;
   }
 
   /** Not signed in (still signing in, or refused): what the tunnel's cap on such connections counts. */

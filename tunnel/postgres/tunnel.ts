@@ -223,12 +223,12 @@ export class PostgresTunnel {
 
   private startSession(socket: Socket, refuseAfterStartup: SessionOptions['refuseAfterStartup']): void {
     let keyedAs: number | undefined;
-    const sessionId = randomUUID();
+    const connectionId = randomUUID();
     const session: PostgresSession = new PostgresSession(socket, {
-      sessionId,
+      connectionId,
       upstream: this.options.upstream,
       ...(this.options.upstreamCredentials
-        ? { upstreamCredentials: this.options.upstreamCredentials(sessionId) }
+        ? { upstreamCredentials: this.options.upstreamCredentials(connectionId) }
         : {}),
       verifier: this.verifier,
       decisions: this.decisions,

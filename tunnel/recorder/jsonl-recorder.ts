@@ -54,8 +54,9 @@ export class JsonLinesRecorder implements RecordingPoint {
     return this.failure !== undefined;
   }
 
-  record(sessionId: string, event: SessionEvent): void {
-    const line: RecordedEvent = { sessionId, at: eventTime(), ...event };
+  record(connectionId: string, event: SessionEvent): void {
+    // The file's field keeps its name `sessionId`: replay, audit and users' own tools read it.
+    const line: RecordedEvent = { sessionId: connectionId, at: eventTime(), ...event };
     this.pending.push(JSON.stringify(line) + '\n');
     if (this.options.writeThrough) this.flush();
     else if (!this.flushScheduled) {

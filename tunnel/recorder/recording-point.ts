@@ -99,6 +99,10 @@ export type SessionEvent =
     }
   | SshEvent;
 
+/**
+ * One line of a recording file: `sessionId` is the client connection's id (the record point's
+ * `connectionId`), named as recording files have always named it.
+ */
 export type RecordedEvent = SessionEvent & { sessionId: string; at: string };
 
 // ---------------------------------------------------------------------------------------------------
@@ -209,7 +213,8 @@ export type SshEvent =
   | { type: 'ssh.refused'; channel?: number; what: string; detail?: string; rule: string };
 
 export interface RecordingPoint {
-  record(sessionId: string, event: SessionEvent): void;
+  /** Records `event` of the client connection `connectionId` (the tunnel's own id for it). */
+  record(connectionId: string, event: SessionEvent): void;
   /**
    * Writes now what `record` buffered; the session calls it before it releases anything to the
    * client, so that what the client has seen the result of is recorded.
@@ -230,7 +235,7 @@ export function rewritingEvents(
   rewrite: (event: SessionEvent) => SessionEvent,
 ): RecordingPoint {
   return {
-    record: (sessionId, event) => point.record(sessionId, rewrite(event)),
+    record: (connectionId, event) => point.record(connectionId, rewrite(event)),
     ...(point.flush ? { flush: () => point.flush!() } : {}),
     ...(point.close ? { close: () => point.close!() } : {}),
   };

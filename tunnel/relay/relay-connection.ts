@@ -89,7 +89,7 @@ export class RelayConnection {
     });
     let keyedAs: number | undefined;
     this.session = new PostgresSession(socket, {
-      sessionId: proxyId,
+      connectionId: proxyId,
       upstream: this.upstream,
       upstreamCredentials: delegatedCredentials(
         hubProver({

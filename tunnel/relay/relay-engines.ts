@@ -116,7 +116,7 @@ export class RelayEngines {
     );
     const approver: Approver = {
       requestApproval(request: ApprovalRequest) {
-        const owner = users.get(request.sessionId);
+        const owner = users.get(request.connectionId);
         if (!owner) return Promise.reject(new Error('the connection that held the statement has ended'));
         return owner.approver.requestApproval(request);
       },

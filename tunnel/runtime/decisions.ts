@@ -3,12 +3,11 @@
  * both kinds distinct random ids, so an id is tried as a held statement first and, when the hub knows no
  * such held statement, as an access request. A refusal says who decided first when someone did.
  */
-import type { AccessRequest, CommandApproval, DecisionInput } from '../../hub/api/types.ts';
+import type { AccessRequest, Approval, DecisionInput } from '../../hub/api/types.ts';
 import { HubError, type HubClient } from '../hub-client/index.ts';
 import { relativeTime } from './relative-time.ts';
 
-export type Decided =
-  { kind: 'statement'; approval: CommandApproval } | { kind: 'access'; request: AccessRequest };
+export type Decided = { kind: 'statement'; approval: Approval } | { kind: 'access'; request: AccessRequest };
 
 export type DecisionKind = Decided['kind'];
 

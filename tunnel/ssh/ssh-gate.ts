@@ -127,7 +127,7 @@ export class SshGate {
     let ticket: ApprovalTicket;
     try {
       ticket = await approver.requestApproval({
-        sessionId: this.options.connectionId,
+        connectionId: this.options.connectionId,
         sql: command,
         classes,
         rule: judgement.rule,
