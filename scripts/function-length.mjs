@@ -35,7 +35,7 @@ export const LONGER_TODAY = [
   { file: 'hub/dev-idp/index.ts', max: 290 },
   { file: 'hub/dev-idp/memory-adapter.ts', max: 96 },
   { file: 'hub/server.ts', max: 78 },
-  { file: 'hub/services/access-requests.ts', max: 81 },
+  { file: 'hub/services/access-requests.ts', max: 74 },
   { file: 'hub/services/entitlements.ts', max: 64 },
   { file: 'hub/services/index.ts', max: 74 },
   { file: 'hub/services/policy-references.ts', max: 72 },

@@ -11,6 +11,8 @@ import { formatDuration, parseDuration } from '../api/duration.ts';
 import type { TargetConfig } from '../config/hub-config.ts';
 import { addSeconds, iso } from './clock.ts';
 import {
+  decideInTransaction,
+  EXPIRED,
   findTarget,
   isAdmin,
   isAuditor,
@@ -147,86 +149,100 @@ export class AccessRequestService {
 
   /** An approver's decision. One denial denies; `min_approvals` distinct approvals grant. */
   async decide(identity: Identity, requestId: string, input: DecisionInput): Promise<AccessRequest> {
-    const comment = readComment(input.comment);
-    const via = input.via ?? null;
-    const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
-      const row = await this.load(trx, requestId, { lock: true });
-      const target = findTarget(this.ctx.config(), row.target_id);
-      if (!target?.jit || !memberOf(identity, target.jit.approvers)) {
-        throw new ForbiddenError(`you are not an approver of access to ${row.target_id}`);
-      }
-      if (row.requester_subject === identity.subject) {
-        throw new ForbiddenError('you cannot approve or deny your own request');
-      }
-      if (identity.kind !== 'person') throw new ForbiddenError('only people decide access requests');
-      if (row.state !== 'pending')
-        throw new ConflictError(`access request ${requestId} is already ${row.state}`);
-      const now = this.ctx.clock.now();
-      if (this.pendingTooLong(row, now)) {
-        await this.expireRequest(trx, row, target, now);
-        return 'expired' as const;
-      }
-      const previous = await trx
-        .selectFrom('access_decisions')
-        .select('approve')
-        .where('request_id', '=', requestId)
-        .where('approver_subject', '=', identity.subject)
-        .executeTakeFirst();
-      if (previous) throw new ConflictError(`you already decided on access request ${requestId}`);
-      await trx
-        .insertInto('access_decisions')
-        .values({
-          request_id: requestId,
-          approver_subject: identity.subject,
-          approver_name: identity.name,
-          approve: input.approve ? 1 : 0,
-          comment,
-          at: iso(now),
-          via,
-        })
-        .execute();
-
-      let update: Partial<AccessRequestRow> | undefined;
-      if (!input.approve) {
-        update = { state: 'denied', decided_at: iso(now) };
-      } else {
-        const approvals = await trx
-          .selectFrom('access_decisions')
-          .select((eb) => eb.fn.countAll().as('count'))
-          .where('request_id', '=', requestId)
-          .where('approve', '=', 1)
-          .executeTakeFirstOrThrow();
-        if (Number(approvals.count) >= Number(row.min_approvals)) {
-          update = {
-            state: 'approved',
-            decided_at: iso(now),
-            expires_at: iso(addSeconds(now, Number(row.duration_seconds))),
-          };
+    return decideInTransaction(
+      this.ctx,
+      async (trx) => {
+        const row = await this.load(trx, requestId, { lock: true });
+        const target = findTarget(this.ctx.config(), row.target_id);
+        if (!target?.jit || !memberOf(identity, target.jit.approvers)) {
+          throw new ForbiddenError(`you are not an approver of access to ${row.target_id}`);
         }
+        if (row.requester_subject === identity.subject) {
+          throw new ForbiddenError('you cannot approve or deny your own request');
+        }
+        if (identity.kind !== 'person') throw new ForbiddenError('only people decide access requests');
+        if (row.state !== 'pending')
+          throw new ConflictError(`access request ${requestId} is already ${row.state}`);
+        const now = this.ctx.clock.now();
+        if (this.pendingTooLong(row, now)) {
+          await this.expireRequest(trx, row, target, now);
+          return EXPIRED;
+        }
+        const update = await this.tally(trx, row, identity, input, now);
+        if (update)
+          await trx.updateTable('access_requests').set(update).where('id', '=', requestId).execute();
+        const request = (await this.withDecisions(trx, [{ ...row, ...update }]))[0]!;
+        const events: NewEvent[] = [
+          {
+            type: 'access.updated',
+            payload: { request },
+            to: { groups: target.jit.approvers, exceptSubject: row.requester_subject },
+          },
+        ];
+        if (update) {
+          events.push({
+            type: 'access.decided',
+            payload: { request },
+            to: { subjects: [row.requester_subject] },
+          });
+        }
+        await this.ctx.events.appendIn(trx, events);
+        return request;
+      },
+      `access request ${requestId} expired before a decision`,
+    );
+  }
+
+  /**
+   * Records `identity`'s decision on the pending request `row` and says what the request becomes:
+   * denied on a denial, approved once `min_approvals` distinct approvals are in, else unchanged.
+   */
+  private async tally(
+    trx: Db,
+    row: AccessRequestRow,
+    identity: Identity,
+    input: DecisionInput,
+    now: Date,
+  ): Promise<Partial<AccessRequestRow> | undefined> {
+    const previous = await trx
+      .selectFrom('access_decisions')
+      .select('approve')
+      .where('request_id', '=', row.id)
+      .where('approver_subject', '=', identity.subject)
+      .executeTakeFirst();
+    if (previous) throw new ConflictError(`you already decided on access request ${row.id}`);
+    await trx
+      .insertInto('access_decisions')
+      .values({
+        request_id: row.id,
+        approver_subject: identity.subject,
+        approver_name: identity.name,
+        approve: input.approve ? 1 : 0,
+        comment: readComment(input.comment),
+        at: iso(now),
+        via: input.via ?? null,
+      })
+      .execute();
+
+    let update: Partial<AccessRequestRow> | undefined;
+    if (!input.approve) {
+      update = { state: 'denied', decided_at: iso(now) };
+    } else {
+      const approvals = await trx
+        .selectFrom('access_decisions')
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where('request_id', '=', row.id)
+        .where('approve', '=', 1)
+        .executeTakeFirstOrThrow();
+      if (Number(approvals.count) >= Number(row.min_approvals)) {
+        update = {
+          state: 'approved',
+          decided_at: iso(now),
+          expires_at: iso(addSeconds(now, Number(row.duration_seconds))),
+        };
       }
-      if (update) await trx.updateTable('access_requests').set(update).where('id', '=', requestId).execute();
-      const request = (await this.withDecisions(trx, [{ ...row, ...update }]))[0]!;
-      const events: NewEvent[] = [
-        {
-          type: 'access.updated',
-          payload: { request },
-          to: { groups: target.jit.approvers, exceptSubject: row.requester_subject },
-        },
-      ];
-      if (update) {
-        events.push({
-          type: 'access.decided',
-          payload: { request },
-          to: { subjects: [row.requester_subject] },
-        });
-      }
-      await this.ctx.events.appendIn(trx, events);
-      return request;
-    });
-    this.ctx.events.poke();
-    if (outcome === 'expired')
-      throw new ConflictError(`access request ${requestId} expired before a decision`);
-    return outcome;
+    }
+    return update;
   }
 
   /**
@@ -235,7 +251,7 @@ export class AccessRequestService {
    */
   async revoke(identity: Identity, requestId: string, comment?: string | null): Promise<AccessRequest> {
     const text = readComment(comment);
-    const result = await this.ctx.hub.db.transaction().execute(async (trx) => {
+    return decideInTransaction(this.ctx, async (trx) => {
       const row = await this.load(trx, requestId, { lock: true });
       const config = this.ctx.config();
       const target = findTarget(config, row.target_id);
@@ -299,8 +315,6 @@ export class AccessRequestService {
         throw new ForbiddenError(`access request ${requestId} is not yours`);
       throw new ConflictError(`access request ${requestId} is already ${row.state}`);
     });
-    this.ctx.events.poke();
-    return result;
   }
 
   /**

@@ -10,6 +10,8 @@ import type { Approval, DecisionInput, HoldContext, HoldInput, Identity } from '
 import { addSeconds, iso } from './clock.ts';
 import {
   actsFor,
+  decideInTransaction,
+  EXPIRED,
   findTarget,
   isAuditor,
   isRelay,
@@ -212,42 +214,42 @@ export class ApprovalService {
   async decide(identity: Identity, approvalId: string, input: DecisionInput): Promise<Approval> {
     const comment = readComment(input.comment);
     const via = input.via ?? null;
-    const outcome = await this.ctx.hub.db.transaction().execute(async (trx) => {
-      const row = await this.load(trx, approvalId, { lock: true });
-      const target = findTarget(this.ctx.config(), row.target_id);
-      if (!target || !memberOf(identity, target.approvers)) {
-        throw new ForbiddenError(`you do not decide held statements on ${row.target_id}`);
-      }
-      if (row.requester_subject === identity.subject) {
-        throw new ForbiddenError('you cannot approve or deny your own statement');
-      }
-      if (identity.kind !== 'person') throw new ForbiddenError('only people decide held statements');
-      if (row.state !== 'pending')
-        throw new ConflictError(`held statement ${approvalId} is already ${row.state}`);
-      const now = this.ctx.clock.now();
-      if (row.expires_at <= iso(now)) {
-        await this.finish(trx, row, { state: 'expired', decided_at: iso(now) });
-        return 'expired' as const;
-      }
-      return this.finish(trx, row, {
-        state: input.approve ? 'approved' : 'denied',
-        decided_at: iso(now),
-        decided_by_subject: identity.subject,
-        decided_by_name: identity.name,
-        comment,
-        decided_via: via,
-      });
-    });
-    this.ctx.events.poke();
-    if (outcome === 'expired')
-      throw new ConflictError(`held statement ${approvalId} expired before a decision`);
-    return outcome;
+    return decideInTransaction(
+      this.ctx,
+      async (trx) => {
+        const row = await this.load(trx, approvalId, { lock: true });
+        const target = findTarget(this.ctx.config(), row.target_id);
+        if (!target || !memberOf(identity, target.approvers)) {
+          throw new ForbiddenError(`you do not decide held statements on ${row.target_id}`);
+        }
+        if (row.requester_subject === identity.subject) {
+          throw new ForbiddenError('you cannot approve or deny your own statement');
+        }
+        if (identity.kind !== 'person') throw new ForbiddenError('only people decide held statements');
+        if (row.state !== 'pending')
+          throw new ConflictError(`held statement ${approvalId} is already ${row.state}`);
+        const now = this.ctx.clock.now();
+        if (row.expires_at <= iso(now)) {
+          await this.finish(trx, row, { state: 'expired', decided_at: iso(now) });
+          return EXPIRED;
+        }
+        return this.finish(trx, row, {
+          state: input.approve ? 'approved' : 'denied',
+          decided_at: iso(now),
+          decided_by_subject: identity.subject,
+          decided_by_name: identity.name,
+          comment,
+          decided_via: via,
+        });
+      },
+      `held statement ${approvalId} expired before a decision`,
+    );
   }
 
   /** The requester no longer waits (client cancelled, timed out, session ended). */
   async withdraw(identity: Identity, approvalId: string, reason?: string | null): Promise<Approval> {
     const text = readComment(reason);
-    const result = await this.ctx.hub.db.transaction().execute(async (trx) => {
+    return decideInTransaction(this.ctx, async (trx) => {
       const row = await this.load(trx, approvalId, { lock: true });
       if (row.requester_subject !== identity.subject && !this.relayOf(identity, row)) {
         throw new ForbiddenError('only the requester withdraws a held statement');
@@ -269,8 +271,6 @@ export class ApprovalService {
         comment: text,
       });
     });
-    this.ctx.events.poke();
-    return result;
   }
 
   /**

@@ -3,7 +3,8 @@ import type { Identity } from '../api/types.ts';
 import type { HubConfig, TargetConfig } from '../config/hub-config.ts';
 import type { HubDatabase } from '../db/database.ts';
 import type { Clock } from './clock.ts';
-import { NotFoundError } from './errors.ts';
+import type { Db } from './db-handle.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
 import type { EventBus } from './events.ts';
 
 export interface ServiceContext {
@@ -17,6 +18,26 @@ export interface ServiceContext {
 }
 
 export type { Db } from './db-handle.ts';
+
+/** What a decision's transaction returns when it found the thing decided on past its time (and expired it). */
+export const EXPIRED = Symbol('expired');
+
+/**
+ * One decision on something pending (an access request decided or revoked, a held statement's approval
+ * decided or withdrawn): `decide` loads and locks the row, checks, writes and appends its events in one
+ * transaction; the event stream is woken once that has committed. A thing found past its time is
+ * expired by `decide` (committed, so everyone hears of it) and then refused with `expiredMessage`.
+ */
+export async function decideInTransaction<T>(
+  ctx: ServiceContext,
+  decide: (trx: Db) => Promise<T | typeof EXPIRED>,
+  expiredMessage = 'expired before a decision',
+): Promise<T> {
+  const outcome = await ctx.hub.db.transaction().execute(decide);
+  ctx.events.poke();
+  if (outcome === EXPIRED) throw new ConflictError(expiredMessage);
+  return outcome;
+}
 
 export function memberOf(identity: Identity, groups: readonly string[]): boolean {
   return groups.some((group) => identity.groups.includes(group));
