@@ -9,16 +9,16 @@
  * marks the session `broken` for good; a gap still open `gapGrace` after the session closed marks it
  * `broken` too (finalizeRecordings).
  */
-import { GENESIS_HASH, hashMatches, MAX_PAYLOAD_DEPTH, nestsDeeperThan } from '../api/recording-chain.ts';
+import { GENESIS_HASH, hashMatches } from '../api/recording-chain.ts';
 import type { AnomalyKind, ChainStatus, Identity, IngestResult, RecordingEventInput } from '../api/types.ts';
 import type { SessionEventsTable } from '../db/schema.ts';
 import { addSeconds, iso } from './clock.ts';
 import { actsFor, type ServiceContext } from './context.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
+import { recordingBatch } from '../api/requests/recordings.ts';
+import { fieldAndProblem } from '../api/requests/issues.ts';
 
-export const MAX_BATCH = 5000;
 const INSERT_CHUNK = 500;
-const HASH = /^[0-9a-f]{64}$/;
 
 interface NewAnomaly {
   seq: number | null;
@@ -40,13 +40,17 @@ const TUNNEL_ENDS = new Set(['tunnel.close', 'tunnel.abandoned', 'relay.close', 
 export class RecordingService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** Stores a batch of the caller's session's events and verifies the chain as far as it reaches. */
+  /**
+   * Stores a batch of the caller's session's events and verifies the chain as far as it reaches. The
+   * batch is checked with the schema the route checks it with (hub/api/requests' recordingBatch), for
+   * callers that reach the service directly.
+   */
   async ingest(
     identity: Identity,
     sessionId: string,
     events: readonly RecordingEventInput[],
   ): Promise<IngestResult> {
-    validateBatch(events);
+    checkBatch(events);
     const receivedAt = iso(this.ctx.clock.now());
     return this.ctx.hub.db.transaction().execute(async (trx) => {
       const session = await trx
@@ -338,30 +342,7 @@ function eventJson(event: RecordingEventInput): Record<string, unknown> {
   };
 }
 
-function validateBatch(events: readonly RecordingEventInput[]): void {
-  if (!Array.isArray(events)) throw new ValidationError('events', 'must be a list of events');
-  if (events.length > MAX_BATCH) throw new ValidationError('events', `at most ${MAX_BATCH} events per batch`);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i] as Partial<RecordingEventInput> | null;
-    const field = `events[${i}]`;
-    if (e === null || typeof e !== 'object') throw new ValidationError(field, 'must be an event');
-    if (!Number.isSafeInteger(e.seq) || e.seq! < 1)
-      throw new ValidationError(`${field}.seq`, 'must be 1 or more');
-    if (typeof e.at !== 'string' || e.at.length === 0 || e.at.length > 64) {
-      throw new ValidationError(`${field}.at`, 'must be a time');
-    }
-    if (typeof e.type !== 'string' || e.type.length === 0 || e.type.length > 64) {
-      throw new ValidationError(`${field}.type`, 'must be an event type');
-    }
-    if (e.payload === undefined) throw new ValidationError(`${field}.payload`, 'is required (null for none)');
-    if (nestsDeeperThan(e.payload, MAX_PAYLOAD_DEPTH)) {
-      throw new ValidationError(`${field}.payload`, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
-    }
-    if (typeof e.prevHash !== 'string' || !HASH.test(e.prevHash)) {
-      throw new ValidationError(`${field}.prevHash`, 'must be 64 lowercase hex digits');
-    }
-    if (typeof e.hash !== 'string' || !HASH.test(e.hash)) {
-      throw new ValidationError(`${field}.hash`, 'must be 64 lowercase hex digits');
-    }
-  }
+function checkBatch(events: readonly RecordingEventInput[]): void {
+  const checked = recordingBatch.safeParse({ events }, { reportInput: true });
+  if (!checked.success) throw new ValidationError(...fieldAndProblem(checked.error.issues[0]!));
 }

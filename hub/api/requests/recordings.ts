@@ -1,5 +1,6 @@
 /** What a tunnel sends of its recording: batches of hash-chained events (see ../recording-chain.ts). */
 import { z } from 'zod';
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from '../recording-chain.ts';
 import { hash } from './fields.ts';
 
 export const MAX_BATCH_EVENTS = 5000;
@@ -10,7 +11,13 @@ export const recordingEventInput = z.strictObject({
   at: z.string().min(1).max(64),
   type: z.string().min(1).max(64),
   /** Any JSON; null for none. */
-  payload: z.unknown(),
+  payload: z
+    .unknown()
+    .refine((payload): boolean => payload !== undefined, 'is required (null for none)')
+    .refine(
+      (payload) => !nestsDeeperThan(payload, MAX_PAYLOAD_DEPTH),
+      `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+    ),
   prevHash: hash,
   hash,
 });
