@@ -51,7 +51,7 @@ describe.skipIf(missing)('a client that leaves while the tunnel connects to the 
         hostVerifier: () => true,
       });
     });
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.end();
     await closed;
     clientLeft();
