@@ -54,10 +54,11 @@ const SCHEMA = `
   GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporter;
 `;
 
-function hubYaml(issuer: string, pg: TestPostgres, extraTargets = ''): string {
+function hubYaml(issuer: string, pg: TestPostgres, extraTargets = '', relays: string[] = []): string {
   const server = `address: '127.0.0.1:${pg.port}', database: shop, tls: { sslmode: disable }`;
   return `identity: { issuer: '${issuer}', audience: portcullis-hub }
 auditors: [auditors]
+relays: [${relays.join(', ')}]
 targets:
   - { id: app-db, name: App database, kind: postgres, ${server},
       credentials: { user: app_user, password_env: APP_DB_PASSWORD },
@@ -160,6 +161,8 @@ export interface WorldOptions {
   idp?: Partial<DevIdpOptions>;
   /** More targets for hub.yaml (the list's YAML items), given the world's PostgreSQL. */
   extraTargets?: (pg: TestPostgres) => string;
+  /** hub.yaml's `relays`: the groups of relays' own identities. */
+  relays?: string[];
 }
 
 export async function startConnectedWorld(options: WorldOptions = {}): Promise<ConnectedWorld> {
@@ -175,7 +178,7 @@ export async function startConnectedWorld(options: WorldOptions = {}): Promise<C
   await writeFile(path.join(dir, 'app-policy.yaml'), APP_POLICY);
   await writeFile(path.join(dir, 'strict-policy.yaml'), STRICT_POLICY);
   const configFile = path.join(dir, 'hub.yaml');
-  const yaml = hubYaml(idp.issuer, pg, options.extraTargets?.(pg));
+  const yaml = hubYaml(idp.issuer, pg, options.extraTargets?.(pg), options.relays);
   await writeFile(configFile, yaml);
   const database = path.join(dir, 'hub.db');
   const config = parseHubConfig(yaml, configFile);
