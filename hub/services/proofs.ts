@@ -66,20 +66,54 @@ export class ProofService {
       proof = await this.answer(credentials, request);
       user = credentials.user;
     }
-    await this.ctx.hub.db
-      .insertInto('session_proofs')
-      .values({
-        session_id: session.id,
-        connection: request.connection,
-        purpose: request.purpose ?? 'client',
-        method: request.method,
-        db_user: user,
-        requester_subject: identity.subject,
-        requester_name: identity.name,
-        created_at: iso(this.ctx.clock.now()),
-      })
-      .execute();
+    await this.record(session, identity, request, user);
     return proof;
+  }
+
+  /**
+   * Records the proof in the same statement that checks its session (and a relay connection's parent) is
+   * still open: a session closed or revoked while the proof was made gets no proof, not even one.
+   */
+  private async record(session: SessionRow, identity: Identity, request: ProofRequest, user: string) {
+    const { db } = this.ctx.hub;
+    const open = (id: string) =>
+      db.selectFrom('sessions').select('id').where('id', '=', id).where('status', '=', 'open');
+    const result = await db
+      .insertInto('session_proofs')
+      .columns([
+        'session_id',
+        'connection',
+        'purpose',
+        'method',
+        'db_user',
+        'requester_subject',
+        'requester_name',
+        'created_at',
+      ])
+      .expression(
+        db
+          .selectNoFrom((eb) => [
+            eb.val(session.id).as('session_id'),
+            eb.val(request.connection).as('connection'),
+            eb.val(request.purpose ?? 'client').as('purpose'),
+            eb.val(request.method).as('method'),
+            eb.val(user).as('db_user'),
+            eb.val(identity.subject).as('requester_subject'),
+            eb.val(identity.name).as('requester_name'),
+            eb.val(iso(this.ctx.clock.now())).as('created_at'),
+          ])
+          .where((eb) =>
+            eb.and([
+              eb.exists(open(session.id)),
+              ...(session.parent_id === null ? [] : [eb.exists(open(session.parent_id))]),
+            ]),
+          ),
+      )
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) {
+      const closed = session.parent_id === null ? session.id : `${session.id} or its relay connection`;
+      throw new ConflictError(`session ${closed} is closed: it opens no more connections`);
+    }
   }
 
   /** The proofs given for a session, oldest first: for its owner, auditors and admins. */

@@ -20,11 +20,13 @@ import {
   ForbiddenError,
   ManualClock,
   NotFoundError,
+  ProofService,
   RateLimitedError,
   UnavailableError,
   ValidationError,
   type HubServices,
 } from '../../hub/services/index.ts';
+import { targetCredentials } from '../../hub/services/proofs.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 type Backend = 'sqlite' | 'postgres';
@@ -317,6 +319,30 @@ describe.each<Backend>(['sqlite', 'postgres'])('hub services on %s', (backend) =
       await expect(refusal).rejects.toThrow(/VAULT_DB_PASSWORD/);
       const sessions = await h.services.audit.searchSessions({ targetId: 'vault-db' }, alice);
       expect(sessions).toEqual([]);
+    });
+
+    it('gives no proof to a session closed while the proof was being made, and records none', async () => {
+      const { sessionId } = await h.services.sessions.openSession(alice, 'payments-db');
+      const ctx = {
+        hub: h.database,
+        config: () => h.services.config(),
+        clock: h.clock,
+        events: h.services.events,
+        env: { PAYMENTS_DB_PASSWORD: 'payments-secret' },
+      };
+      // The session is closed (revoked, or its owner left) between the checks and the answer.
+      const proofs = new ProofService(ctx, async (_session, target) => {
+        await h.services.sessions.closeSession(alice, sessionId, 'revoked');
+        return targetCredentials(ctx, target);
+      });
+      const proof = proofs.prove(alice, sessionId, {
+        method: 'postgres-md5',
+        connection: 1,
+        salt: 'AAAAAA==',
+      });
+      await expect(proof).rejects.toThrow(ConflictError);
+      await expect(proof).rejects.toThrow(/is closed: it opens no more connections/);
+      expect(await h.services.proofs.list(alice, sessionId)).toEqual([]);
     });
 
     it('closes a session for its owner only; closing twice changes nothing', async () => {
