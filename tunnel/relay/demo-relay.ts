@@ -7,17 +7,8 @@ import path from 'node:path';
 import { authenticatedHubClient } from '../account/account.ts';
 import { clientCredentialsLogin } from '../identity/index.ts';
 import { createLocalAuthority, issueLoopbackCertificate, type Pem } from '../postgres/local-certificate.ts';
+import type { DemoRelayLauncher, DemoRelayStart } from '../../hub/api/demo-relay.ts';
 import { startRelay } from './index.ts';
-
-export interface DemoRelayStartOptions {
-  hubUrl: string;
-  issuer: string;
-  host: string;
-  port: number;
-  dir: string;
-  agent: { clientId: string; clientSecret: string };
-  log: (line: string) => void;
-}
 
 const files = (dir: string) => ({
   caCert: path.join(dir, 'ca.pem'),
@@ -46,7 +37,7 @@ async function authority(dir: string): Promise<Pem> {
   return made;
 }
 
-export function demoRelayLauncher() {
+export function demoRelayLauncher(): DemoRelayLauncher {
   return {
     async prepare(dir: string): Promise<{ caFile: string }> {
       const issued = await issueLoopbackCertificate(await authority(dir));
@@ -55,7 +46,7 @@ export function demoRelayLauncher() {
       return { caFile: files(dir).caCert };
     },
 
-    async start(options: DemoRelayStartOptions): Promise<{ stop(): Promise<unknown> }> {
+    async start(options: DemoRelayStart): Promise<{ stop(): Promise<unknown> }> {
       const tokens = await clientCredentialsLogin({
         issuer: options.issuer,
         clientId: options.agent.clientId,
