@@ -4,8 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
-import { ScramClient } from '../tunnel/postgres/wire/scram.ts';
-import { RawClient } from '../test/support/raw-client.ts';
+import { RawClient, scramClientSide } from '../test/support/raw-client.ts';
 import {
   AFTER_SIGN_IN,
   BEFORE_SIGN_IN,
@@ -154,30 +153,21 @@ export async function talkAfterRefusal(port: number, user: string, stop: Stop, t
     }
     socket.on('error', () => {});
     tally.connections++;
-    const scram = new ScramClient('not the password');
-    let stage = 0;
     let proofSentAt = 0;
     let fatal = false;
-    socket.on('data', (data: Buffer) => {
-      if (stage === 0 && data[0] === 0x52) {
-        stage = 1;
-        socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
-      } else if (stage === 1 && data[0] === 0x52) {
-        stage = 2;
-        socket.write(
-          serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8', 9))),
-        );
-        proofSentAt = Date.now();
-      } else if (data.includes(Buffer.from('FATAL'))) {
+    const scram = scramClientSide(socket, 'not the password', {
+      proofSent: () => (proofSentAt = Date.now()),
+      other(data) {
+        if (!data.includes(Buffer.from('FATAL'))) return;
         fatal = true;
         note(tally, 'FATAL received');
         note(tally, `FATAL ${Date.now() - proofSentAt <= 1000 ? '≤' : '>'} 1 s after the wrong proof`);
-      }
+      },
     });
     socket.write(serialize.startup({ user, database: user }));
     const started = Date.now();
     while (!socket.destroyed && Date.now() - started < 10_000 && !stop.stopped) {
-      if (stage === 2 && socket.writable) {
+      if (scram.stage === 2 && socket.writable) {
         socket.write(chunk);
         tally.bytesSent += chunk.length;
       }
@@ -187,7 +177,7 @@ export async function talkAfterRefusal(port: number, user: string, stop: Stop, t
     else tally.leftOpen++;
     // Why a FATAL did not come: the client gave up (or the run ended) before the tunnel answered, or the
     // tunnel closed without it; and how far the SCRAM exchange had got.
-    if (!fatal) note(tally, `no FATAL, ${gone(socket) ? 'closed' : 'gave up'} ${SCRAM_STAGES[stage]}`);
+    if (!fatal) note(tally, `no FATAL, ${gone(socket) ? 'closed' : 'gave up'} ${SCRAM_STAGES[scram.stage]}`);
     socket.destroy();
   }
 }

@@ -13,10 +13,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
-import { ScramClient } from '../../tunnel/postgres/wire/scram.ts';
 import { startGuard, type GuardProcess } from '../support/guard-process.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { errorField, errorMessage, RawClient } from '../support/raw-client.ts';
+import { errorField, errorMessage, RawClient, scramClientSide } from '../support/raw-client.ts';
 import { until } from '../support/waiting.ts';
 
 let server: TestPostgres;
@@ -97,26 +96,19 @@ function wrongProofWhileSending(port: number, user: string): Promise<string> {
   };
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    const scram = new ScramClient('not the password');
-    let stage = 0;
     let outcome = 'closed without a FATAL';
     socket.on('error', () => {});
-    socket.on('data', (data: Buffer) => {
-      if (stage === 0 && data[0] === 0x52) {
-        stage = 1;
-        socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
-      } else if (stage === 1 && data[0] === 0x52) {
-        stage = 2;
-        socket.write(
-          serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8', 9))),
-        );
+    scramClientSide(socket, 'not the password', {
+      proofSent() {
         socket.write(Buffer.alloc(4 << 20, 0x51));
         busy(300);
         socket.write(Buffer.alloc(64 << 10, 0x51));
-      } else if (data[0] === 0x45) {
+      },
+      other(data) {
+        if (data[0] !== 0x45) return;
         outcome = `${errorField(data, 'S')} ${errorField(data, 'C')}`;
         socket.destroy();
-      }
+      },
     });
     socket.on('close', () => resolve(outcome));
     socket.write(serialize.startup({ user, database: 'postgres' }));

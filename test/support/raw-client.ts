@@ -208,3 +208,29 @@ export function errorField(bytes: Buffer, field: string): string {
   }
   return '';
 }
+
+/**
+ * The client's side of a SCRAM sign-in on `socket` (whose startup message the caller sends): answers the
+ * server's SASL requests with `password`, calls `proofSent` once the final message is written, and hands
+ * every other message to `other` — where a wrong password meets its FATAL. `stage` says how far it got:
+ * 0 startup sent, 1 first message sent, 2 proof sent.
+ */
+export function scramClientSide(
+  socket: Socket,
+  password: string,
+  handlers: { proofSent?(): void; other(data: Buffer): void },
+): { readonly stage: 0 | 1 | 2 } {
+  const scram = new ScramClient(password);
+  const progress = { stage: 0 as 0 | 1 | 2 };
+  socket.on('data', (data: Buffer) => {
+    if (progress.stage === 0 && data[0] === 0x52) {
+      progress.stage = 1;
+      socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+    } else if (progress.stage === 1 && data[0] === 0x52) {
+      progress.stage = 2;
+      socket.write(serialize.sendSCRAMClientFinalMessage(scram.handleServerFirst(data.toString('utf8', 9))));
+      handlers.proofSent?.();
+    } else handlers.other(data);
+  });
+  return progress;
+}
