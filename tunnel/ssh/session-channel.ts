@@ -297,7 +297,7 @@ export class SessionChannel {
     await this.finish({ status });
   }
 
-  /** Passes the exit on once everything written to the client has gone out, then closes the channel. */
+  /** Records the exit and passes it on once everything written to the client has gone out, then closes the channel. */
   private async finish(exit: Exit): Promise<void> {
     if (this.finished) return;
     this.finished = true;
@@ -306,15 +306,7 @@ export class SessionChannel {
     this.watcher = undefined;
     if (!client) return;
     await Promise.all([drained(client), drained(client.stderr)]);
-    try {
-      if (exit.signal)
-        client.exit(exit.signal.replace(/^SIG/, ''), exit.core ?? false, exit.description ?? '');
-      else if (exit.status !== undefined) client.exit(exit.status);
-    } catch (error) {
-      // A signal name ssh2 does not know cannot be passed on; say so rather than fail the channel.
-      this.ctx.log(`could not pass on the exit ${exit.signal ?? exit.status}: ${(error as Error).message}`);
-    }
-    client.end();
+    // Recorded before the client hears of it: a client that has seen its exit may rely on the record.
     this.ctx.record({
       type: 'ssh.exit',
       channel: this.ctx.channel,
@@ -324,6 +316,15 @@ export class SessionChannel {
       bytesToClient: this.bytes.toClient,
       ...(this.recording?.unrecordedBytes ? { unrecordedBytes: this.recording.unrecordedBytes } : {}),
     });
+    try {
+      if (exit.signal)
+        client.exit(exit.signal.replace(/^SIG/, ''), exit.core ?? false, exit.description ?? '');
+      else if (exit.status !== undefined) client.exit(exit.status);
+    } catch (error) {
+      // A signal name ssh2 does not know cannot be passed on; say so rather than fail the channel.
+      this.ctx.log(`could not pass on the exit ${exit.signal ?? exit.status}: ${(error as Error).message}`);
+    }
+    client.end();
   }
 }
 
