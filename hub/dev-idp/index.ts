@@ -19,46 +19,19 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import type * as OidcProviderModule from 'oidc-provider';
-import type {
-  Account,
-  ClientMetadata,
-  Configuration,
-  Interaction,
-  Provider,
-  TokenModel,
-} from 'oidc-provider';
-import { keptStateWriter, readKeptState } from './kept-state.ts';
-import { createMemoryStore } from './memory-adapter.ts';
-import { DEFAULT_PUBLIC_CLIENT_ID, DEMO_AGENT, DEMO_USERS, type DevAgent, type DevUser } from './demo.ts';
-import { loginPage, logoutPage, messagePage } from './pages.ts';
+import type { Provider } from 'oidc-provider';
+import type { DevAgent, DevUser } from './demo.ts';
+import { errorStatus, errorText, sendHtml } from './html-responses.ts';
+import { handleRequest } from './interaction.ts';
+import { messagePage } from './pages.ts';
+import { providerConfiguration } from './provider-configuration.ts';
+import { resolveSettings, type DevIdpOptions } from './settings.ts';
+import { openSigningState } from './signing-state.ts';
 
 export { DEMO_AGENT, DEMO_USERS, DEFAULT_PUBLIC_CLIENT_ID, type DevAgent, type DevUser } from './demo.ts';
 export { signInOverHttp, HttpSignInError, type HttpSignInOptions } from './http-login.ts';
-
-export interface DevIdpOptions {
-  /** 0 (the default) picks an ephemeral port. The IdP always binds to 127.0.0.1 only. */
-  port?: number;
-  /** The hub's API audience, e.g. 'portcullis-hub': the `aud` of every access token. */
-  audience: string;
-  /** Default DEMO_USERS. */
-  users?: DevUser[];
-  /** Default [DEMO_AGENT]. */
-  agents?: DevAgent[];
-  /** The desktop app / CLI public client. Default 'portcullis-desktop'. */
-  publicClientId?: string;
-  /** Lifetime of access tokens (people and agents). Default 900. */
-  accessTokenTtlSeconds?: number;
-  /** The claim that carries group names in access and ID tokens. Default 'groups'. */
-  groupsClaim?: string;
-  /**
-   * Keep the signing key, cookie keys and stored sign-ins in this file (0600), so that tokens issued
-   * before a restart still verify and refresh. Without it everything is generated at start and lost at exit.
-   */
-  stateFile?: string;
-}
+export type { DevIdpOptions } from './settings.ts';
 
 export interface DevIdp {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
@@ -73,34 +46,6 @@ export interface DevIdp {
   redirectUris: string[];
   close(): Promise<void>;
 }
-
-const DEFAULT_ACCESS_TOKEN_TTL = 900;
-const SIGNING_ALG = 'RS256';
-const MAX_FORM_BYTES = 16 * 1024;
-
-/** Claims the IdP sets itself; a groups claim must not collide with them. */
-const RESERVED_CLAIMS = new Set([
-  'iss',
-  'sub',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'scope',
-  'cnf',
-  'name',
-  'email',
-  'email_verified',
-  'preferred_username',
-  'auth_time',
-  'acr',
-  'amr',
-  'sid',
-  'azp',
-  'nonce',
-]);
 
 let loadingProvider: Promise<typeof OidcProviderModule> | undefined;
 
@@ -125,273 +70,18 @@ function loadOidcProvider(): Promise<typeof OidcProviderModule> {
   return loadingProvider;
 }
 
-async function newSigningKey(): Promise<Record<string, unknown> & { kid: string }> {
-  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true, modulusLength: 2048 });
-  const jwk = await exportJWK(privateKey);
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
-function passwordMatches(expected: string, actual: string): boolean {
-  return timingSafeEqual(digest(expected), digest(actual));
-}
-
-function validate(
-  options: DevIdpOptions,
-  users: DevUser[],
-  agents: DevAgent[],
-  publicClientId: string,
-): void {
-  if (typeof options.audience !== 'string' || options.audience.length === 0) {
-    throw new TypeError('DevIdpOptions.audience must be a non-empty string');
-  }
-  const ttl = options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL;
-  if (!Number.isSafeInteger(ttl) || ttl <= 0) {
-    throw new TypeError('DevIdpOptions.accessTokenTtlSeconds must be a positive integer');
-  }
-  const groupsClaim = options.groupsClaim ?? 'groups';
-  if (!groupsClaim || RESERVED_CLAIMS.has(groupsClaim)) {
-    throw new TypeError(`DevIdpOptions.groupsClaim '${groupsClaim}' collides with a standard claim`);
-  }
-  // A token is an agent's exactly when sub === client_id; keep the namespaces apart so that stays true.
-  const ids = new Set<string>([publicClientId]);
-  for (const user of users) {
-    if (!user.username || ids.has(user.username)) {
-      throw new TypeError(`dev IdP user '${user.username}' is empty or collides with another user or client`);
-    }
-    ids.add(user.username);
-  }
-  for (const agent of agents) {
-    if (!agent.clientId || ids.has(agent.clientId)) {
-      throw new TypeError(`dev IdP agent '${agent.clientId}' is empty or collides with a user or client`);
-    }
-    if (!agent.clientSecret) throw new TypeError(`dev IdP agent '${agent.clientId}' needs a clientSecret`);
-    ids.add(agent.clientId);
-  }
-}
-
-function resourceIndicatorFor(audience: string): string {
-  // RFC 8707 resource indicators are absolute URIs; an audience such as 'portcullis-hub' is not one.
-  return URL.canParse(audience) ? audience : `urn:portcullis:resource:${encodeURIComponent(audience)}`;
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-    throw Object.assign(new Error('expected an application/x-www-form-urlencoded form'), { status: 415 });
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) throw Object.assign(new Error('form too large'), { status: 413 });
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function sendHtml(res: ServerResponse, status: number, html: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader(
-    'Content-Security-Policy',
-    // No form-action: browsers apply it to the redirects that follow the login POST, and the last of those
-    // goes to the app's loopback listener.
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-  );
-  res.end(html);
-}
-
-function errorStatus(error: unknown): number {
-  const status = (error as { status?: unknown; statusCode?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
-}
-
-function errorText(error: unknown): string {
-  const e = error as { error_description?: unknown; message?: unknown };
-  if (typeof e.error_description === 'string') return e.error_description;
-  return typeof e.message === 'string' ? e.message : String(error);
-}
-
 export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
-  const users = (options.users ?? DEMO_USERS).map((u) => ({ ...u, groups: [...u.groups] }));
-  const agents = (options.agents ?? [DEMO_AGENT]).map((a) => ({ ...a, groups: [...a.groups] }));
-  const publicClientId = options.publicClientId ?? DEFAULT_PUBLIC_CLIENT_ID;
-  validate(options, users, agents, publicClientId);
-
-  const { audience } = options;
-  const groupsClaim = options.groupsClaim ?? 'groups';
-  const accessTokenTtl = options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL;
-  const resource = resourceIndicatorFor(audience);
-  const usersByName = new Map(users.map((u) => [u.username, u]));
-  const agentsById = new Map(agents.map((a) => [a.clientId, a]));
-  const redirectUris = ['http://127.0.0.1/callback', 'http://[::1]/callback'];
-
+  const settings = resolveSettings(options);
   const { Provider: ProviderClass, errors } = await loadOidcProvider();
-
-  const kept = options.stateFile ? await readKeptState(options.stateFile) : undefined;
-  const signingKey = kept?.signingKey ?? (await newSigningKey());
-  const cookieKeys = kept?.cookieKeys ?? [randomBytes(32).toString('base64url')];
-  const saver = options.stateFile
-    ? keptStateWriter(
-        options.stateFile,
-        () => ({ version: 1, signingKey, cookieKeys, store: store.snapshot() }),
-        (error) => process.stderr.write(`[dev-idp] cannot keep sign-ins across restarts: ${error.message}\n`),
-      )
-    : undefined;
-  const store = createMemoryStore({
-    ...(kept ? { saved: kept.store } : {}),
-    ...(saver ? { changed: () => saver.changed() } : {}),
-  });
-  if (saver && !kept) {
-    saver.changed();
-    await saver.flush();
-  }
+  const state = await openSigningState(options.stateFile);
 
   // Listen first: the issuer names the port, and the provider needs the issuer. The request handler is
   // attached once the provider exists (synchronously after listening, before any request can be read).
-  const server: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
-
-  const personClaims = (user: DevUser): Record<string, unknown> => ({
-    name: user.name,
-    preferred_username: user.username,
-    email: user.email,
-    email_verified: true,
-    [groupsClaim]: [...user.groups],
-  });
-
-  const configuration: Configuration = {
-    adapter: store.adapter,
-    jwks: { keys: [signingKey as Record<string, unknown>] },
-    cookies: {
-      keys: cookieKeys,
-      // Browsers share cookies across ports of one host: keep clear of anything else on 127.0.0.1.
-      names: {
-        session: 'portcullis_idp_session',
-        interaction: 'portcullis_idp_interaction',
-        resume: 'portcullis_idp_resume',
-      },
-    },
-    clients: [
-      {
-        client_id: publicClientId,
-        client_name: 'Portcullis',
-        application_type: 'native',
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: redirectUris,
-        post_logout_redirect_uris: redirectUris,
-      },
-      ...agents.map((agent): ClientMetadata => ({
-        client_id: agent.clientId,
-        client_secret: agent.clientSecret,
-        client_name: agent.name,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: agent.tokenEndpointAuthMethod ?? 'client_secret_basic',
-      })),
-    ],
-    claims: {
-      acr: null,
-      sid: null,
-      auth_time: null,
-      iss: null,
-      openid: ['sub'],
-      profile: ['name', 'preferred_username'],
-      email: ['email', 'email_verified'],
-      groups: [groupsClaim],
-    },
-    findAccount(_ctx, sub): Account | undefined {
-      const user = usersByName.get(sub);
-      if (!user) return undefined;
-      return { accountId: user.username, claims: () => ({ sub: user.username, ...personClaims(user) }) };
-    },
-    extraTokenClaims(_ctx, token: TokenModel) {
-      if (token.kind === 'ClientCredentials') {
-        const agent = token.clientId === undefined ? undefined : agentsById.get(token.clientId);
-        return agent ? { name: agent.name, [groupsClaim]: [...agent.groups] } : undefined;
-      }
-      const user = token.accountId === undefined ? undefined : usersByName.get(token.accountId);
-      return user ? personClaims(user) : undefined;
-    },
-    // Refresh tokens for the desktop app whether or not it asked for offline_access: OIDC Core §11 only
-    // honours offline_access together with prompt=consent, and the loopback client should not need that.
-    // They do not end with the IdP browser session either (the browser is not the app).
-    issueRefreshToken: (_ctx, client, source) =>
-      client.grantTypeAllowed('refresh_token') &&
-      (client.clientId === publicClientId || source.scopes.has('offline_access')),
-    expiresWithSession: () => false,
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      revocation: {
-        enabled: true,
-        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
-      },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource(ctx, form) {
-          ctx.type = 'html';
-          ctx.body = logoutPage(form);
-        },
-        postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = messagePage('Signed out', 'You have signed out of the development identity provider.');
-        },
-      },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: (_ctx, _client, oneOf) => oneOf ?? resource,
-        useGrantedResource: () => true,
-        getResourceServerInfo(_ctx, indicator) {
-          if (indicator !== resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
-          return {
-            scope: '',
-            audience,
-            accessTokenTTL: accessTokenTtl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: SIGNING_ALG } },
-          };
-        },
-      },
-    },
-    interactions: { url: (_ctx, interaction: Interaction) => `/interaction/${interaction.uid}` },
-    clientBasedCORS: () => false,
-    renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = messagePage('Sign-in error', out.error_description ?? out.error, { error: out.error });
-    },
-    ttl: {
-      AccessToken: accessTokenTtl,
-      ClientCredentials: accessTokenTtl,
-      AuthorizationCode: 60,
-      IdToken: 3600,
-      Interaction: 600,
-      Grant: 14 * 24 * 3600,
-      Session: 14 * 24 * 3600,
-      RefreshToken: 14 * 24 * 3600,
-    },
-  };
-
+  const server = await listenOnLoopback(options.port ?? 0);
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let provider: Provider;
   try {
-    provider = new ProviderClass(issuer, configuration);
+    provider = new ProviderClass(issuer, providerConfiguration(settings, state, errors));
   } catch (error) {
     server.close();
     throw error;
@@ -401,109 +91,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   });
   const providerCallback = provider.callback();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(provider, providerCallback, req, res).catch((error: unknown) => {
-      const status = errorStatus(error);
-      if (status >= 500) process.stderr.write(`[dev-idp] ${req.method} ${req.url}: ${String(error)}\n`);
-      if (!res.headersSent) {
-        sendHtml(res, status, messagePage('Sign-in error', errorText(error)));
-      } else {
-        res.end();
-      }
-    });
+    handleRequest(provider, providerCallback, settings, req, res).catch((error: unknown) =>
+      answerFailure(req, res, error),
+    );
   });
-
-  async function handle(
-    oidc: Provider,
-    callback: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<void> {
-    const path = new URL(req.url ?? '/', issuer).pathname;
-    const match = /^\/interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/.exec(path);
-    if (!match) {
-      await callback(req, res);
-      return;
-    }
-    const [, uid, action] = match;
-    const details = await oidc.interactionDetails(req, res);
-    if (details.uid !== uid) {
-      sendHtml(res, 400, messagePage('Sign-in error', 'This sign-in page is out of date; start again.'));
-      return;
-    }
-    const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : '';
-    const client = await oidc.Client.find(clientId);
-    const clientName = client?.clientName ?? clientId;
-
-    if (action === '/abort') {
-      await oidc.interactionFinished(
-        req,
-        res,
-        { error: 'access_denied', error_description: 'End-User aborted interaction' },
-        { mergeWithLastSubmission: false },
-      );
-      return;
-    }
-
-    if (action === '/login') {
-      if (req.method !== 'POST' || details.prompt.name !== 'login') {
-        sendHtml(res, 400, messagePage('Sign-in error', 'Unexpected sign-in request; start again.'));
-        return;
-      }
-      const form = await readForm(req);
-      const username = (form.get('username') ?? '').trim();
-      const user = usersByName.get(username);
-      // Compare even for unknown users so timing does not reveal which usernames exist.
-      const ok = passwordMatches(
-        user?.password ?? randomBytes(16).toString('hex'),
-        form.get('password') ?? '',
-      );
-      if (!user || !ok) {
-        sendHtml(res, 401, loginPage({ uid, clientName, username, error: 'Invalid username or password.' }));
-        return;
-      }
-      await oidc.interactionFinished(
-        req,
-        res,
-        { login: { accountId: user.username, amr: ['pwd'] } },
-        { mergeWithLastSubmission: false },
-      );
-      return;
-    }
-
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendHtml(res, 405, messagePage('Sign-in error', 'Method not allowed.'));
-      return;
-    }
-    switch (details.prompt.name) {
-      case 'login': {
-        const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
-        sendHtml(res, 200, loginPage({ uid, clientName, username: hint }));
-        return;
-      }
-      case 'consent': {
-        // Portcullis is the first-party client: consent is implied. Any other client is refused.
-        if (clientId !== publicClientId || !details.session) {
-          sendHtml(res, 403, messagePage('Sign-in error', `Client ${clientName} cannot be authorized here.`));
-          return;
-        }
-        const grant = details.grantId
-          ? ((await oidc.Grant.find(details.grantId)) ??
-            new oidc.Grant({ accountId: details.session.accountId, clientId }))
-          : new oidc.Grant({ accountId: details.session.accountId, clientId });
-        const missing = details.prompt.details;
-        if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-        if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-          grant.addResourceScope(indicator, scopes.join(' '));
-        }
-        const grantId = await grant.save();
-        await oidc.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-        return;
-      }
-      default:
-        sendHtml(res, 501, messagePage('Sign-in error', `Unsupported prompt ${details.prompt.name}.`));
-    }
-  }
 
   process.stderr.write(
     `[dev-idp] Portcullis DEVELOPMENT identity provider at ${issuer} (in-memory accounts, ${
@@ -511,6 +102,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     }) - NOT FOR PRODUCTION\n`,
   );
 
+  const { resource, audience, users, agents, publicClientId, redirectUris } = settings;
   let closing: Promise<void> | undefined;
   return {
     issuer,
@@ -524,8 +116,30 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }).finally(() => saver?.flush());
+      }).finally(() => state.flush());
       return closing;
     },
   };
+}
+
+async function listenOnLoopback(port: number): Promise<Server> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+function answerFailure(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  const status = errorStatus(error);
+  if (status >= 500) process.stderr.write(`[dev-idp] ${req.method} ${req.url}: ${String(error)}\n`);
+  if (!res.headersSent) {
+    sendHtml(res, status, messagePage('Sign-in error', errorText(error)));
+  } else {
+    res.end();
+  }
 }

@@ -39,103 +39,133 @@ export interface MemoryStore {
  * It may start from saved entries and report every change, so that its owner can keep it across restarts.
  */
 export function createMemoryStore(options: { saved?: SavedEntry[]; changed?: () => void } = {}): MemoryStore {
-  const entries = new Map<string, Entry>();
-  const byGrant = new Map<string, Set<string>>();
-  const sessionByUid = new Map<string, string>();
-  const byUserCode = new Map<string, string>();
+  const table = new EntryTable(options.saved ?? []);
   const changed = options.changed ?? (() => {});
-  let writes = 0;
-
-  const index = (model: string, id: string, payload: Payload): void => {
-    const key = `${model}:${id}`;
-    if (model === 'Session' && typeof payload.uid === 'string') sessionByUid.set(payload.uid, id);
-    if (typeof payload.userCode === 'string') byUserCode.set(payload.userCode, id);
-    if (GRANTABLE.has(model) && typeof payload.grantId === 'string') {
-      const keys = byGrant.get(payload.grantId) ?? new Set<string>();
-      keys.add(key);
-      byGrant.set(payload.grantId, keys);
-    }
+  return {
+    adapter: (model) => modelAdapter(model, table, changed),
+    snapshot: () => table.saved(),
   };
-  for (const saved of options.saved ?? []) {
-    const split = saved.key.indexOf(':');
-    const expiresAt = saved.expiresAt ?? Infinity;
-    if (split <= 0 || expiresAt <= Date.now()) continue;
-    entries.set(saved.key, { payload: saved.payload, expiresAt });
-    index(saved.key.slice(0, split), saved.key.slice(split + 1), saved.payload);
+}
+
+/** The entries with the indexes oidc-provider looks them up by: session uid, user code, grant. */
+class EntryTable {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byGrant = new Map<string, Set<string>>();
+  private readonly sessionByUid = new Map<string, string>();
+  private readonly byUserCode = new Map<string, string>();
+  private writes = 0;
+
+  constructor(saved: SavedEntry[]) {
+    for (const entry of saved) {
+      const split = entry.key.indexOf(':');
+      const expiresAt = entry.expiresAt ?? Infinity;
+      if (split <= 0 || expiresAt <= Date.now()) continue;
+      this.entries.set(entry.key, { payload: entry.payload, expiresAt });
+      this.index(entry.key.slice(0, split), entry.key.slice(split + 1), entry.payload);
+    }
   }
 
-  const live = (key: string): Entry | undefined => {
-    const entry = entries.get(key);
+  put(model: string, id: string, payload: Payload, expiresAt: number): void {
+    this.entries.set(`${model}:${id}`, { payload, expiresAt });
+    this.index(model, id, payload);
+    if (++this.writes % SWEEP_EVERY === 0) this.sweep();
+  }
+
+  live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
     if (entry && entry.expiresAt <= Date.now()) {
-      entries.delete(key);
+      this.entries.delete(key);
       return undefined;
     }
     return entry;
-  };
+  }
 
-  const sweep = (): void => {
+  sessionIdByUid(uid: string): string | undefined {
+    return this.sessionByUid.get(uid);
+  }
+
+  idByUserCode(userCode: string): string | undefined {
+    return this.byUserCode.get(userCode);
+  }
+
+  delete(model: string, id: string): void {
+    const key = `${model}:${id}`;
+    const entry = this.entries.get(key);
+    this.entries.delete(key);
+    if (entry && typeof entry.payload.uid === 'string' && this.sessionByUid.get(entry.payload.uid) === id) {
+      this.sessionByUid.delete(entry.payload.uid);
+    }
+  }
+
+  revokeGrant(grantId: string): void {
+    for (const key of this.byGrant.get(grantId) ?? []) this.entries.delete(key);
+    this.byGrant.delete(grantId);
+  }
+
+  saved(): SavedEntry[] {
+    this.sweep();
+    return [...this.entries].map(([key, entry]) => ({
+      key,
+      payload: entry.payload,
+      expiresAt: Number.isFinite(entry.expiresAt) ? entry.expiresAt : null,
+    }));
+  }
+
+  private index(model: string, id: string, payload: Payload): void {
+    const key = `${model}:${id}`;
+    if (model === 'Session' && typeof payload.uid === 'string') this.sessionByUid.set(payload.uid, id);
+    if (typeof payload.userCode === 'string') this.byUserCode.set(payload.userCode, id);
+    if (GRANTABLE.has(model) && typeof payload.grantId === 'string') {
+      const keys = this.byGrant.get(payload.grantId) ?? new Set<string>();
+      keys.add(key);
+      this.byGrant.set(payload.grantId, keys);
+    }
+  }
+
+  private sweep(): void {
     const now = Date.now();
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt <= now) entries.delete(key);
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAt <= now) this.entries.delete(key);
     }
-    for (const [grantId, keys] of byGrant) {
-      for (const key of keys) if (!entries.has(key)) keys.delete(key);
-      if (keys.size === 0) byGrant.delete(grantId);
+    for (const [grantId, keys] of this.byGrant) {
+      for (const key of keys) if (!this.entries.has(key)) keys.delete(key);
+      if (keys.size === 0) this.byGrant.delete(grantId);
     }
-  };
+  }
+}
 
-  const adapter = (model: string): Adapter => {
-    const keyFor = (id: string): string => `${model}:${id}`;
-    return {
-      async upsert(id, payload, expiresIn) {
-        const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
-        entries.set(keyFor(id), { payload, expiresAt });
-        index(model, id, payload);
-        if (++writes % SWEEP_EVERY === 0) sweep();
-        changed();
-      },
-      async find(id) {
-        return live(keyFor(id))?.payload;
-      },
-      async findByUid(uid) {
-        const id = sessionByUid.get(uid);
-        return id === undefined ? undefined : live(keyFor(id))?.payload;
-      },
-      async findByUserCode(userCode) {
-        const id = byUserCode.get(userCode);
-        return id === undefined ? undefined : live(keyFor(id))?.payload;
-      },
-      async consume(id) {
-        const entry = live(keyFor(id));
-        if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
-        changed();
-      },
-      async destroy(id) {
-        const key = keyFor(id);
-        const entry = entries.get(key);
-        entries.delete(key);
-        if (entry && typeof entry.payload.uid === 'string' && sessionByUid.get(entry.payload.uid) === id) {
-          sessionByUid.delete(entry.payload.uid);
-        }
-        changed();
-      },
-      async revokeByGrantId(grantId) {
-        for (const key of byGrant.get(grantId) ?? []) entries.delete(key);
-        byGrant.delete(grantId);
-        changed();
-      },
-    };
-  };
-
+/** oidc-provider's adapter for one MODEL, reporting every change. */
+function modelAdapter(model: string, table: EntryTable, changed: () => void): Adapter {
+  const keyFor = (id: string): string => `${model}:${id}`;
   return {
-    adapter,
-    snapshot() {
-      sweep();
-      return [...entries].map(([key, entry]) => ({
-        key,
-        payload: entry.payload,
-        expiresAt: Number.isFinite(entry.expiresAt) ? entry.expiresAt : null,
-      }));
+    async upsert(id, payload, expiresIn) {
+      const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
+      table.put(model, id, payload, expiresAt);
+      changed();
+    },
+    async find(id) {
+      return table.live(keyFor(id))?.payload;
+    },
+    async findByUid(uid) {
+      const id = table.sessionIdByUid(uid);
+      return id === undefined ? undefined : table.live(keyFor(id))?.payload;
+    },
+    async findByUserCode(userCode) {
+      const id = table.idByUserCode(userCode);
+      return id === undefined ? undefined : table.live(keyFor(id))?.payload;
+    },
+    async consume(id) {
+      const entry = table.live(keyFor(id));
+      if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+      changed();
+    },
+    async destroy(id) {
+      table.delete(model, id);
+      changed();
+    },
+    async revokeByGrantId(grantId) {
+      table.revokeGrant(grantId);
+      changed();
     },
   };
 }
