@@ -16,11 +16,13 @@ import { benchPostgresTunnel } from './postgres-tunnel.ts';
 import { benchSshTunnel } from './ssh-tunnel.ts';
 import { benchStatementStall } from './statement-stall.ts';
 import { benchGuardCluster } from './guard-cluster.ts';
+import { benchTunnelSyscalls } from './tunnel-syscalls.ts';
 import buildCliIfStale from '../test/support/build-cli.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   'postgres-tunnel': benchPostgresTunnel,
   'guard-cluster': benchGuardCluster,
+  'tunnel-syscalls': benchTunnelSyscalls,
   classifier: benchClassifier,
   masking: benchMasking,
   'policy-tunnel': benchPolicyTunnel,
