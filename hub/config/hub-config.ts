@@ -407,61 +407,16 @@ export function parseHubConfig(text: string, file: string): HubConfig {
 
 function normalize(input: HubFile, file: string, base: string): { config: HubConfig; problems: Problem[] } {
   const problems: Problem[] = [];
-  const seconds = (value: string) => parseDuration(value)!;
   const seen = new Map<string, number>();
-  const targets = input.targets.map((t, index): TargetConfig => {
-    const at = (...rest: PropertyKey[]): Path => ['targets', index, ...rest];
-    if (seen.has(t.id)) {
-      problems.push({ path: at('id'), problem: `duplicate target id (also targets[${seen.get(t.id)}])` });
-    } else seen.set(t.id, index);
-
-    let policy: TargetPolicy;
-    if ((POLICY_PRESETS as readonly string[]).includes(t.policy)) {
-      policy = { kind: 'preset', name: t.policy as PolicyPreset };
-    } else {
-      policy = { kind: 'file', name: t.policy, path: path.resolve(base, t.policy) };
-      if (!existsSync(policy.path)) {
-        problems.push({
-          path: at('policy'),
-          problem: `not a preset (${POLICY_PRESETS.join(', ')}) nor an existing policy file (${policy.path})`,
-        });
-      }
-    }
-    if (t.jit && t.jit.requesters.length > 0 && t.jit.min_approvals > 1 && t.jit.approvers.length === 0) {
-      problems.push({ path: at('jit', 'approvers'), problem: 'must list at least one group' });
-    }
-
-    const relay = t.kind === 'postgres' ? relayOf(t, base, at, problems) : null;
-    const { host, port } = parseAddress(t.address, t.kind === 'ssh' ? DEFAULT_SSH_PORT : 5432)!;
-    const common = {
-      id: t.id,
-      name: t.name ?? t.id,
-      address: t.address,
-      host,
-      port,
-      policy,
-      access: t.access,
-      jit: t.jit
-        ? {
-            requesters: t.jit.requesters,
-            approvers: t.jit.approvers,
-            maxDurationSeconds: seconds(t.jit.max_duration),
-            minApprovals: t.jit.min_approvals,
-          }
-        : null,
-      approvers: t.approvers,
-      enforcement: t.kind === 'postgres' ? t.enforcement : ('local' as const),
-      relay,
-    };
-    if (t.kind === 'ssh') {
-      const ssh = normalizeSsh(t, base);
-      ssh.problems.forEach((p) => problems.push({ path: at(...p.field), problem: p.problem }));
-      return { ...common, kind: 'ssh', hostKeys: ssh.hostKeys, credentials: ssh.credentials };
-    }
-    return { ...common, ...postgresFields(t, base, at, problems) };
-  });
+  const targets = input.targets.map((t, index) => normalizeTarget(t, index, base, seen, problems));
   checkVias(targets, problems);
+  return { problems, config: { file, ...hubSettings(input, base, problems), targets } };
+}
 
+const seconds = (value: string): number => parseDuration(value)!;
+
+/** Everything but the catalogue: identity, roles, the store and the timings. */
+function hubSettings(input: HubFile, base: string, problems: Problem[]): Omit<HubConfig, 'file' | 'targets'> {
   const holdTimeoutSeconds = seconds(input.approvals.hold_timeout);
   const maxHoldTimeoutSeconds = seconds(input.approvals.max_hold_timeout);
   if (holdTimeoutSeconds > maxHoldTimeoutSeconds) {
@@ -472,43 +427,105 @@ function normalize(input: HubFile, file: string, base: string): { config: HubCon
   }
   const database = input.database ?? null;
   return {
-    problems,
-    config: {
-      file,
-      identity: {
-        issuer: input.identity.issuer,
-        audience: input.identity.audience,
-        groupsClaim: input.identity.groups_claim,
-        clientId: input.identity.client_id,
-        jwksUri: input.identity.jwks_uri ?? null,
-      },
-      admins: input.admins,
-      auditors: input.auditors,
-      relays: input.relays,
-      database:
-        database === null || /^postgres(?:ql)?:\/\//.test(database) || database === ':memory:'
-          ? database
-          : path.resolve(base, database),
-      jit: {
-        pendingTtlSeconds: seconds(input.jit.pending_ttl),
-        expiryWarningSeconds: seconds(input.jit.expiry_warning),
-      },
-      approvals: {
-        holdTimeoutSeconds,
-        maxHoldTimeoutSeconds,
-        perSessionPerMinute: input.approvals.per_session_per_minute,
-        perRequesterPerMinute: input.approvals.per_requester_per_minute,
-        maxPendingPerRequester: input.approvals.max_pending_per_requester,
-      },
-      recordings: { gapGraceSeconds: seconds(input.recordings.gap_grace) },
-      events: {
-        retentionSeconds: seconds(input.events.retention),
-        pruneEverySeconds: seconds(input.events.prune_every),
-      },
-      delegation: { proofsPerMinute: input.delegation.proofs_per_minute },
-      targets,
+    identity: {
+      issuer: input.identity.issuer,
+      audience: input.identity.audience,
+      groupsClaim: input.identity.groups_claim,
+      clientId: input.identity.client_id,
+      jwksUri: input.identity.jwks_uri ?? null,
     },
+    admins: input.admins,
+    auditors: input.auditors,
+    relays: input.relays,
+    database:
+      database === null || /^postgres(?:ql)?:\/\//.test(database) || database === ':memory:'
+        ? database
+        : path.resolve(base, database),
+    jit: {
+      pendingTtlSeconds: seconds(input.jit.pending_ttl),
+      expiryWarningSeconds: seconds(input.jit.expiry_warning),
+    },
+    approvals: {
+      holdTimeoutSeconds,
+      maxHoldTimeoutSeconds,
+      perSessionPerMinute: input.approvals.per_session_per_minute,
+      perRequesterPerMinute: input.approvals.per_requester_per_minute,
+      maxPendingPerRequester: input.approvals.max_pending_per_requester,
+    },
+    recordings: { gapGraceSeconds: seconds(input.recordings.gap_grace) },
+    events: {
+      retentionSeconds: seconds(input.events.retention),
+      pruneEverySeconds: seconds(input.events.prune_every),
+    },
+    delegation: { proofsPerMinute: input.delegation.proofs_per_minute },
   };
+}
+
+/** The catalogue's INDEXth target; SEEN holds the ids of the targets before it. */
+function normalizeTarget(
+  t: HubFile['targets'][number],
+  index: number,
+  base: string,
+  seen: Map<string, number>,
+  problems: Problem[],
+): TargetConfig {
+  const at = (...rest: PropertyKey[]): Path => ['targets', index, ...rest];
+  if (seen.has(t.id)) {
+    problems.push({ path: at('id'), problem: `duplicate target id (also targets[${seen.get(t.id)}])` });
+  } else seen.set(t.id, index);
+  const policy = targetPolicy(t.policy, base, at, problems);
+  if (t.jit && t.jit.requesters.length > 0 && t.jit.min_approvals > 1 && t.jit.approvers.length === 0) {
+    problems.push({ path: at('jit', 'approvers'), problem: 'must list at least one group' });
+  }
+
+  const relay = t.kind === 'postgres' ? relayOf(t, base, at, problems) : null;
+  const { host, port } = parseAddress(t.address, t.kind === 'ssh' ? DEFAULT_SSH_PORT : 5432)!;
+  const common = {
+    id: t.id,
+    name: t.name ?? t.id,
+    address: t.address,
+    host,
+    port,
+    policy,
+    access: t.access,
+    jit: t.jit
+      ? {
+          requesters: t.jit.requesters,
+          approvers: t.jit.approvers,
+          maxDurationSeconds: seconds(t.jit.max_duration),
+          minApprovals: t.jit.min_approvals,
+        }
+      : null,
+    approvers: t.approvers,
+    enforcement: t.kind === 'postgres' ? t.enforcement : ('local' as const),
+    relay,
+  };
+  if (t.kind === 'ssh') {
+    const ssh = normalizeSsh(t, base);
+    ssh.problems.forEach((p) => problems.push({ path: at(...p.field), problem: p.problem }));
+    return { ...common, kind: 'ssh', hostKeys: ssh.hostKeys, credentials: ssh.credentials };
+  }
+  return { ...common, ...postgresFields(t, base, at, problems) };
+}
+
+/** A preset by its name, or a policy file (which must exist) by its path. */
+function targetPolicy(
+  policy: string,
+  base: string,
+  at: (...rest: PropertyKey[]) => Path,
+  problems: Problem[],
+): TargetPolicy {
+  if ((POLICY_PRESETS as readonly string[]).includes(policy)) {
+    return { kind: 'preset', name: policy as PolicyPreset };
+  }
+  const file: TargetPolicy = { kind: 'file', name: policy, path: path.resolve(base, policy) };
+  if (!existsSync(file.path)) {
+    problems.push({
+      path: at('policy'),
+      problem: `not a preset (${POLICY_PRESETS.join(', ')}) nor an existing policy file (${file.path})`,
+    });
+  }
+  return file;
 }
 
 type PostgresInput = z.output<typeof postgresTargetSchema>;
