@@ -4,7 +4,7 @@
  * to a screen (a notification clicked, a portcullis:// link).
  */
 import { useEffect, useState } from 'react';
-import type { AppState } from '../../preload/api.ts';
+import type { AccountView, AppState } from '../../preload/api.ts';
 import { api, unwrap } from './app/api.ts';
 import { relative } from './app/format.ts';
 import { go, href, useRoute, type Route } from './app/router.ts';
@@ -122,6 +122,21 @@ export function App() {
   if (state.account.state !== 'signed-in') {
     return <SignInScreen account={state.account} rememberedHub={state.preferences.hubUrl} />;
   }
+  return <SignedInApp state={state} account={state.account} route={route} version={version} />;
+}
+
+/** Someone is signed in: the top bar, the hub's status, the navigation and the screen the route names. */
+function SignedInApp({
+  state,
+  account,
+  route,
+  version,
+}: {
+  state: AppState;
+  account: Extract<AccountView, { state: 'signed-in' }>;
+  route: Route;
+  version: string;
+}) {
   return (
     <div className="app">
       <a
@@ -137,7 +152,7 @@ export function App() {
       <header className="topbar">
         <span className="brand">Portcullis</span>
         <span className="who">
-          {state.account.me.name} · <span className="sub">{state.account.hubUrl}</span>
+          {account.me.name} · <span className="sub">{account.hubUrl}</span>
         </span>
         <span
           className={`hub-dot hub-${state.hub.status}`}

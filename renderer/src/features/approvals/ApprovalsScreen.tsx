@@ -6,7 +6,7 @@ import type { Action } from '../../app/use-action.ts';
 import { Badge, type Tone } from '../../components/Badge.tsx';
 import { Empty, ErrorText, Failed, Loading } from '../../components/ListState.tsx';
 import { ScreenHeading } from '../../components/ScreenHeading.tsx';
-import { useApprovals } from './use-approvals.ts';
+import { useApprovals, type Approvals } from './use-approvals.ts';
 
 const TONE: Record<string, Tone> = {
   pending: 'warn',
@@ -201,27 +201,7 @@ export function ApprovalsScreen({
           <ItemCard item={openedElsewhere} waiting={false} opened decide={a.decide} />
         </section>
       )}
-      <section aria-labelledby="waiting-heading">
-        <h2 id="waiting-heading">Waiting for you ({view.waiting.length})</h2>
-        {view.status === 'loading' && view.waiting.length === 0 && <Loading what="what waits for you" />}
-        {view.status === 'error' && (
-          <Failed message={`Could not read approvals: ${view.error}`} onRetry={() => void a.refresh.run()} />
-        )}
-        {view.status === 'ready' && view.waiting.length === 0 && (
-          <Empty>
-            <p>Nothing waits for your decision.</p>
-          </Empty>
-        )}
-        {view.waiting.map((item) => (
-          <ItemCard
-            key={`${item.kind}:${item.id}`}
-            item={item}
-            waiting
-            opened={isOpened(item)}
-            decide={a.decide}
-          />
-        ))}
-      </section>
+      <WaitingSection view={view} a={a} isOpened={isOpened} />
       <section aria-labelledby="mine-heading">
         <h2 id="mine-heading">Yours</h2>
         {view.status === 'ready' && view.mine.length === 0 && (
@@ -240,5 +220,40 @@ export function ApprovalsScreen({
         ))}
       </section>
     </>
+  );
+}
+
+/** What waits for the signed-in person's decision. */
+function WaitingSection({
+  view,
+  a,
+  isOpened,
+}: {
+  view: ApprovalsView;
+  a: Approvals;
+  isOpened: (item: ApprovalItem) => boolean;
+}) {
+  return (
+    <section aria-labelledby="waiting-heading">
+      <h2 id="waiting-heading">Waiting for you ({view.waiting.length})</h2>
+      {view.status === 'loading' && view.waiting.length === 0 && <Loading what="what waits for you" />}
+      {view.status === 'error' && (
+        <Failed message={`Could not read approvals: ${view.error}`} onRetry={() => void a.refresh.run()} />
+      )}
+      {view.status === 'ready' && view.waiting.length === 0 && (
+        <Empty>
+          <p>Nothing waits for your decision.</p>
+        </Empty>
+      )}
+      {view.waiting.map((item) => (
+        <ItemCard
+          key={`${item.kind}:${item.id}`}
+          item={item}
+          waiting
+          opened={isOpened(item)}
+          decide={a.decide}
+        />
+      ))}
+    </section>
   );
 }

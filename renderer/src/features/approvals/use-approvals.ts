@@ -7,6 +7,9 @@ import { useAction } from '../../app/use-action.ts';
 const same = (a: ApprovalItem, kind: ApprovalKind | undefined, id: string): boolean =>
   a.id === id && (kind === undefined || a.kind === kind);
 
+/** What the approvals screen's parts read and do. */
+export type Approvals = ReturnType<typeof useApprovals>;
+
 export function useApprovals(view: ApprovalsView, kind: ApprovalKind | undefined, id: string | undefined) {
   const refresh = useAction(async () => unwrap(api().approvals.refresh()));
   const decide = useAction(async (item: ApprovalItem, approve: boolean, comment: string) =>

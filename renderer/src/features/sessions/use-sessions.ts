@@ -23,6 +23,9 @@ export function useSessionSearch() {
   return { query, setQuery, result, search };
 }
 
+/** What the replay's parts read and do. */
+export type Replay = ReturnType<typeof useReplay>;
+
 export function useReplay(sessionId: string) {
   const [replay, setReplay] = useState<Load<ReplayView>>({ status: 'loading' });
   const load = useCallback(async () => {

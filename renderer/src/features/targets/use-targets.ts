@@ -13,6 +13,9 @@ export function matchesSearch(target: TargetView, search: string): boolean {
   );
 }
 
+/** What the targets screen's parts read and do. */
+export type Targets = ReturnType<typeof useTargets>;
+
 export function useTargets(view: TargetsView) {
   const [search, setSearch] = useState('');
   const shown = useMemo(() => view.items.filter((t) => matchesSearch(t, search)), [view.items, search]);

@@ -1,11 +1,10 @@
-import { useEffect, useState } from 'react';
 import type { HoldView, TunnelView } from '../../../../preload/api.ts';
 import { bytes, clock, count, estimate, relative } from '../../app/format.ts';
 import { href } from '../../app/router.ts';
 import { Badge, type Tone } from '../../components/Badge.tsx';
-import { CopyField } from '../../components/CopyField.tsx';
 import { Empty, ErrorText } from '../../components/ListState.tsx';
 import { ScreenHeading } from '../../components/ScreenHeading.tsx';
+import { ConnectCard } from './ConnectCard.tsx';
 import { useTunnel } from './use-tunnel.ts';
 
 const HOLD_TONE: Record<HoldView['state'], Tone> = {
@@ -85,42 +84,8 @@ function Stats({ tunnel }: { tunnel: TunnelView }) {
   );
 }
 
-function PortForm({ tunnel, t }: { tunnel: TunnelView; t: ReturnType<typeof useTunnel> }) {
-  const [port, setPort] = useState(String(tunnel.connection.port));
-  useEffect(() => setPort(String(tunnel.connection.port)), [tunnel.connection.port]);
-  return (
-    <form
-      className="inline-form"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void t.setPort.run(Number(port));
-      }}
-    >
-      <label htmlFor="tunnel-port">Local port</label>
-      <input
-        id="tunnel-port"
-        type="number"
-        min={1024}
-        max={65535}
-        required
-        value={port}
-        onChange={(event) => setPort(event.target.value)}
-        aria-describedby="tunnel-port-hint"
-      />
-      <button type="submit" disabled={t.setPort.busy || Number(port) === tunnel.connection.port}>
-        Use this port
-      </button>
-      <p id="tunnel-port-hint" className="hint">
-        Kept for {tunnel.targetId}, so saved connections keep working. Changing it reconnects the tunnel.
-      </p>
-      <ErrorText message={t.setPort.error} />
-    </form>
-  );
-}
-
 function OpenTunnel({ tunnel }: { tunnel: TunnelView }) {
   const t = useTunnel(tunnel.targetId);
-  const c = tunnel.connection;
   const closed = tunnel.state === 'closed';
   return (
     <>
@@ -149,36 +114,7 @@ function OpenTunnel({ tunnel }: { tunnel: TunnelView }) {
           <ErrorText message={t.reconnect.error} />
         </div>
       )}
-      {!closed && (
-        <section aria-labelledby="connect-heading" className="card">
-          <h2 id="connect-heading">Connect your tool</h2>
-          <CopyField label="psql command" value={c.psql} onCopy={() => t.copy('psql')} multiline />
-          <CopyField label="Connection URI" value={c.uri} onCopy={() => t.copy('uri')} multiline />
-          <CopyField label="JDBC URL" value={c.jdbc} onCopy={() => t.copy('jdbc')} multiline />
-          <h3>DBeaver and DataGrip</h3>
-          <div className="field-grid">
-            <CopyField label="Host" value={c.host} onCopy={() => t.copy('host')} />
-            <CopyField label="Port" value={String(c.port)} onCopy={() => t.copy('port')} />
-            <CopyField label="Database" value={c.database} onCopy={() => t.copy('database')} />
-            <CopyField label="User" value={c.user} onCopy={() => t.copy('user')} />
-            <CopyField label="Password" value={t.secret ?? c.password} onCopy={() => t.copy('password')} />
-          </div>
-          <p className="hint">
-            SSL off (the tunnel listens on this machine only). The password is this tunnel’s own, not the
-            database’s.{' '}
-            {t.secret ? (
-              <button type="button" className="link" onClick={t.hide}>
-                Hide password
-              </button>
-            ) : (
-              <button type="button" className="link" onClick={() => void t.reveal.run()}>
-                Show password
-              </button>
-            )}
-          </p>
-          <PortForm tunnel={tunnel} t={t} />
-        </section>
-      )}
+      {!closed && <ConnectCard tunnel={tunnel} t={t} />}
       <section aria-labelledby="counts-heading">
         <h2 id="counts-heading">Live counts</h2>
         <Stats tunnel={tunnel} />

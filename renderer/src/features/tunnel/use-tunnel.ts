@@ -5,6 +5,9 @@ import { api, unwrap } from '../../app/api.ts';
 import { go } from '../../app/router.ts';
 import { useAction } from '../../app/use-action.ts';
 
+/** What an open tunnel's parts read and do. */
+export type Tunnel = ReturnType<typeof useTunnel>;
+
 export function useTunnel(targetId: string) {
   const [secret, setSecret] = useState<string | null>(null);
   const copy = (field: ConnectionField): Promise<void> =>
