@@ -32,6 +32,7 @@ import type { SessionEvent } from '../../tunnel/recorder/recording-point.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
 import { runCli, runCliToEnd } from '../support/guard-process.ts';
 import { heldWrite, holdingSession } from '../support/held-statements.ts';
+import { exitedWithOutput } from '../support/commands.ts';
 
 const AUDIENCE = 'portcullis-hub';
 const PEOPLE = ['priya', 'marcus', 'elena', 'tom'] as const;
@@ -135,7 +136,7 @@ function start(who: Person | NodeJS.ProcessEnv, ...args: string[]): Running {
   child.once('exit', () => children.delete(child));
   let stdout = '';
   let stderr = '';
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const exited = exitedWithOutput(child);
   const watchers = new Set<() => void>();
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => {

@@ -4,7 +4,6 @@
  * stderr and exit code 1.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHubClient } from '../../tunnel/hub-client/index.ts';
 import { sshdMissing } from '../../hub/demo/sshd.ts';
 import { CLI } from '../support/guard-process.ts';
+import { exitedWithOutput } from '../support/commands.ts';
+import { until } from '../support/waiting.ts';
 
 let scratch: string;
 
@@ -47,7 +48,7 @@ async function runDemo(args: string[], options: { env?: NodeJS.ProcessEnv } = {}
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => (stdout += `${line}\n`));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const exited = exitedWithOutput(child);
   const first = new Promise<string>((resolve) => lines.once('line', resolve));
   const line = await Promise.race([first, exited.then(() => undefined)]);
   return {
@@ -137,7 +138,10 @@ describe('portcullis demo', () => {
 
       const hub = ready.hub as string;
       expect(await createHubClient({ url: hub }).identity()).toMatchObject({ issuer: ready.issuer });
-      const guide = demo.stderr();
+      // The guide follows the ready line, on the other stream: it may not have been read yet.
+      const guide = await until('the guide after the ready line', () =>
+        demo.stderr().includes('drop table orders;') ? demo.stderr() : undefined,
+      );
       expect(guide).toContain(`portcullis login --hub ${hub}`);
       expect(guide).toContain('portcullis connect shop-db');
       expect(guide).toContain('psql "<url from connect>"');

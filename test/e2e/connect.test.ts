@@ -2,7 +2,6 @@
  * The connected product end to end, everything real: the development IdP, the hub, PostgreSQL, the
  * `portcullis` CLI as child processes, node-postgres and postgres.js as the clients.
  */
-import { once } from 'node:events';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import postgres from 'postgres';
@@ -13,6 +12,7 @@ import { demoUser } from '../identity/browser-driver.ts';
 import { runCli } from '../support/guard-process.ts';
 import { AUDITOR, startConnectedWorld, type ConnectedWorld } from '../support/connected-world.ts';
 import { until } from '../support/waiting.ts';
+import { exitedWithOutput } from '../support/commands.ts';
 
 let world: ConnectedWorld;
 
@@ -42,6 +42,7 @@ describe('a person, signed in through the browser', () => {
   it('signs in with --no-browser by opening the printed URL', async () => {
     const home = { ...process.env, PORTCULLIS_HOME: `${world.hub.config.file}.priya-cli` };
     const child = runCli(['login', '--hub', world.hubUrl, '--no-browser', '--json'], home);
+    const exited = exitedWithOutput(child);
     let stdout = '';
     const firstLine = new Promise<string>((resolve) =>
       child.stdout!.on('data', (d: Buffer) => {
@@ -58,8 +59,7 @@ describe('a person, signed in through the browser', () => {
     });
     expect(redirect.hostname).toBe('127.0.0.1');
     expect((await fetch(redirect)).status).toBe(200);
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    expect(await exited).toBe(0);
     const signedIn = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
     expect(signedIn).toMatchObject({
       event: 'signed-in',
@@ -112,9 +112,13 @@ describe('a person, signed in through the browser', () => {
       expect(approve.code, approve.stderr).toBe(0);
       const result = await update;
       expect(result.rowCount).toBe(1);
-      // The person running the tunnel sees the hold and its outcome too.
+      // The person running the tunnel sees the hold and its outcome too (on stderr, a stream of its own
+      // that this process may read after the client's result).
+      const approvedLine = `request ${approvalId} approved by Elena Garcia: refund ticket 42`;
+      await until('the approval on the tunnel’s stderr', () =>
+        tunnel.stderr().includes(approvedLine) ? true : undefined,
+      );
       expect(tunnel.stderr()).toContain(`held for approval as request ${approvalId}`);
-      expect(tunnel.stderr()).toContain(`request ${approvalId} approved by Elena Garcia: refund ticket 42`);
     } finally {
       await client.end();
     }

@@ -2,7 +2,6 @@
  * `portcullis hub` as a real child process (bin/portcullis.mjs), the way an operator or a supervisor runs
  * it: one ready line on stdout, logs on stderr, exit 0 on SIGTERM/SIGINT, exit 2 on a bad hub.yaml.
  */
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { DEMO_AGENT, startDevIdp, type DevIdp } from '../../hub/dev-idp/index.ts
 import { createHubClient } from '../../tunnel/hub-client/index.ts';
 import { runCli, runCliToEnd } from '../support/guard-process.ts';
 import { agentToken } from '../support/hub-tokens.ts';
+import { exitedWithOutput } from '../support/commands.ts';
 
 const AUDIENCE = 'portcullis-hub';
 
@@ -61,7 +61,7 @@ async function startHubProcess(args: string[]): Promise<Running> {
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (line) => (stdout += `${line}\n`));
-  const exited = once(child, 'exit');
+  const exited = exitedWithOutput(child);
   const first = new Promise<string>((resolve) => lines.once('line', resolve));
   const line = await Promise.race([first, exited.then(() => undefined)]);
   if (line === undefined) throw new Error(`portcullis hub exited before it was ready: ${stderr}`);
@@ -71,8 +71,7 @@ async function startHubProcess(args: string[]): Promise<Running> {
     stderr: () => stderr,
     async stop(signal) {
       child.kill(signal);
-      const [code] = (await exited) as [number | null];
-      return code;
+      return exited;
     },
   };
 }

@@ -4,7 +4,6 @@
  * the file, line and field with the closest name the database has. A table created after the tunnel
  * started is masked within a second.
  */
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel } from '../../tunnel/postgres/tunnel.ts';
 import { runCli } from '../support/guard-process.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { exitedWithOutput } from '../support/commands.ts';
 
 const SETUP = `
 CREATE EXTENSION citext;
@@ -193,8 +193,7 @@ describe('portcullis guard', () => {
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(2);
+    expect(await exitedWithOutput(child)).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(
       `${file}:3: mask[0].column: customers.emial: no such column; did you mean customers.email?`,

@@ -18,6 +18,7 @@ import { CLI, startGuard } from '../support/guard-process.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { until } from '../support/waiting.ts';
+import { exitedWithOutput } from '../support/commands.ts';
 
 let server: TestPostgres;
 let dir: string;
@@ -51,7 +52,7 @@ async function guardWithFileLimit(blocks: number, args: string[]): Promise<Guard
   );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const exited = exitedWithOutput(child);
   const lines: string[] = [];
   const reader = createInterface({ input: child.stdout! });
   const first = new Promise<string>((resolve) =>

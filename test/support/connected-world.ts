@@ -5,7 +5,6 @@
  * a child process the way a user or a script runs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { startHub, type RunningHub } from '../../hub/server.ts';
 import { signInPerson, type Account } from '../../tunnel/account/account.ts';
 import { portcullisHome } from '../../tunnel/account/home.ts';
 import { demoUser, fakeBrowser } from '../identity/browser-driver.ts';
+import { exitedWithOutput } from './commands.ts';
 import { CLI, runCliToEnd } from './guard-process.ts';
 import { keepPortsApart } from './ports.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
@@ -111,8 +111,8 @@ export async function startConnect(
   });
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = exitedWithOutput(child);
   const lines = createInterface({ input: child.stdout! });
   const first = new Promise<string>((resolve) => {
     lines.on('line', (line) => {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { exitedWithOutput } from './commands.ts';
 
 export const CLI = path.resolve(import.meta.dirname, '../../bin/portcullis.mjs');
 
@@ -47,9 +47,9 @@ export async function startGuard(
 ): Promise<GuardProcess> {
   const child = runCli(['guard', 'postgres', ...args], options.env, options.nodeArgs);
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines = createInterface({ input: child.stdout! });
-  const exited = once(child, 'exit');
+  const exited = exitedWithOutput(child);
   const firstLine = new Promise<string>((resolve) => lines.once('line', resolve));
   const result = await Promise.race([firstLine, exited.then(() => undefined)]);
   if (result === undefined) throw new Error(`guard exited before it was ready: ${stderr}`);
@@ -60,8 +60,7 @@ export async function startGuard(
     stderr: () => stderr,
     async stop(signal = 'SIGTERM') {
       child.kill(signal);
-      const [code] = (await exited) as [number | null];
-      return code;
+      return exited;
     },
     memory() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -80,8 +79,8 @@ export async function runCliToEnd(
   const child = runCli(args, env);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await exitedWithOutput(child);
   return { code, stdout, stderr };
 }
