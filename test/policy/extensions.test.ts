@@ -23,6 +23,7 @@ import { parseUpstreamUrl } from '../../tunnel/postgres/connection-string.ts';
 import { sharedSideConnection } from '../../tunnel/postgres/side-connection.ts';
 import { PostgresTunnel, type TunnelEndpoint } from '../../tunnel/postgres/tunnel.ts';
 import { installed, run } from '../support/commands.ts';
+import { javaWithPgjdbc } from '../support/drivers.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import * as tools from './tool-queries.ts';
 
@@ -277,11 +278,10 @@ describe('tools that browse a database with extensions installed', () => {
       for (const preset of ['read-only', 'guarded'] as const) {
         const endpoint = endpoints.get(preset)!;
         const url = `jdbc:postgresql://${endpoint.host}:${endpoint.port}/${endpoint.database}`;
-        const result = await run(
-          'java',
-          ['-cp', jar, here('./fixtures/JdbcMetadata.java'), url, endpoint.user, endpoint.password, 'people'],
-          { timeoutMs: 90_000 },
-        );
+        const program = await javaWithPgjdbc(here('./fixtures/JdbcMetadata.java'));
+        const result = await run('java', [...program, url, endpoint.user, endpoint.password, 'people'], {
+          timeoutMs: 90_000,
+        });
         expect(result.stderr, preset).toBe('');
         expect(result.code).toBe(0);
         const counts = Object.fromEntries(
