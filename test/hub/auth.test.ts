@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   base64url,
   createLocalJWKSet,
@@ -90,21 +90,28 @@ describe('access token verification against the development IdP', () => {
       clockToleranceSeconds: 0,
     });
     const lenient = createTokenVerifier({ issuer: other.issuer, audience: AUDIENCE });
-    // A 1 s token lasts until the whole second after the one it was issued in (anything from 0 to 1 s):
-    // asked for at the start of a second, it is still valid when first checked.
-    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
     const token = await agentToken(other, DEMO_AGENT);
     const { exp } = decodeJwt(token);
     expect(exp).toBeDefined();
-    await expect(strict.verify(`Bearer ${token}`)).resolves.toMatchObject({ kind: 'agent' });
+    // The verifiers read the clock set here, not the time it takes a loaded machine to get here: a 1 s
+    // token asked for late in a second had expired in real time before its first check.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime((exp! - 1) * 1000);
+      await expect(strict.verify(`Bearer ${token}`)).resolves.toMatchObject({ kind: 'agent' });
 
-    // jose counts a token as expired once the whole-second clock reaches exp.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp! * 1000 - Date.now()) + 50));
-    const error = await rejection(strict, `Bearer ${token}`);
-    expect(error).toMatchObject({ status: 401, code: 'expired' });
-    expect(error.wwwAuthenticate).toMatch(/^Bearer realm="portcullis", error="invalid_token"/);
-    // Within the default 30 s tolerance the same token still passes.
-    await expect(lenient.verify(`Bearer ${token}`)).resolves.toMatchObject({ subject: DEMO_AGENT.clientId });
+      // jose counts a token as expired once the whole-second clock reaches exp.
+      vi.setSystemTime(exp! * 1000);
+      const error = await rejection(strict, `Bearer ${token}`);
+      expect(error).toMatchObject({ status: 401, code: 'expired' });
+      expect(error.wwwAuthenticate).toMatch(/^Bearer realm="portcullis", error="invalid_token"/);
+      // Within the default 30 s tolerance the same token still passes.
+      await expect(lenient.verify(`Bearer ${token}`)).resolves.toMatchObject({
+        subject: DEMO_AGENT.clientId,
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses a token for another audience, including an ID token', async () => {
