@@ -4,7 +4,7 @@
  * capture-pane, as the person would see it.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from './commands.ts';
@@ -36,8 +36,11 @@ export async function startPane(
 ): Promise<Pane> {
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-tmux-'));
   const socket = path.join(dir, 'socket');
-  const tmux = (...args: string[]) =>
-    run(TMUX, ['-S', socket, '-f', '/dev/null', ...args], { timeoutMs: 10_000 });
+  // The server reads this as it starts, before the command runs: a pane whose command ended stays, dead,
+  // with its last screen (no user configuration besides).
+  const config = path.join(dir, 'tmux.conf');
+  await writeFile(config, 'set-option -g remain-on-exit on\n');
+  const tmux = (...args: string[]) => run(TMUX, ['-S', socket, '-f', config, ...args], { timeoutMs: 10_000 });
   const shellCommand = command.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
   const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
   const started = await tmux(
@@ -50,10 +53,9 @@ export async function startPane(
     '-y',
     String(size.rows),
     ...envArgs,
-    `${shellCommand}; sleep 600`,
+    shellCommand,
   );
   if (started.code !== 0) throw new Error(`tmux did not start: ${started.stderr}`);
-  await tmux('set-option', '-g', 'remain-on-exit', 'on');
   const screen = async (): Promise<string[]> => {
     const captured = await tmux('capture-pane', '-p', '-t', 'test');
     return captured.stdout
@@ -81,8 +83,10 @@ export async function startPane(
       await tmux('resize-window', '-t', 'test', '-x', String(cols), '-y', String(rows));
     },
     async ended() {
-      const result = await tmux('list-panes', '-t', 'test', '-F', '#{pane_current_command}');
-      return !/ssh/.test(result.stdout);
+      // Not #{pane_current_command}: that names the pane's shell (the process group's leader), never the
+      // command the shell runs, so it said "ended" while the command still ran.
+      const result = await tmux('display-message', '-p', '-t', 'test', '#{pane_dead}');
+      return result.stdout.trim() === '1';
     },
     async kill() {
       await tmux('kill-server');
