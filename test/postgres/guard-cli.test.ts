@@ -11,6 +11,7 @@ import { serialize } from 'pg-protocol';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { CLI, runCliToEnd, startGuard } from '../support/guard-process.ts';
 import { RawClient } from '../support/raw-client.ts';
+import { until } from '../support/waiting.ts';
 
 let server: TestPostgres;
 
@@ -38,8 +39,7 @@ describe('portcullis guard postgres', () => {
     client.on('error', (error) => errors.push(error.message));
 
     expect(await guard.stop('SIGTERM')).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(errors[0]).toBe('the tunnel is shutting down');
+    expect(await until('the client to hear why', () => errors[0])).toBe('the tunnel is shutting down');
     const events = readFileSync(record, 'utf8')
       .trim()
       .split('\n')
