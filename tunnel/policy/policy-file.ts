@@ -17,7 +17,7 @@ import {
   type TablePattern,
   type Verdict,
 } from './policy.ts';
-import { readSshSection } from './ssh-policy-file.ts';
+import { readSshSection, type SectionContext } from './ssh-policy-file.ts';
 
 /** A policy file that cannot be used: names the file, the line and the field. */
 export class PolicyFileError extends Error {
@@ -97,25 +97,61 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
   const root = doc.contents;
   if (root === null) return presetPolicy('guarded');
   if (!isMap(root)) return fail(root, 'policy', 'must be a mapping of keys such as extends, block, mask');
+  checkTopLevelKeys(root, fail);
+  return readPolicy(root, { file, lineOf, fail }, options);
+}
 
-  const field = (key: string): Node | undefined => (root as YAMLMap).get(key, true) as Node | undefined;
+/** The policy ROOT (a mapping of known keys) asks for, onto the preset it extends. */
+function readPolicy(root: YAMLMap, ctx: SectionContext, options: PolicyOptions): Policy {
+  const field = (key: string): Node | undefined => root.get(key, true) as Node | undefined;
+  const preset = readPreset(field('extends'), ctx);
+  const rules = readStatementRules(field, ctx);
+  const mask = readMaskRules(field('mask'), ctx, options);
+  const detect = readDetectors(field('detect'), ctx);
+  const holdTimeoutMs = readHoldTimeout(field('hold_timeout'), ctx);
+  const recording = readRecording(field('recording'), ctx);
+  const trustedExtensions = readNames(field('trusted_extensions'), 'trusted_extensions', ctx).map(
+    ({ named }) => named,
+  );
+  const trustedFunctions = readTrustedFunctions(field('trusted_functions'), ctx);
+  const base = presetPolicy(preset);
+  const sshNode = field('ssh');
+  const ssh = sshNode ? readSshSection(sshNode, base.ssh, ctx) : base.ssh;
+  return {
+    ...base,
+    rules,
+    mask,
+    detect,
+    holdTimeoutMs,
+    recording,
+    name: ctx.file,
+    trustedExtensions,
+    trustedFunctions,
+    ssh,
+  };
+}
+
+function checkTopLevelKeys(root: YAMLMap, fail: Fail): void {
   for (const pair of root.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
     if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
       fail(pair.key as Node, key || 'key', `unknown key; expected one of ${TOP_LEVEL_KEYS.join(', ')}`);
     }
   }
+}
 
-  const extendsNode = field('extends');
-  let preset: Preset = 'guarded';
-  if (extendsNode !== undefined) {
-    const value = isScalar(extendsNode) ? String(extendsNode.value) : '';
-    if (!(PRESETS as readonly string[]).includes(value)) {
-      fail(extendsNode, 'extends', `must be one of ${PRESETS.join(', ')}, got "${value}"`);
-    }
-    preset = value as Preset;
+function readPreset(node: Node | undefined, { fail }: SectionContext): Preset {
+  if (node === undefined) return 'guarded';
+  const value = isScalar(node) ? String(node.value) : '';
+  if (!(PRESETS as readonly string[]).includes(value)) {
+    fail(node, 'extends', `must be one of ${PRESETS.join(', ')}, got "${value}"`);
   }
+  return value as Preset;
+}
 
+/** The block, approve and allow lists, in that order. */
+function readStatementRules(field: (key: string) => Node | undefined, ctx: SectionContext): StatementRule[] {
+  const { file, lineOf, fail } = ctx;
   const rules: StatementRule[] = [];
   for (const [key, verdict] of Object.entries(VERDICT_KEYS)) {
     const list = field(key);
@@ -126,96 +162,65 @@ export function parsePolicy(text: string, file: string, options: PolicyOptions =
       if (rules.at(-1)!.table !== undefined) rules.at(-1)!.field = `${key}[${index}].table`;
     });
   }
+  return rules;
+}
 
-  const mask: MaskRule[] = [];
-  const maskList = field('mask');
-  if (maskList !== undefined) {
-    if (!isSeq(maskList)) fail(maskList, 'mask', 'must be a list of {column, strategy} rules');
-    const key = options.maskKey ?? randomBytes(32);
-    (maskList as { items: Node[] }).items.forEach((item, index) => {
-      mask.push({
-        ...readMaskRule(item, `mask[${index}]`, `${file}:${lineOf(item)}`, key, fail),
-        field: `mask[${index}].column`,
-      });
-    });
-  }
+function readMaskRules(list: Node | undefined, ctx: SectionContext, options: PolicyOptions): MaskRule[] {
+  const { file, lineOf, fail } = ctx;
+  if (list === undefined) return [];
+  if (!isSeq(list)) fail(list, 'mask', 'must be a list of {column, strategy} rules');
+  const key = options.maskKey ?? randomBytes(32);
+  return (list as { items: Node[] }).items.map((item, index) => ({
+    ...readMaskRule(item, `mask[${index}]`, `${file}:${lineOf(item)}`, key, fail),
+    field: `mask[${index}].column`,
+  }));
+}
 
-  const detect: DetectorName[] = [];
-  const detectList = field('detect');
-  if (detectList !== undefined) {
-    if (!isSeq(detectList)) fail(detectList, 'detect', `must be a list of ${DETECTOR_NAMES.join(', ')}`);
-    (detectList as { items: Node[] }).items.forEach((item, index) => {
-      const name = isScalar(item) ? String(item.value) : '';
-      if (!(DETECTOR_NAMES as readonly string[]).includes(name)) {
-        fail(
-          item,
-          `detect[${index}]`,
-          `unknown detector "${name}"; expected one of ${DETECTOR_NAMES.join(', ')}`,
-        );
-      }
-      detect.push(name as DetectorName);
-    });
-  }
-
-  let holdTimeoutMs = DEFAULT_HOLD_TIMEOUT_MS;
-  const holdNode = field('hold_timeout');
-  if (holdNode !== undefined) {
-    const ms = isScalar(holdNode) ? parseDuration(String(holdNode.value)) : undefined;
-    if (ms === undefined) fail(holdNode, 'hold_timeout', 'must be a duration such as 90s, 5m or 1h');
-    holdTimeoutMs = ms!;
-  }
-
-  let recording: Policy['recording'] = 'best-effort';
-  const recordingNode = field('recording');
-  if (recordingNode !== undefined) {
-    const value = isScalar(recordingNode) ? String(recordingNode.value) : '';
-    if (value !== 'strict' && value !== 'best-effort') {
-      fail(recordingNode, 'recording', 'must be strict or best-effort');
+function readDetectors(list: Node | undefined, { fail }: SectionContext): DetectorName[] {
+  if (list === undefined) return [];
+  if (!isSeq(list)) fail(list, 'detect', `must be a list of ${DETECTOR_NAMES.join(', ')}`);
+  return (list as { items: Node[] }).items.map((item, index) => {
+    const name = isScalar(item) ? String(item.value) : '';
+    if (!(DETECTOR_NAMES as readonly string[]).includes(name)) {
+      fail(
+        item,
+        `detect[${index}]`,
+        `unknown detector "${name}"; expected one of ${DETECTOR_NAMES.join(', ')}`,
+      );
     }
-    recording = value as Policy['recording'];
-  }
+    return name as DetectorName;
+  });
+}
 
-  const trustedExtensions = readNames(
-    field('trusted_extensions'),
-    'trusted_extensions',
-    file,
-    lineOf,
-    fail,
-  ).map(({ named }) => named);
-  const trustedFunctions = readNames(field('trusted_functions'), 'trusted_functions', file, lineOf, fail).map(
-    ({ named, node }) => {
-      const parts = splitIdentifiers(named.name);
-      if (!parts || parts.length > 2) return fail(node, named.field, 'must be [schema.]function');
-      return parts.length === 2
-        ? { ...named, schema: parts[0], name: parts[1]! }
-        : { ...named, name: parts[0]! };
-    },
-  );
+function readHoldTimeout(node: Node | undefined, { fail }: SectionContext): number {
+  if (node === undefined) return DEFAULT_HOLD_TIMEOUT_MS;
+  const ms = isScalar(node) ? parseDuration(String(node.value)) : undefined;
+  if (ms === undefined) fail(node, 'hold_timeout', 'must be a duration such as 90s, 5m or 1h');
+  return ms!;
+}
 
-  const base = presetPolicy(preset);
-  const sshNode = field('ssh');
-  const ssh = sshNode ? readSshSection(sshNode, base.ssh, { file, lineOf, fail }) : base.ssh;
-  return {
-    ...base,
-    rules,
-    mask,
-    detect,
-    holdTimeoutMs,
-    recording,
-    name: file,
-    trustedExtensions,
-    trustedFunctions,
-    ssh,
-  };
+function readRecording(node: Node | undefined, { fail }: SectionContext): Policy['recording'] {
+  if (node === undefined) return 'best-effort';
+  const value = isScalar(node) ? String(node.value) : '';
+  if (value !== 'strict' && value !== 'best-effort') fail(node, 'recording', 'must be strict or best-effort');
+  return value as Policy['recording'];
+}
+
+function readTrustedFunctions(list: Node | undefined, ctx: SectionContext): NamedInPolicy[] {
+  return readNames(list, 'trusted_functions', ctx).map(({ named, node }) => {
+    const parts = splitIdentifiers(named.name);
+    if (!parts || parts.length > 2) return ctx.fail(node, named.field, 'must be [schema.]function');
+    return parts.length === 2
+      ? { ...named, schema: parts[0], name: parts[1]! }
+      : { ...named, name: parts[0]! };
+  });
 }
 
 /** A list of names (`trusted_extensions`, `trusted_functions`), each with where the file gives it. */
 function readNames(
   list: Node | undefined,
   key: string,
-  file: string,
-  lineOf: (node: Node | null | undefined) => number,
-  fail: Fail,
+  { file, lineOf, fail }: SectionContext,
 ): { named: NamedInPolicy; node: Node }[] {
   if (list === undefined) return [];
   if (!isSeq(list)) return fail(list, key, 'must be a list of names');
