@@ -108,115 +108,139 @@ function withBridge(html: string): string {
   return html.replace('<script', `<script src=".${bridgeScriptPath}"></script>\n    <script`);
 }
 
+/** A running bridge, as its request handlers see it. */
+interface Bridge {
+  options: BridgeOptions;
+  /** The secret the printed address carries and the cookie repeats. */
+  key: string;
+  /** `127.0.0.1:PORT`, the only Host it answers. */
+  host: string;
+  origin: string;
+  invoke: (channel: IpcChannel, args: unknown[]) => Promise<unknown>;
+  /** The pages listening to the pushes. */
+  listeners: Set<ServerResponse>;
+}
+
 export async function startBrowserBridge(options: BridgeOptions): Promise<BrowserBridge> {
-  const key = randomBytes(32).toString('base64url');
-  const listeners = new Set<ServerResponse>();
-  let host = '';
-  let origin = '';
-  let invoke: (channel: IpcChannel, args: unknown[]) => Promise<unknown> = () => Promise.reject(new Error());
-
-  const listenersChanged = (): void => options.onListeners?.(listeners.size);
-
-  async function call(request: IncomingMessage, response: ServerResponse, channel: string): Promise<void> {
-    if (request.method !== 'POST') return answer(response, 405, 'POST only');
-    if (request.headers.origin !== origin) return answer(response, 403, 'calls come from the app’s own page');
-    if (!(ipcChannels as readonly string[]).includes(channel))
-      return answer(response, 404, 'no such channel');
-    const body = await readBody(request);
-    if (body === null) return answer(response, 413, 'too large');
-    let args: unknown;
-    try {
-      args = JSON.parse(body);
-    } catch {
-      args = undefined;
-    }
-    const result = Array.isArray(args)
-      ? await invoke(channel as IpcChannel, args)
-      : { ok: false, code: 'invalid', message: `${channel}: invalid arguments` };
-    answer(response, 200, JSON.stringify(result), 'application/json');
-  }
-
-  function listen(response: ServerResponse): void {
-    response.writeHead(200, { ...securityHeaders, 'Content-Type': 'text/event-stream' });
-    response.write(': portcullis\n\n');
-    listeners.add(response);
-    const heartbeat = setInterval(() => response.write(': still here\n\n'), heartbeatMs);
-    response.on('close', () => {
-      clearInterval(heartbeat);
-      listeners.delete(response);
-      listenersChanged();
-    });
-    listenersChanged();
-  }
-
-  async function serveFile(response: ServerResponse, pathname: string): Promise<void> {
-    if (pathname === bridgeScriptPath)
-      return answer(response, 200, options.bridgeScript, contentTypeFor('x.js'));
-    const file = fileUnder(options.rendererRoot, pathname);
-    if (!file) return answer(response, 404, 'not found');
-    const body = await readFile(file).catch(() => null);
-    if (!body) return answer(response, 404, 'not found');
-    if (path.basename(file) === 'index.html' && path.dirname(file) === path.resolve(options.rendererRoot)) {
-      return answer(response, 200, withBridge(body.toString('utf8')), contentTypeFor(file));
-    }
-    response.writeHead(200, { ...securityHeaders, 'Content-Type': contentTypeFor(file) }).end(body);
-  }
-
-  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (request.headers.host !== host) return answer(response, 421, 'wrong host');
-    const url = new URL(request.url ?? '/', origin);
-    if (url.pathname === '/enter') {
-      if (!sameSecret(url.searchParams.get('key') ?? undefined, key))
-        return answer(response, 403, 'wrong key');
-      response
-        .writeHead(303, {
-          ...securityHeaders,
-          'Set-Cookie': `${cookieName}=${key}; HttpOnly; SameSite=Strict; Path=/`,
-          Location: '/',
-        })
-        .end();
-      return;
-    }
-    if (!sameSecret(cookieOf(request), key)) {
-      return answer(response, 403, 'Open the address `npm start` printed to use the Portcullis preview.');
-    }
-    if (url.pathname.startsWith('/ipc/'))
-      return call(request, response, decodeURIComponent(url.pathname.slice(5)));
-    if (request.method !== 'GET') return answer(response, 405, 'GET only');
-    if (url.pathname === '/push') return listen(response);
-    return serveFile(response, url.pathname);
-  }
-
-  const server = createServer((request, response) => {
-    route(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, 'failed');
-      else response.destroy();
-    });
-  });
+  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  host = `127.0.0.1:${port}`;
-  origin = `http://${host}`;
-  // Who may call was settled above (cookie, Host, Origin): the page is the app's own.
+  const host = `127.0.0.1:${port}`;
+  const origin = `http://${host}`;
+  // Who may call is settled in route (cookie, Host, Origin): the page is the app's own.
   const appUrl = `${origin}/index.html`;
   const answerCall = invoker(options.handlers, appUrl);
-  invoke = (channel, args) => answerCall(channel, appUrl, args);
+  const bridge: Bridge = {
+    options,
+    key: randomBytes(32).toString('base64url'),
+    host,
+    origin,
+    invoke: (channel, args) => answerCall(channel, appUrl, args),
+    listeners: new Set(),
+  };
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    route(bridge, request, response).catch(() => {
+      if (!response.headersSent) answer(response, 500, 'failed');
+      else response.destroy();
+    });
+  });
   return {
-    url: `${origin}/enter?key=${key}`,
+    url: `${origin}/enter?key=${bridge.key}`,
     origin,
     sender: {
       send(channel: PushChannel, message: unknown) {
         const event = `data: ${JSON.stringify({ channel, message })}\n\n`;
-        for (const listener of listeners) listener.write(event);
+        for (const listener of bridge.listeners) listener.write(event);
       },
     },
     async close() {
-      for (const listener of listeners) listener.end();
+      for (const listener of bridge.listeners) listener.end();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+async function route(bridge: Bridge, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.headers.host !== bridge.host) return answer(response, 421, 'wrong host');
+  const url = new URL(request.url ?? '/', bridge.origin);
+  if (url.pathname === '/enter') return enter(bridge, url, response);
+  if (!sameSecret(cookieOf(request), bridge.key)) {
+    return answer(response, 403, 'Open the address `npm start` printed to use the Portcullis preview.');
+  }
+  if (url.pathname.startsWith('/ipc/'))
+    return call(bridge, request, response, decodeURIComponent(url.pathname.slice(5)));
+  if (request.method !== 'GET') return answer(response, 405, 'GET only');
+  if (url.pathname === '/push') return listen(bridge, response);
+  return serveFile(bridge.options, response, url.pathname);
+}
+
+/** The printed address: its key becomes the cookie every later request must carry. */
+function enter(bridge: Bridge, url: URL, response: ServerResponse): void {
+  if (!sameSecret(url.searchParams.get('key') ?? undefined, bridge.key)) {
+    return answer(response, 403, 'wrong key');
+  }
+  response
+    .writeHead(303, {
+      ...securityHeaders,
+      'Set-Cookie': `${cookieName}=${bridge.key}; HttpOnly; SameSite=Strict; Path=/`,
+      Location: '/',
+    })
+    .end();
+}
+
+async function call(
+  bridge: Bridge,
+  request: IncomingMessage,
+  response: ServerResponse,
+  channel: string,
+): Promise<void> {
+  if (request.method !== 'POST') return answer(response, 405, 'POST only');
+  if (request.headers.origin !== bridge.origin) {
+    return answer(response, 403, 'calls come from the app’s own page');
+  }
+  if (!(ipcChannels as readonly string[]).includes(channel)) return answer(response, 404, 'no such channel');
+  const body = await readBody(request);
+  if (body === null) return answer(response, 413, 'too large');
+  let args: unknown;
+  try {
+    args = JSON.parse(body);
+  } catch {
+    args = undefined;
+  }
+  const result = Array.isArray(args)
+    ? await bridge.invoke(channel as IpcChannel, args)
+    : { ok: false, code: 'invalid', message: `${channel}: invalid arguments` };
+  answer(response, 200, JSON.stringify(result), 'application/json');
+}
+
+/** A page listening to main's pushes, kept open with a heartbeat. */
+function listen({ listeners, options }: Bridge, response: ServerResponse): void {
+  const listenersChanged = (): void => options.onListeners?.(listeners.size);
+  response.writeHead(200, { ...securityHeaders, 'Content-Type': 'text/event-stream' });
+  response.write(': portcullis\n\n');
+  listeners.add(response);
+  const heartbeat = setInterval(() => response.write(': still here\n\n'), heartbeatMs);
+  response.on('close', () => {
+    clearInterval(heartbeat);
+    listeners.delete(response);
+    listenersChanged();
+  });
+  listenersChanged();
+}
+
+async function serveFile(options: BridgeOptions, response: ServerResponse, pathname: string): Promise<void> {
+  if (pathname === bridgeScriptPath)
+    return answer(response, 200, options.bridgeScript, contentTypeFor('x.js'));
+  const file = fileUnder(options.rendererRoot, pathname);
+  if (!file) return answer(response, 404, 'not found');
+  const body = await readFile(file).catch(() => null);
+  if (!body) return answer(response, 404, 'not found');
+  if (path.basename(file) === 'index.html' && path.dirname(file) === path.resolve(options.rendererRoot)) {
+    return answer(response, 200, withBridge(body.toString('utf8')), contentTypeFor(file));
+  }
+  response.writeHead(200, { ...securityHeaders, 'Content-Type': contentTypeFor(file) }).end(body);
 }
