@@ -195,61 +195,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (!audience) throw new TypeError('TokenVerifierOptions.audience must be a non-empty string');
   const groupsClaim = options.groupsClaim ?? 'groups';
   const clockTolerance = options.clockToleranceSeconds ?? 30;
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const algorithms: string[] = [...(options.algorithms ?? ASYMMETRIC_ALGORITHMS)];
-  for (const alg of algorithms) {
-    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw new TypeError(`TokenVerifierOptions.algorithms: ${alg} is not an asymmetric JWS algorithm`);
-    }
-  }
-  const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
+  const algorithms = checkedAlgorithms(options.algorithms);
   // A tunnel opening connections presents the same token for each proof: its RSA check is the costliest
   // part of the request, and answers the same until the token expires.
   const verified = verifiedTokens(options.verifiedTtlMs ?? 60_000);
-
-  let keys: Promise<JWTVerifyGetKey> | undefined = options.getKey
-    ? Promise.resolve(options.getKey)
-    : undefined;
-
-  async function discover(): Promise<JWTVerifyGetKey> {
-    const url = discoveryUrl(issuer);
-    let metadata: { issuer?: unknown; jwks_uri?: unknown };
-    try {
-      const res = await doFetch(url.href, {
-        headers: new Headers({ accept: 'application/json' }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      metadata = (await res.json()) as typeof metadata;
-    } catch (cause) {
-      throw new AuthError(503, 'idp_unavailable', `cannot read ${url.href}`, { cause });
-    }
-    if (metadata.issuer !== issuer) {
-      throw new AuthError(
-        503,
-        'idp_unavailable',
-        `discovery at ${url.href} names issuer ${String(metadata.issuer)}`,
-      );
-    }
-    if (typeof metadata.jwks_uri !== 'string' || !URL.canParse(metadata.jwks_uri)) {
-      throw new AuthError(503, 'idp_unavailable', `discovery at ${url.href} has no valid jwks_uri`);
-    }
-    return createRemoteJWKSet(new URL(metadata.jwks_uri), {
-      timeoutDuration: timeoutMs,
-      [customFetch]: (jwksUrl, init) => doFetch(jwksUrl, init),
-    });
-  }
-
-  function keyResolver(): Promise<JWTVerifyGetKey> {
-    if (!keys) {
-      const pending = discover();
-      keys = pending;
-      pending.catch(() => {
-        if (keys === pending) keys = undefined; // retry discovery on the next request
-      });
-    }
-    return keys;
-  }
+  const keyResolver = options.getKey ? () => Promise.resolve(options.getKey!) : discoveredKeys(options);
 
   async function verify(authorizationHeader: string | undefined): Promise<Identity> {
     const token = bearerToken(authorizationHeader, algorithms, issuer);
@@ -279,6 +229,63 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   return { verify };
+}
+
+function checkedAlgorithms(given: readonly AsymmetricAlgorithm[] | undefined): string[] {
+  const algorithms: string[] = [...(given ?? ASYMMETRIC_ALGORITHMS)];
+  for (const alg of algorithms) {
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new TypeError(`TokenVerifierOptions.algorithms: ${alg} is not an asymmetric JWS algorithm`);
+    }
+  }
+  return algorithms;
+}
+
+/** The IdP's keys through discovery, looked up once; a failed discovery is tried again on the next request. */
+function discoveredKeys(options: TokenVerifierOptions): () => Promise<JWTVerifyGetKey> {
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+  return () => {
+    if (!keys) {
+      const pending = discover(options);
+      keys = pending;
+      pending.catch(() => {
+        if (keys === pending) keys = undefined; // retry discovery on the next request
+      });
+    }
+    return keys;
+  };
+}
+
+async function discover(options: TokenVerifierOptions): Promise<JWTVerifyGetKey> {
+  const { issuer } = options;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
+  const url = discoveryUrl(issuer);
+  let metadata: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    const res = await doFetch(url.href, {
+      headers: new Headers({ accept: 'application/json' }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    metadata = (await res.json()) as typeof metadata;
+  } catch (cause) {
+    throw new AuthError(503, 'idp_unavailable', `cannot read ${url.href}`, { cause });
+  }
+  if (metadata.issuer !== issuer) {
+    throw new AuthError(
+      503,
+      'idp_unavailable',
+      `discovery at ${url.href} names issuer ${String(metadata.issuer)}`,
+    );
+  }
+  if (typeof metadata.jwks_uri !== 'string' || !URL.canParse(metadata.jwks_uri)) {
+    throw new AuthError(503, 'idp_unavailable', `discovery at ${url.href} has no valid jwks_uri`);
+  }
+  return createRemoteJWKSet(new URL(metadata.jwks_uri), {
+    timeoutDuration: timeoutMs,
+    [customFetch]: (jwksUrl, init) => doFetch(jwksUrl, init),
+  });
 }
 
 /**
