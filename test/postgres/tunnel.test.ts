@@ -14,6 +14,7 @@ import {
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { MemoryRecorder } from '../support/memory-recorder.ts';
 import { errorField, errorMessage, RawClient } from '../support/raw-client.ts';
+import { until } from '../support/waiting.ts';
 
 let server: TestPostgres;
 let direct: pg.Client;
@@ -301,7 +302,7 @@ describe('the local leg of the tunnel', () => {
     const answers: string[] = [];
     raw.socket.once('data', (d: Buffer) => answers.push(d.toString()));
     raw.write(serialize.requestSsl());
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the answer to SSLRequest', () => answers[0]);
     expect(answers).toEqual(['N']);
     raw.socket.destroy();
     // node-postgres with sslmode=prefer-like behaviour is not available; libpq's is covered by the psql test.
