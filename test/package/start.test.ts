@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stillRunning } from '../support/process-state.ts';
 import { until } from '../support/waiting.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
@@ -79,15 +80,6 @@ describe('npm start without the Electron binary', () => {
   function childrenOf(pid: number): number[] {
     const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     return text ? text.split(/\s+/).map(Number) : [];
-  }
-
-  function alive(pid: number): boolean {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   it.skipIf(haveElectron)(
@@ -158,11 +150,11 @@ describe('npm start without the Electron binary', () => {
       try {
         await until(
           'the demo, the preview and every other child to stop',
-          () => (left.some(alive) ? undefined : true),
+          () => (left.some(stillRunning) ? undefined : true),
           60_000,
         );
       } finally {
-        for (const pid of left.filter(alive)) process.kill(pid, 'SIGKILL');
+        for (const pid of left.filter(stillRunning)) process.kill(pid, 'SIGKILL');
       }
     },
     300_000,

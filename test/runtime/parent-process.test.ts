@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PARENT_PID_ENV } from '../../tunnel/runtime/parent-process.ts';
+import { stillRunning } from '../support/process-state.ts';
 import { until } from '../support/waiting.ts';
 
 const child = path.join(import.meta.dirname, 'fixtures', 'supervised-child.ts');
@@ -27,15 +28,6 @@ function supervisor(named: boolean) {
   return { parent, output: () => output };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('stopWhenParentExits', () => {
   it('stops the child through its own SIGTERM handler once its supervisor is killed with SIGKILL', async () => {
     const { parent, output } = supervisor(true);
@@ -47,7 +39,7 @@ describe('stopWhenParentExits', () => {
     const pid = Number(/child (\d+)/.exec(output())![1]);
     parent.kill('SIGKILL');
     await once(parent, 'exit');
-    await until('the child to stop', () => (alive(pid) ? undefined : true), 30_000);
+    await until('the child to stop', () => (stillRunning(pid) ? undefined : true), 30_000);
   }, 60_000);
 
   it('leaves a child alone whose supervisor did not ask for it', async () => {
@@ -58,7 +50,7 @@ describe('stopWhenParentExits', () => {
     await once(parent, 'exit');
     await new Promise((resolve) => setTimeout(resolve, 500));
     try {
-      expect(alive(pid)).toBe(true);
+      expect(stillRunning(pid)).toBe(true);
     } finally {
       process.kill(pid, 'SIGKILL');
     }
