@@ -813,7 +813,7 @@ describe('with short-lived access tokens', () => {
     const tunnel = await m.open('reports-db');
 
     // Nothing else renews it first: the poll is far off, and the event stream renews only at expiry.
-    await until('the access token to be due', () => (account.tokens.isDue() ? true : undefined), 5000);
+    await until('the access token to be due', () => (account.tokens.isDue() ? true : undefined));
     const stale = account.tokens.tokens!;
     const client = await connect(tunnel.endpoint.url);
     expect((await client.pg.query('select count(*)::int as n from customers')).rows[0].n).toBe(2);

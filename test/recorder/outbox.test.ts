@@ -217,7 +217,7 @@ describe('Outbox', () => {
 
     failuresLeft = 1;
     fill(spool, 1, 5, 10);
-    await box.flush({ timeoutMs: 5000 });
+    await box.flush({ timeoutMs: 30_000 });
     expect(seen.at(-1)).toEqual({ sessionId: 'session-0', attempt: 1, delayMs: 6 });
     expect(verifyChain(hub.chain('session-0'))).toEqual([]);
     expect(hub.chain('session-0')).toHaveLength(15);
@@ -282,7 +282,7 @@ describe('Outbox', () => {
     const box = outbox(spool, sink, { backoff: { initialMs: 60_000 }, probeIntervalMs: 50 });
     box.start();
     fill(spool, 1, 20);
-    await box.flush({ timeoutMs: 5000 });
+    await box.flush({ timeoutMs: 30_000 });
     await sleep(200);
     expect(probes).toBe(0);
 
@@ -320,7 +320,7 @@ describe('Outbox', () => {
     fill(spool, 2, 120);
 
     let flushed = false;
-    const flushing = box.flush({ timeoutMs: 5000 }).then(() => (flushed = true));
+    const flushing = box.flush({ timeoutMs: 30_000 }).then(() => (flushed = true));
     await sleep(50);
     expect(flushed).toBe(false);
     expect(hub.total()).toBe(0);
@@ -346,7 +346,7 @@ describe('Outbox', () => {
     hub.failEvery = 0;
     fill(spool, 3, 10);
     const box = outbox(spool, hub, { backoff: fast });
-    await box.flush({ timeoutMs: 5000 });
+    await box.flush({ timeoutMs: 30_000 });
     expect(box.status().running).toBe(false);
     expect(hub.total()).toBe(30);
   });
@@ -378,7 +378,7 @@ describe('Outbox', () => {
     hub.failEvery = 0;
     let box = new Outbox(spool, hub, { batchSize: 100 });
     fill(spool, 2, 300);
-    await box.flush({ timeoutMs: 5000 });
+    await box.flush({ timeoutMs: 30_000 });
     expect(hub.total()).toBe(600);
 
     // The next upload reaches the hub, but the process "crashes" before the acknowledgement arrives.
@@ -408,7 +408,7 @@ describe('Outbox', () => {
     const duplicatesBefore = hub.duplicates;
     box = new Outbox(spool, hub, { batchSize: 100 });
     box.start();
-    await box.flush({ timeoutMs: 5000 });
+    await box.flush({ timeoutMs: 30_000 });
     await box.stop();
     await spool.close();
 
