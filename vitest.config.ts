@@ -5,8 +5,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'tunnel/**/*.test.ts', 'hub/**/*.test.ts', 'renderer/**/*.test.ts'],
     // The CLI runs compiled, as users run it: build it from the sources under test first.
     globalSetup: ['test/support/build-cli.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Deadlines for a loaded 2-core machine (CI runs everything at once there), not speed targets: a
+    // test ends when it is done, and a hung one is still caught.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     pool: 'forks',
     // Each file starts its own real PostgreSQL; two at a time suits a 2-core machine.
     maxWorkers: 2,
