@@ -55,6 +55,8 @@ interface Thread {
   worker: Worker;
   job?: Job;
   timer?: NodeJS.Timeout;
+  /** Whether the thread has started running JavaScript: its deadline counts from then, not its start. */
+  online: boolean;
   /** Configurations this worker was sent, oldest first, evicted as the worker evicts them. */
   configs: Set<number>;
 }
@@ -143,17 +145,29 @@ export class ParseWorkerPool {
       thread.configs.add(config);
     }
     thread.job = job;
+    if (thread.online) this.startDeadline(thread);
+    thread.worker.ref();
+    thread.worker.postMessage(message);
+  }
+
+  /**
+   * The job's deadline, from when the thread runs: creating a thread is not inspecting the statement,
+   * and on a loaded machine it alone could eat a short deadline.
+   */
+  private startDeadline(thread: Thread): void {
     thread.timer = setTimeout(() => {
       void this.stop(thread, `inspecting the statement took longer than ${this.timeoutMs / 1000} s`);
     }, this.timeoutMs);
-    thread.worker.ref();
-    thread.worker.postMessage(message);
   }
 
   private spawn(): Thread | undefined {
     if (this.threads.length >= this.size) return undefined;
     const worker = startWorker(this.options.entry);
-    const thread: Thread = { worker, configs: new Set() };
+    const thread: Thread = { worker, online: false, configs: new Set() };
+    worker.once('online', () => {
+      thread.online = true;
+      if (thread.job) this.startDeadline(thread);
+    });
     worker.on('message', (reply: ParseReply) => this.settle(thread, reply));
     worker.on('error', (error) => void this.stop(thread, `the statement inspector failed: ${error.message}`));
     worker.on(
