@@ -26,12 +26,15 @@ import {
 import { cpuSeconds, loadAverage, memory } from './process-stats.ts';
 import { installed, median, percentile, table } from './tools.ts';
 import { summariseCpuProfiles } from './cpu-profile.ts';
+import { buildBaselineCli, type BaselineCli } from './baseline-cli.ts';
 
 /** pgbench's scale: 500,000 accounts, as in the measurements users reported. */
 const SCALE = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Set to a directory to run every guard under `node --cpu-prof` and summarise the profiles. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF;
+/** Set to a git revision to run its build of the `guarded` guard beside this one (`guarded@REV`). */
+const BASELINE = process.env.BENCH_BASELINE;
 
 /** A place pgbench connects to, and the process whose CPU time is charged to it. */
 interface Path {
@@ -171,16 +174,22 @@ function scenarioTable(paths: Path[], measured: Map<string, Measured>): string {
 async function startGuards(
   server: TestPostgres,
   dir: string,
+  baseline: BaselineCli | undefined,
 ): Promise<{ name: string; guard: GuardProcess; record: string }[]> {
   await writeFile(path.join(dir, 'mask.yaml'), MASK_POLICY);
   const env = { ...process.env, PORTCULLIS_UPSTREAM: server.url({ sslmode: 'disable' }) };
   const nodeArgs = CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR] : [];
+  const wanted: { name: string; policy: (dir: string) => string; cli?: string }[] = GUARDS.filter((g) =>
+    wantedPath(g.name),
+  );
+  if (baseline) wanted.push({ name: `guarded@${BASELINE}`, policy: () => 'guarded', cli: baseline.cli });
   const guards = [];
-  for (const { name, policy } of GUARDS.filter((g) => wantedPath(g.name))) {
-    const record = path.join(dir, `${name}.jsonl`);
+  for (const { name, policy, cli } of wanted) {
+    const record = path.join(dir, `${name.replace(/[^\w@.-]/g, '_')}.jsonl`);
     const guard = await startGuard(['--policy', policy(dir), '--record', record], {
       env,
       nodeArgs: CPU_PROFILE_DIR ? [...nodeArgs, '--cpu-prof-name', `${name}.cpuprofile`] : [],
+      ...(cli ? { cli } : {}),
     });
     guards.push({ name, guard, record });
   }
@@ -217,10 +226,12 @@ export async function benchPostgresTunnel(): Promise<void> {
   let guards: Awaited<ReturnType<typeof startGuards>> = [];
   let bouncer: Pgbouncer | undefined;
   let pipe: NodePipe | undefined;
+  let baseline: BaselineCli | undefined;
   try {
     const direct = directEndpoint(server);
     await pgbenchInit(direct, SCALE);
-    guards = await startGuards(server, dir);
+    baseline = BASELINE ? await buildBaselineCli(BASELINE) : undefined;
+    guards = await startGuards(server, dir, baseline);
     bouncer = wantedPath('pgbouncer') ? await startPgbouncer(server) : undefined;
     pipe = wantedPath('node-pipe') ? await startNodePipe(server) : undefined;
     const paths: Path[] = [
@@ -261,6 +272,7 @@ export async function benchPostgresTunnel(): Promise<void> {
     await bouncer?.stop();
     await pipe?.stop();
     for (const { guard } of guards) await guard.stop();
+    await baseline?.remove();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -30,8 +30,13 @@ export interface GuardProcess {
  * Runs `portcullis ARGS` as a real child process, the way a user or a script would; `env` replaces this
  * process's environment (e.g. to give each person their own PORTCULLIS_HOME).
  */
-export function runCli(args: string[], env?: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+export function runCli(
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+  cli = CLI,
+): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, cli, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(env ? { env } : {}),
   });
@@ -39,13 +44,14 @@ export function runCli(args: string[], env?: NodeJS.ProcessEnv, nodeArgs: string
 
 /**
  * Starts `portcullis guard postgres ARGS`; `env` replaces this process's environment (the upstream in
- * PORTCULLIS_UPSTREAM, say) and `nodeArgs` go to Node itself (a benchmark's --cpu-prof).
+ * PORTCULLIS_UPSTREAM, say), `nodeArgs` go to Node itself (a benchmark's --cpu-prof) and `cli` is the
+ * command's script when not this checkout's (a benchmark's build of an earlier commit).
  */
 export async function startGuard(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
+  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; cli?: string } = {},
 ): Promise<GuardProcess> {
-  const child = runCli(['guard', 'postgres', ...args], options.env, options.nodeArgs);
+  const child = runCli(['guard', 'postgres', ...args], options.env, options.nodeArgs, options.cli);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines = createInterface({ input: child.stdout! });

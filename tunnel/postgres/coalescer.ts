@@ -3,6 +3,8 @@
  * few writes as possible: consecutive views of the same received bytes merge back into one view (no
  * copy), and what cannot merge is written in order. One write per chunk is the common case.
  */
+const NOTHING: readonly Buffer[] = [];
+
 export class Coalescer {
   private pieces: Buffer[] = [];
   private last: Buffer | undefined;
@@ -24,10 +26,16 @@ export class Coalescer {
 
   /** Hands every gathered piece to `write`, in order, and starts over. */
   flush(write: (bytes: Buffer) => void): void {
+    for (const piece of this.take()) write(piece);
+  }
+
+  /** Every gathered piece, in order; starts over. */
+  take(): readonly Buffer[] {
     this.seal();
+    if (this.pieces.length === 0) return NOTHING;
     const pieces = this.pieces;
     this.pieces = [];
-    for (const piece of pieces) write(piece);
+    return pieces;
   }
 
   private seal(): void {

@@ -119,8 +119,9 @@ export class PostgresSession {
   /** Messages bound for each side while one received chunk is processed; see Coalescer. */
   private readonly toUpstream = new Coalescer();
   private readonly toClient = new Coalescer();
-  /** Each socket's writes of one event-loop turn, released together after the recording's flush. */
+  /** The client's writes of one event-loop turn, released together after the recording's flush. */
   private readonly turn: TurnWrites;
+  /** Messages for the server are being gathered (see sendingToServer). */
   private batchingUpstream = false;
   /** While a masking plan is prepared, the server's messages (from the one waiting) and chunks wait here. */
   private heldFrames: { type: number; frame: Buffer }[] | undefined;
@@ -295,18 +296,16 @@ export class PostgresSession {
       this.startTls(this.options.tls.direct(this.client, chunk), true);
       return;
     }
-    this.batchingUpstream = true;
-    try {
-      this.clientFramer.push(chunk, (type, frame) => {
-        if (this.phase === 'handshake') this.onHandshakeFrame(type, frame);
-        else this.enqueue(type, frame);
-      });
-    } catch (error) {
-      this.failClient(error);
-    } finally {
-      this.batchingUpstream = false;
-      this.toUpstream.flush(this.writeUpstream);
-    }
+    this.sendingToServer(() => {
+      try {
+        this.clientFramer.push(chunk, (type, frame) => {
+          if (this.phase === 'handshake') this.onHandshakeFrame(type, frame);
+          else this.enqueue(type, frame);
+        });
+      } catch (error) {
+        this.failClient(error);
+      }
+    });
     if (this.tlsRequest) this.answerTlsRequest();
   }
 
@@ -591,10 +590,12 @@ export class PostgresSession {
   }
 
   private drain(): void {
-    while (this.phase === 'proxy' && !this.waiting && this.inbox.length > 0) {
-      const next = this.inbox.shift()!;
-      this.handleClientFrame(next.type, next.frame);
-    }
+    this.sendingToServer(() => {
+      while (this.phase === 'proxy' && !this.waiting && this.inbox.length > 0) {
+        const next = this.inbox.shift()!;
+        this.handleClientFrame(next.type, next.frame);
+      }
+    });
     if (this.phase === 'proxy' && !this.waiting && this.inbox.length === 0) this.client.resume();
   }
 
@@ -634,27 +635,55 @@ export class PostgresSession {
       .then((settled) => {
         this.deciding = false;
         if (this.phase !== 'proxy') return;
-        this.protocol.decided(settled, route, frame);
-        this.drain();
+        this.sendingToServer(() => {
+          this.protocol.decided(settled, route, frame);
+          this.drain();
+        });
       })
       .catch((error: unknown) => this.failClient(error));
   }
 
   private sendUpstream(frame: Buffer): void {
     if (this.batchingUpstream) this.toUpstream.add(frame);
-    else this.writeUpstream(frame);
+    else this.writeUpstream([frame]);
   }
 
-  private readonly writeUpstream = (bytes: Buffer): void => {
+  /**
+   * Runs `work` and sends what it sends to the server in one write as soon as it is done — not at the
+   * end of the event-loop turn like the client's writes: nothing the server receives needs the
+   * recording written first (the client sees no outcome before its own release, which follows the
+   * recording's flush), so the statement leaves at once and the recording is written while the
+   * server runs it, off the statement's round trip.
+   */
+  private sendingToServer(work: () => void): void {
+    if (this.batchingUpstream) {
+      work();
+      return;
+    }
+    this.batchingUpstream = true;
+    try {
+      work();
+    } finally {
+      this.batchingUpstream = false;
+      this.writeUpstream(this.toUpstream.take());
+    }
+  }
+
+  private writeUpstream(pieces: readonly Buffer[]): void {
     const upstream = this.upstream?.socket;
-    if (!upstream || upstream.destroyed || upstream.writableEnded) return;
-    if (!this.turn.write(upstream, bytes) && !this.client.isPaused()) {
+    if (pieces.length === 0 || !upstream || upstream.destroyed || upstream.writableEnded) return;
+    // Corked, pieces that did not merge into one view still leave in one writev.
+    if (pieces.length > 1) upstream.cork();
+    let flowing = true;
+    for (const piece of pieces) flowing = upstream.write(piece);
+    if (pieces.length > 1) upstream.uncork();
+    if (!flowing && !this.client.isPaused()) {
       this.client.pause();
       upstream.once('drain', () => {
         if (!this.waiting && this.phase === 'proxy') this.client.resume();
       });
     }
-  };
+  }
 
   // ---- upstream → client -------------------------------------------------------------------------
 

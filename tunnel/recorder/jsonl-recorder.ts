@@ -3,8 +3,9 @@
  *
  * Writing: the events of one event-loop turn are gathered and written together, with one synchronous
  * write, at the end of the turn — and before the session releases anything to the client (the session
- * calls `flush` first). A statement's events are therefore in the operating system's hands before the
- * client has its result, without a write in the round trip of every statement: a process killed with
+ * calls `flush` first; a statement itself goes to the server without waiting for it). A statement's events
+ * are therefore in the operating system's hands before the client has its result, and the write is
+ * shared by every connection of the turn and made while the server runs the statement: a process killed with
  * SIGKILL loses no event of a result the client has seen, only events of the current turn that nobody
  * has seen the outcome of. An OS crash or power loss may lose what the OS had not yet written to the
  * disk (the file is fsynced on close). `writeThrough` (a policy with `recording: strict`) writes each
