@@ -16,9 +16,12 @@ import { startNodePipe, type NodePipe } from './node-pipe.ts';
 import { directEndpoint, pgbenchInit, tunnelEndpoint, type Endpoint } from './postgres-endpoints.ts';
 import { cpuTimes, loadAverage } from './process-stats.ts';
 import { installed, run, table } from './tools.ts';
+import { buildBaselineCli, type BaselineCli } from './baseline-cli.ts';
 
 /** Transactions per client: enough that connecting (SCRAM, the side connection) is lost in the count. */
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
+/** Set to a git revision to count its build of the guard too (`guarded@REV`). */
+const BASELINE = process.env.BENCH_BASELINE;
 const KINDS = ['write', 'writev', 'sendto', 'read', 'recvfrom', 'epoll_wait', 'epoll_pwait', 'futex'];
 
 interface Counted {
@@ -129,10 +132,21 @@ export async function benchTunnelSyscalls(): Promise<void> {
   let guard: GuardProcess | undefined;
   let bouncer: Pgbouncer | undefined;
   let pipe: NodePipe | undefined;
+  let baseline: { cli: BaselineCli; guard?: GuardProcess } | undefined;
   try {
     await pgbenchInit(directEndpoint(server), 1);
     const env = { ...process.env, PORTCULLIS_UPSTREAM: server.url({ sslmode: 'disable' }) };
     guard = await startGuard(['--policy', 'guarded', '--record', path.join(dir, 'guarded.jsonl')], { env });
+    if (BASELINE) {
+      baseline = { cli: await buildBaselineCli(BASELINE) };
+      baseline.guard = await startGuard(
+        ['--policy', 'guarded', '--record', path.join(dir, 'baseline.jsonl')],
+        {
+          env,
+          cli: baseline.cli.cli,
+        },
+      );
+    }
     bouncer = await startPgbouncer(server);
     pipe = await startNodePipe(server);
     const paths: { endpoint: Endpoint; pid: number }[] = [
@@ -142,6 +156,17 @@ export async function benchTunnelSyscalls(): Promise<void> {
         endpoint: { ...tunnelEndpoint(guard.ready, server.database), name: 'guarded' },
         pid: guard.child.pid!,
       },
+      ...(baseline?.guard
+        ? [
+            {
+              endpoint: {
+                ...tunnelEndpoint(baseline.guard.ready, server.database),
+                name: `guarded@${BASELINE}`,
+              },
+              pid: baseline.guard.child.pid!,
+            },
+          ]
+        : []),
     ];
     console.log(
       `pgbench -S -t ${TRANSACTIONS} per client; counts are per transaction, the process's threads included.`,
@@ -164,6 +189,8 @@ export async function benchTunnelSyscalls(): Promise<void> {
     await bouncer?.stop();
     await pipe?.stop();
     await guard?.stop();
+    await baseline?.guard?.stop();
+    await baseline?.cli.remove();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
