@@ -308,11 +308,16 @@ function amount(dice: Dice, min: number, max: number): string {
 
 export function generateShop(options: FakeShopOptions = {}): FakeShop {
   const dice = new Dice(options.seed ?? 20_240_917);
-  const customerCount = options.customers ?? 300;
-  const orderCount = options.orders ?? 600;
+  // One die for all three, thrown in this order: the same seed gives the same shop.
+  const customers = fakeCustomers(dice, options.customers ?? 300);
+  const orders = fakeOrders(dice, customers, options.orders ?? 600);
+  const payments = fakePayments(dice, customers, orders);
+  return { customers, orders, payments };
+}
 
+function fakeCustomers(dice: Dice, count: number): FakeCustomer[] {
   const emails = new Set<string>();
-  const customers = Array.from({ length: customerCount }, (): FakeCustomer => {
+  const customers = Array.from({ length: count }, (): FakeCustomer => {
     const country = dice.weighted(COUNTRY_WEIGHTS);
     const locale = LOCALES[country];
     const first = dice.pick(FIRST_NAMES);
@@ -336,8 +341,11 @@ export function generateShop(options: FakeShopOptions = {}): FakeShop {
   });
   // Ids grow with time, as they would in a real table.
   customers.sort(byTime).forEach((customer, index) => (customer.id = index + 1));
+  return customers;
+}
 
-  const orders = Array.from({ length: orderCount }, (): FakeOrder => {
+function fakeOrders(dice: Dice, customers: FakeCustomer[], count: number): FakeOrder[] {
+  const orders = Array.from({ length: count }, (): FakeOrder => {
     const customer = dice.pick(customers);
     return {
       id: 0,
@@ -355,7 +363,10 @@ export function generateShop(options: FakeShopOptions = {}): FakeShop {
   });
   // The guide refunds payment 1: make it the capture of a delivered order.
   orders[0]!.status = 'delivered';
+  return orders;
+}
 
+function fakePayments(dice: Dice, customers: FakeCustomer[], orders: FakeOrder[]): FakePayment[] {
   const payments: FakePayment[] = [];
   const pay = (order: FakeOrder, cardNumber: string, status: PaymentStatus, delaySeconds: number): void => {
     payments.push({
@@ -381,6 +392,5 @@ export function generateShop(options: FakeShopOptions = {}): FakeShop {
       order.status === 'pending' ? 'authorized' : order.status === 'refunded' ? 'refunded' : 'captured';
     pay(order, card, status, dice.int(61, 600));
   }
-
-  return { customers, orders, payments };
+  return payments;
 }

@@ -27,9 +27,16 @@ import {
   saveState,
   writePrivateFile,
   type DemoSecrets,
+  type DemoState,
 } from './data-dir.ts';
 import { DemoError, DemoPortInUseError, type DemoService } from './errors.ts';
-import { assertReachableByPostgresUser, POSTGRES_HOST, startDemoPostgres, SUPERUSER } from './postgres.ts';
+import {
+  assertReachableByPostgresUser,
+  POSTGRES_HOST,
+  startDemoPostgres,
+  SUPERUSER,
+  type DemoPostgres,
+} from './postgres.ts';
 import { prepareShop, SHOP_DATABASE } from './seed.ts';
 import { startDemoSshd, type DemoSshd } from './sshd.ts';
 import { DEMO_RELAY_AGENT_ID, DEMO_RELAYS_GROUP, type DemoRelayLauncher } from './relay.ts';
@@ -335,23 +342,10 @@ async function startIdpHubAndRelay(
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const dataDir = path.resolve(options.dataDir);
   const log = options.log ?? (() => {});
-  const requested = {
-    hub: options.hubPort ?? 0,
-    idp: options.idpPort ?? 0,
-    postgres: options.postgresPort ?? 0,
-    ssh: options.sshPort ?? 0,
-  };
-  // Fixed ports are checked before anything is created or started: a second demo fails at once.
-  for (const service of ['hub', 'idp', 'postgres', 'ssh'] as const) {
-    if (requested[service] !== 0) await assertPortFree(service, requested[service]);
-  }
-  // PostgreSQL cannot pick its own port and say which; the hub and the IdP can.
-  const postgresPort = requested.postgres || (await listenOnce(0));
-
+  const requested = await reservePorts(options);
   await assertReachableByPostgresUser(dataDir);
   const state = await openDataDir(dataDir);
   const secrets = await loadOrCreateSecrets(dataDir, state);
-  const paths = demoPaths(dataDir);
 
   const started: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -360,37 +354,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     }
   };
   try {
-    if (!state.postgresCreated) {
-      // Whatever a first start that failed left behind; initdb needs an empty directory.
-      await rm(paths.cluster, { recursive: true, force: true });
-      log(`first start: creating the demo database in ${paths.cluster} (a few seconds)`);
-    }
-    const postgres = await startDemoPostgres({
-      clusterDir: paths.cluster,
-      port: postgresPort,
-      superuserPassword: secrets.superuser,
-      create: !state.postgresCreated,
-      log,
-    });
-    started.push(() => postgres.stop());
-    if (!state.postgresCreated) await saveState(dataDir, { ...state, postgresCreated: true });
-    // On the first start as root, the postgres user (and its group) may only exist from now on.
-    await protectDataDir(dataDir);
-
-    const shop = await prepareShop(
-      { host: postgres.host, port: postgres.port, user: SUPERUSER, password: secrets.superuser },
-      {
-        shopApp: secrets.shopApp,
-        shopReporting: secrets.shopReporting,
-        shopProvisioner: secrets.shopProvisioner,
-        shopAdmin: secrets.shopAdmin,
-      },
-      path.join(DEMO_RESOURCES, 'shop.sql'),
-    );
-    const counts = `${shop.rows.customers} customers, ${shop.rows.orders} orders, ${shop.rows.payments} payments`;
-    log(`${shop.seeded ? 'seeded' : 'reusing'} the shop database: ${counts}`);
-
-    const sshd = await startDemoSshd(paths.sshd, requested.ssh || (await listenOnce(0)), log);
+    const postgres = await startShopDatabase({ dataDir, state, secrets, started, log }, requested.postgres);
+    const sshd = await startDemoSshd(demoPaths(dataDir).sshd, requested.ssh || (await listenOnce(0)), log);
     if (sshd.started) started.push(() => sshd.sshd.stop());
     else log(`shop-web is left out: ${sshd.reason}`);
 
@@ -402,27 +367,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       started,
       log,
     });
-
-    const agent = idp.agents[0]!;
     let closing: Promise<void> | undefined;
     return {
-      hubUrl: hub.url,
-      issuer: idp.issuer,
-      audience: DEMO_AUDIENCE,
-      publicClientId: idp.publicClientId,
-      users: idp.users.map(({ username, password, name, groups }) => ({ username, password, name, groups })),
-      agent: {
-        clientId: agent.clientId,
-        clientSecret: agent.clientSecret,
-        name: agent.name,
-        groups: agent.groups,
-      },
-      targets: describeTargets(hub),
-      postgres: {
-        host: postgres.host,
-        port: postgres.port,
-        superuserUrl: superuserUrl(secrets, postgres.port),
-      },
+      ...describeDemo(idp, hub, secrets, postgres),
       ssh: sshd.started
         ? { host: sshd.sshd.host, port: sshd.sshd.port, user: sshd.sshd.user, siteDir: sshd.sshd.siteDir }
         : { leftOut: sshd.reason },
@@ -437,4 +384,91 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * The ports asked for, each fixed one checked free before anything is created or started (a second demo
+ * fails at once); PostgreSQL's chosen here, as it cannot pick its own port and say which.
+ */
+async function reservePorts(
+  options: DemoOptions,
+): Promise<{ hub: number; idp: number; postgres: number; ssh: number }> {
+  const requested = {
+    hub: options.hubPort ?? 0,
+    idp: options.idpPort ?? 0,
+    postgres: options.postgresPort ?? 0,
+    ssh: options.sshPort ?? 0,
+  };
+  for (const service of ['hub', 'idp', 'postgres', 'ssh'] as const) {
+    if (requested[service] !== 0) await assertPortFree(service, requested[service]);
+  }
+  return { ...requested, postgres: requested.postgres || (await listenOnce(0)) };
+}
+
+/** The demo's PostgreSQL on PORT, created on the first start, with the shop database seeded or reused. */
+async function startShopDatabase(
+  ctx: Pick<ServiceContext, 'dataDir' | 'secrets' | 'started' | 'log'> & { state: DemoState },
+  port: number,
+): Promise<DemoPostgres> {
+  const { dataDir, state, secrets, started, log } = ctx;
+  const paths = demoPaths(dataDir);
+  if (!state.postgresCreated) {
+    // Whatever a first start that failed left behind; initdb needs an empty directory.
+    await rm(paths.cluster, { recursive: true, force: true });
+    log(`first start: creating the demo database in ${paths.cluster} (a few seconds)`);
+  }
+  const postgres = await startDemoPostgres({
+    clusterDir: paths.cluster,
+    port,
+    superuserPassword: secrets.superuser,
+    create: !state.postgresCreated,
+    log,
+  });
+  started.push(() => postgres.stop());
+  if (!state.postgresCreated) await saveState(dataDir, { ...state, postgresCreated: true });
+  // On the first start as root, the postgres user (and its group) may only exist from now on.
+  await protectDataDir(dataDir);
+
+  const shop = await prepareShop(
+    { host: postgres.host, port: postgres.port, user: SUPERUSER, password: secrets.superuser },
+    {
+      shopApp: secrets.shopApp,
+      shopReporting: secrets.shopReporting,
+      shopProvisioner: secrets.shopProvisioner,
+      shopAdmin: secrets.shopAdmin,
+    },
+    path.join(DEMO_RESOURCES, 'shop.sql'),
+  );
+  const counts = `${shop.rows.customers} customers, ${shop.rows.orders} orders, ${shop.rows.payments} payments`;
+  log(`${shop.seeded ? 'seeded' : 'reusing'} the shop database: ${counts}`);
+  return postgres;
+}
+
+/** Who may sign in to the running demo, what they find there, and its database as its superuser. */
+function describeDemo(
+  idp: DevIdp,
+  hub: RunningHub,
+  secrets: DemoSecrets,
+  postgres: DemoPostgres,
+): Omit<RunningDemo, 'ssh' | 'relay' | 'dataDir' | 'close'> {
+  const agent = idp.agents[0]!;
+  return {
+    hubUrl: hub.url,
+    issuer: idp.issuer,
+    audience: DEMO_AUDIENCE,
+    publicClientId: idp.publicClientId,
+    users: idp.users.map(({ username, password, name, groups }) => ({ username, password, name, groups })),
+    agent: {
+      clientId: agent.clientId,
+      clientSecret: agent.clientSecret,
+      name: agent.name,
+      groups: agent.groups,
+    },
+    targets: describeTargets(hub),
+    postgres: {
+      host: postgres.host,
+      port: postgres.port,
+      superuserUrl: superuserUrl(secrets, postgres.port),
+    },
+  };
 }
