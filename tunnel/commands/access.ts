@@ -146,6 +146,17 @@ export async function waitForAccessDecision(
   if (failure) throw failure;
   if (signal.aborted || !streamFailed) return undefined;
 
+  return pollForDecision(hub, requestId, signal, out, waiting);
+}
+
+/** Without the event stream: reads the request every few seconds until it is decided or the wait ends. */
+async function pollForDecision(
+  hub: HubClient,
+  requestId: string,
+  signal: AbortSignal,
+  out: Output,
+  waiting: string,
+): Promise<AccessRequest | undefined> {
   for (;;) {
     try {
       const current = await hub.accessRequest(requestId, { signal });

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { Account } from '../account/account.ts';
 import type { OpenTunnel, TunnelStats } from '../manager/tunnel-manager.ts';
-import { startEngine, type Engine } from '../runtime/engine.ts';
+import { startEngine, type Engine, type EngineOptions } from '../runtime/engine.ts';
 import { CommandFailure } from './command-failure.ts';
 import { maskKeyFromEnvironment } from './mask-key.ts';
 import { withJson, type CommandContext } from './output.ts';
@@ -81,58 +81,26 @@ async function runTunnel(
   statsInterval: number | undefined,
 ): Promise<void> {
   const { out } = ctx;
-  const log = (message: string): void => out.note(`portcullis connect: ${message}`);
   const me = await account.hub.me();
   // Handlers go in before the ready line: a supervisor may stop us the moment it reads it.
   const signal = untilSignal();
-  let engine: Engine;
-  let tunnel: OpenTunnel;
+  let opened: { engine: Engine; tunnel: OpenTunnel };
   try {
-    engine = await startEngine({
-      hub: account.hub,
-      tokens: account.tokens,
-      identity: me,
-      paths: ctx.paths,
-      maskKey: maskKeyFromEnvironment(ctx.env),
-      log,
-    });
+    opened = await openTunnel(account, me, ctx, targetId, port);
   } catch (error) {
     signal.dispose();
     throw error;
   }
-  try {
-    tunnel = await engine.open(targetId, port === undefined ? {} : { port });
-  } catch (error) {
-    signal.dispose();
-    await engine.stop({ flushTimeoutMs: 0 });
-    throw error;
-  }
+  const { engine, tunnel } = opened;
   announce(out, tunnel);
-  // A terminal gets a live line; a log or a supervisor gets the counts every --stats seconds when they
-  // changed (JSON lines with --json).
-  const live = process.stderr.isTTY === true && !out.json;
-  const everyMs = statsInterval === undefined ? (live ? 1000 : undefined) : statsInterval * 1000;
-  let lastLine = statsLine(tunnel.stats());
-  const report = (): void => {
-    const stats = tunnel.stats();
-    const line = statsLine(stats);
-    if (line === lastLine) return;
-    lastLine = line;
-    if (live) out.progress(line);
-    else if (out.json)
-      out.line({ event: 'stats', target: tunnel.target.id, session: tunnel.sessionId, ...stats });
-    else out.note(`portcullis connect: ${line}`);
-  };
-  const ticker = everyMs === undefined ? undefined : setInterval(report, everyMs);
-  ticker?.unref();
+  const stopReporting = reportStats(out, tunnel, statsInterval);
 
   const outcome = await Promise.race([
     signal.stopped.then((name) => ({ by: 'signal' as const, name })),
     tunnel.closed.then((closed) => ({ by: 'hub' as const, closed })),
   ]);
   signal.dispose();
-  clearInterval(ticker);
-  out.progress(undefined);
+  stopReporting();
   const closed =
     outcome.by === 'signal' ? await tunnel.close(`the tunnel was stopped (${outcome.name})`) : outcome.closed;
   const stats = tunnel.stats();
@@ -150,6 +118,60 @@ async function runTunnel(
     throw new CommandFailure(closed.reason, 3);
   }
   if (closed.cause === 'recording-failed') throw new CommandFailure(closed.reason, 1);
+}
+
+/** The engine and the tunnel to TARGET_ID it opens; an engine whose tunnel cannot open is stopped. */
+async function openTunnel(
+  account: Account,
+  me: EngineOptions['identity'],
+  ctx: CommandContext,
+  targetId: string,
+  port: number | undefined,
+): Promise<{ engine: Engine; tunnel: OpenTunnel }> {
+  const engine = await startEngine({
+    hub: account.hub,
+    tokens: account.tokens,
+    identity: me,
+    paths: ctx.paths,
+    maskKey: maskKeyFromEnvironment(ctx.env),
+    log: (message) => ctx.out.note(`portcullis connect: ${message}`),
+  });
+  try {
+    return { engine, tunnel: await engine.open(targetId, port === undefined ? {} : { port }) };
+  } catch (error) {
+    await engine.stop({ flushTimeoutMs: 0 });
+    throw error;
+  }
+}
+
+/**
+ * A terminal gets a live line; a log or a supervisor gets the counts every --stats seconds when they
+ * changed (JSON lines with --json). Returns what stops it.
+ */
+function reportStats(
+  out: CommandContext['out'],
+  tunnel: OpenTunnel,
+  statsInterval: number | undefined,
+): () => void {
+  const live = process.stderr.isTTY === true && !out.json;
+  const everyMs = statsInterval === undefined ? (live ? 1000 : undefined) : statsInterval * 1000;
+  let lastLine = statsLine(tunnel.stats());
+  const report = (): void => {
+    const stats = tunnel.stats();
+    const line = statsLine(stats);
+    if (line === lastLine) return;
+    lastLine = line;
+    if (live) out.progress(line);
+    else if (out.json)
+      out.line({ event: 'stats', target: tunnel.target.id, session: tunnel.sessionId, ...stats });
+    else out.note(`portcullis connect: ${line}`);
+  };
+  const ticker = everyMs === undefined ? undefined : setInterval(report, everyMs);
+  ticker?.unref();
+  return () => {
+    clearInterval(ticker);
+    out.progress(undefined);
+  };
 }
 
 /** The ready line (the guard contract's, plus target and session) and, for people, how to connect. */

@@ -121,21 +121,7 @@ function guide(demo: RunningDemo): string {
     '',
     '`portcullis` not found? Run `npm link` in the checkout once (or put `npx` in front of each command).',
     '',
-    `1. As ${engineer.name} (${engineer.groups.join(', ')}), in another terminal:`,
-    commented(7, [
-      [`portcullis login --hub ${hub}`, `sign in as ${engineer.username} / ${engineer.password}`],
-      ['portcullis connect shop-db', 'prints a postgres:// URL'],
-      ['psql "<url from connect>"', ''],
-    ]),
-    commented(
-      9,
-      [
-        ['select full_name, email, phone, ssn, card_number from customers limit 5;', 'PII comes back masked'],
-        ["update payments set status = 'refunded' where id = 1;", 'waits for a manager to approve'],
-        ['drop table orders;', 'blocked'],
-      ],
-      '--',
-    ),
+    ...firstSteps(engineer, hub),
     '',
     `2. As ${manager.name} (${manager.groups.join(', ')}), in a third terminal, with a home of her own:`,
     commented(7, [
@@ -152,6 +138,27 @@ function guide(demo: RunningDemo): string {
     '',
     ...sshGuide(demo, engineer.name),
   ].join('\n');
+}
+
+/** Step 1: an engineer connects, reads masked PII, has a write held and a drop blocked. */
+function firstSteps(engineer: DemoUser, hub: string): string[] {
+  return [
+    `1. As ${engineer.name} (${engineer.groups.join(', ')}), in another terminal:`,
+    commented(7, [
+      [`portcullis login --hub ${hub}`, `sign in as ${engineer.username} / ${engineer.password}`],
+      ['portcullis connect shop-db', 'prints a postgres:// URL'],
+      ['psql "<url from connect>"', ''],
+    ]),
+    commented(
+      9,
+      [
+        ['select full_name, email, phone, ssn, card_number from customers limit 5;', 'PII comes back masked'],
+        ["update payments set status = 'refunded' where id = 1;", 'waits for a manager to approve'],
+        ['drop table orders;', 'blocked'],
+      ],
+      '--',
+    ),
+  ];
 }
 
 /** Step 3: shop-admin, asked for and granted, then through the demo's relay. */
@@ -228,41 +235,7 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
   signals.forEach((signal) => process.on(signal, stop));
   stopWhenParentExits();
   try {
-    // Loaded here so the other commands do not pay for PostgreSQL, the hub and the IdP.
-    const { DemoDataDirError, DemoError, DemoPortInUseError, resetDemoDataDir, startDemo } =
-      await import('../../hub/demo/index.ts');
-    const { demoRelayLauncher } = await import('../relay/demo-relay.ts');
-    let demo: RunningDemo;
-    try {
-      if (options.reset) {
-        await resetDemoDataDir(dataDir);
-        log(`reset ${dataDir}`);
-      }
-      demo = await startDemo({
-        dataDir,
-        hubPort: options.hubPort,
-        idpPort: options.idpPort,
-        postgresPort: options.postgresPort,
-        sshPort: options.sshPort,
-        relay: demoRelayLauncher(),
-        relayPort: options.relayPort,
-        log,
-      });
-    } catch (error) {
-      if (error instanceof DemoPortInUseError) {
-        throw new Error(
-          `port ${error.port} is in use — is another demo running? pass ${PORT_FLAGS[error.service]} to use another port`,
-          { cause: error },
-        );
-      }
-      if (error instanceof DemoDataDirError) {
-        throw new Error(`${error.message} (--data-dir)`, { cause: error });
-      }
-      if (error instanceof DemoError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`the demo did not start: ${message.replace(/\s*\n\s*/g, ' ')}`, { cause: error });
-    }
-
+    const demo = await startExplained(options, dataDir);
     if (!stopSignal) {
       out.line(readyLine(demo));
       out.note(guide(demo));
@@ -275,6 +248,43 @@ async function runDemo(options: DemoCommandOptions): Promise<void> {
     log('stopped');
   } finally {
     signals.forEach((signal) => process.off(signal, stop));
+  }
+}
+
+/** Starts the demo (after a reset when asked); an error says which flag or what to do about it. */
+async function startExplained(options: DemoCommandOptions, dataDir: string): Promise<RunningDemo> {
+  // Loaded here so the other commands do not pay for PostgreSQL, the hub and the IdP.
+  const { DemoDataDirError, DemoError, DemoPortInUseError, resetDemoDataDir, startDemo } =
+    await import('../../hub/demo/index.ts');
+  const { demoRelayLauncher } = await import('../relay/demo-relay.ts');
+  try {
+    if (options.reset) {
+      await resetDemoDataDir(dataDir);
+      log(`reset ${dataDir}`);
+    }
+    return await startDemo({
+      dataDir,
+      hubPort: options.hubPort,
+      idpPort: options.idpPort,
+      postgresPort: options.postgresPort,
+      sshPort: options.sshPort,
+      relay: demoRelayLauncher(),
+      relayPort: options.relayPort,
+      log,
+    });
+  } catch (error) {
+    if (error instanceof DemoPortInUseError) {
+      throw new Error(
+        `port ${error.port} is in use — is another demo running? pass ${PORT_FLAGS[error.service]} to use another port`,
+        { cause: error },
+      );
+    }
+    if (error instanceof DemoDataDirError) {
+      throw new Error(`${error.message} (--data-dir)`, { cause: error });
+    }
+    if (error instanceof DemoError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`the demo did not start: ${message.replace(/\s*\n\s*/g, ' ')}`, { cause: error });
   }
 }
 
