@@ -9,6 +9,9 @@ export default defineConfig({
     // test ends when it is done, and a hung one is still caught.
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // expect.poll gives up after 1 s by default: too little for a page or a tunnel on a loaded machine.
+    // Like test/support/waiting.ts's until, it ends as soon as the condition holds.
+    expect: { poll: { timeout: 20_000 } },
     pool: 'forks',
     // Each file starts its own real PostgreSQL; two at a time suits a 2-core machine.
     maxWorkers: 2,
