@@ -183,7 +183,7 @@ describe.skipIf(!haveChromium)(
       expect(customers.rows[0].email).not.toMatch(/^[^*]+@/); // masked: the local part is gone
       await priyaClient.query('select count(*) from orders');
       await expect
-        .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 10_000 })
+        .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 30_000 })
         .toMatch(/^[2-9]|\d\d/);
       await expect.poll(() => page.getByTestId('stat-open-connections').textContent()).toBe('1');
       priyaSession = priya.mirror().tunnels[0]!.sessionId;

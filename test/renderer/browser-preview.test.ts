@@ -214,7 +214,7 @@ describe.skipIf(!haveChromium)(
           await client.query('select count(*) from customers');
           // The live counts come over the push stream while the page listens.
           await expect
-            .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 10_000 })
+            .poll(() => page.getByTestId('stat-statements').textContent(), { timeout: 30_000 })
             .toMatch(/^[2-9]|\d\d/);
         } finally {
           await client.end();
