@@ -9,7 +9,7 @@
  *
  * Pure: no imports but node:crypto, so the tunnel can import this file as the specification.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -46,14 +46,51 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 }
 
 /**
- * JSON with object keys sorted recursively; otherwise the same values JSON.stringify produces. Written
- * with an explicit stack rather than recursion, so no nesting can overflow the call stack.
+ * JSON with object keys sorted recursively; otherwise the same values JSON.stringify produces. Events
+ * nest a few levels and are written by plain recursion (the tunnel hashes every event it records);
+ * anything nested deeper than RECURSION_DEPTH is written again with an explicit stack, so no nesting
+ * can overflow the call stack.
  */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
   const top = resolved(value);
+  if (omitted(top)) return 'null';
+  return writeRecursively(top, 0) ?? writeWithStack(top);
+}
+
+const RECURSION_DEPTH = 64;
+
+/** Canonical JSON of a resolved, present value; undefined if it nests deeper than RECURSION_DEPTH. */
+function writeRecursively(value: unknown, depth: number): string | undefined {
+  const scalar = writeScalar(value);
+  if (scalar !== undefined) return scalar;
+  if (depth === RECURSION_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item = resolved(value[i]);
+      const text = omitted(item) ? 'null' : writeRecursively(item, depth + 1);
+      if (text === undefined) return undefined;
+      out += i === 0 ? text : ',' + text;
+    }
+    return out + ']';
+  }
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(record).sort()) {
+    const member = resolved(record[key]);
+    if (omitted(member)) continue;
+    const text = writeRecursively(member, depth + 1);
+    if (text === undefined) return undefined;
+    out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + text;
+  }
+  return out + '}';
+}
+
+/** canonicalJson of a resolved, present value at any depth, with an explicit stack. */
+function writeWithStack(top: unknown): string {
+  const out: string[] = [];
   // Tasks, last first: text to emit as is, or a (resolved) value to write.
-  const tasks: (string | { value: unknown })[] = [{ value: omitted(top) ? null : top }];
+  const tasks: (string | { value: unknown })[] = [{ value: top }];
   while (tasks.length > 0) {
     const task = tasks.pop()!;
     if (typeof task === 'string') {
@@ -127,9 +164,7 @@ function writeScalar(value: unknown): string | undefined {
 /** The hash an event must carry, given its predecessor's hash. */
 export function chainHash(prevHash: string, event: ChainedContent): string {
   const content = canonicalJson({ seq: event.seq, at: event.at, type: event.type, payload: event.payload });
-  return createHash('sha256')
-    .update(prevHash + '\n' + content)
-    .digest('hex');
+  return hash('sha256', prevHash + '\n' + content);
 }
 
 /** Whether the event's own hash matches its content and the prevHash it carries. */
