@@ -82,64 +82,23 @@ function openPolicyChecks(services: HubServices): Promise<unknown> {
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   let reportPolicyCheck: (check: PolicyCheck) => void = () => {};
   const listen = parseListenAddress(options.listen ?? '127.0.0.1:0');
-  let config = options.config;
-  if (!config) {
-    if (!options.configFile) throw new TypeError('startHub needs configFile or config');
-    config = loadHubConfig(options.configFile);
-  }
+  const config = options.config ?? configFrom(options.configFile);
   const location =
     options.database ?? config.database ?? path.join(path.dirname(path.resolve(config.file)), 'hub.db');
   const database = await openHubDatabase(location);
-  let services: HubServices | undefined;
-  let app: ReturnType<typeof buildHubApp> | undefined;
-  try {
-    services = await createHubServices({
-      database,
-      config,
-      clock: options.clock,
-      env: options.env,
-      onPolicyChecked: (check) => reportPolicyCheck(check),
-    });
-    const verifier = createTokenVerifier({
-      issuer: config.identity.issuer,
-      audience: config.identity.audience,
-      groupsClaim: config.identity.groupsClaim,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-      getKey: config.identity.jwksUri ? createRemoteJWKSet(new URL(config.identity.jwksUri)) : undefined,
-    });
-    app = buildHubApp({ services, verifier, logLevel: options.logLevel, heartbeatMs: options.heartbeatMs });
-    await app.listen({ host: listen.host, port: listen.port });
-  } catch (error) {
-    await app?.close().catch(() => {});
-    await services?.close().catch(() => {});
-    await database.close().catch(() => {});
-    throw error;
-  }
-  const running = app;
+  const { services, app: running } = await serve(options, config, database, listen, (check) =>
+    reportPolicyCheck(check),
+  );
   const stopSweeping = services.startSweeping(options.sweepIntervalMs ?? 5000, (error) =>
     running.log.error({ err: error }, 'sweep failed'),
   );
-  // Admins see policies that name what their database lacks in the log as well as in the API.
-  reportPolicyCheck = (check) => {
-    if (check.status === 'problems') {
-      running.log.error(
-        { target: check.targetId, policy: check.policy, problems: check.problems },
-        'policy names what the target database does not have; sessions on it are refused',
-      );
-    } else if (check.status === 'unchecked') {
-      running.log.warn(
-        { target: check.targetId, policy: check.policy, error: check.error },
-        'policy could not be checked against the target database',
-      );
-    }
-  };
-  const checkPolicies = (): void => void openPolicyChecks(services!);
+  reportPolicyCheck = (check) => logPolicyCheck(running.log, check);
+  const checkPolicies = (): void => void openPolicyChecks(services);
   checkPolicies();
   const policyTimer = setInterval(checkPolicies, POLICY_CHECK_INTERVAL_MS);
   policyTimer.unref();
   const { port } = running.server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const openServices = services;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
@@ -151,10 +110,68 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         stopSweeping();
         clearInterval(policyTimer);
         await running.close();
-        await openServices.close();
+        await services.close();
         await database.close();
       })();
       return closing;
     },
   };
+}
+
+function configFrom(configFile: string | undefined): HubConfig {
+  if (!configFile) throw new TypeError('startHub needs configFile or config');
+  return loadHubConfig(configFile);
+}
+
+type HubApp = ReturnType<typeof buildHubApp>;
+
+/** The services on DATABASE and the HTTP app listening on LISTEN; whatever started is closed on failure. */
+async function serve(
+  options: StartHubOptions,
+  config: HubConfig,
+  database: Awaited<ReturnType<typeof openHubDatabase>>,
+  listen: { host: string; port: number },
+  onPolicyChecked: (check: PolicyCheck) => void,
+): Promise<{ services: HubServices; app: HubApp }> {
+  let services: HubServices | undefined;
+  let app: HubApp | undefined;
+  try {
+    services = await createHubServices({
+      database,
+      config,
+      clock: options.clock,
+      env: options.env,
+      onPolicyChecked,
+    });
+    const verifier = createTokenVerifier({
+      issuer: config.identity.issuer,
+      audience: config.identity.audience,
+      groupsClaim: config.identity.groupsClaim,
+      clockToleranceSeconds: options.clockToleranceSeconds,
+      getKey: config.identity.jwksUri ? createRemoteJWKSet(new URL(config.identity.jwksUri)) : undefined,
+    });
+    app = buildHubApp({ services, verifier, logLevel: options.logLevel, heartbeatMs: options.heartbeatMs });
+    await app.listen({ host: listen.host, port: listen.port });
+    return { services, app };
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await services?.close().catch(() => {});
+    await database.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Admins see policies that name what their database lacks in the log as well as in the API. */
+function logPolicyCheck(log: HubApp['log'], check: PolicyCheck): void {
+  if (check.status === 'problems') {
+    log.error(
+      { target: check.targetId, policy: check.policy, problems: check.problems },
+      'policy names what the target database does not have; sessions on it are refused',
+    );
+  } else if (check.status === 'unchecked') {
+    log.warn(
+      { target: check.targetId, policy: check.policy, error: check.error },
+      'policy could not be checked against the target database',
+    );
+  }
 }

@@ -35,6 +35,9 @@ export interface SweepResult {
   warned: number;
 }
 
+/** Who ended a request or grant, and why. */
+type ClosedBy = Pick<AccessRequestRow, 'closed_by_subject' | 'closed_by_name' | 'close_comment'>;
+
 export class AccessRequestService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -258,8 +261,7 @@ export class AccessRequestService {
       const requester = row.requester_subject === identity.subject;
       const admin = isAdmin(config, identity);
       const approver = target?.jit ? memberOf(identity, target.jit.approvers) : false;
-      const now = this.ctx.clock.now();
-      const closedBy = {
+      const closedBy: ClosedBy = {
         closed_by_subject: identity.subject,
         closed_by_name: identity.name,
         close_comment: text,
@@ -268,21 +270,7 @@ export class AccessRequestService {
       if (row.state === 'pending') {
         if (!requester && !admin)
           throw new ForbiddenError('only the requester (or an admin) cancels a request');
-        const updated: AccessRequestRow = { ...row, state: 'cancelled', ...closedBy };
-        await trx
-          .updateTable('access_requests')
-          .set({ state: 'cancelled', ...closedBy })
-          .where('id', '=', requestId)
-          .execute();
-        const request = (await this.withDecisions(trx, [updated]))[0]!;
-        await this.ctx.events.appendIn(trx, [
-          {
-            type: 'access.cancelled',
-            payload: { request },
-            to: { groups: target?.jit?.approvers ?? [], subjects: [row.requester_subject] },
-          },
-        ]);
-        return request;
+        return this.close(trx, row, 'cancelled', closedBy, target);
       }
       if (row.state === 'approved') {
         if (!requester && !admin && !approver) {
@@ -290,31 +278,42 @@ export class AccessRequestService {
             'only the requester, an approver of the target or an admin revokes a grant',
           );
         }
-        if (row.expires_at !== null && row.expires_at <= iso(now)) {
+        if (row.expires_at !== null && row.expires_at <= iso(this.ctx.clock.now())) {
           throw new ConflictError(`the grant ${requestId} has already expired`);
         }
-        const updated: AccessRequestRow = { ...row, state: 'revoked', ...closedBy };
-        await trx
-          .updateTable('access_requests')
-          .set({ state: 'revoked', ...closedBy })
-          .where('id', '=', requestId)
-          .execute();
-        const request = (await this.withDecisions(trx, [updated]))[0]!;
-        const sessions = await closeGrantSessions(trx, requestId, 'grant-revoked');
-        await this.ctx.events.appendIn(trx, [
-          {
-            type: 'access.revoked',
-            payload: { request },
-            to: { groups: target?.jit?.approvers ?? [], subjects: [row.requester_subject] },
-          },
-          ...sessions.map((s) => sessionRevoked(s, 'grant-revoked')),
-        ]);
-        return request;
+        return this.close(trx, row, 'revoked', closedBy, target);
       }
       if (!requester && !admin && !approver)
         throw new ForbiddenError(`access request ${requestId} is not yours`);
       throw new ConflictError(`access request ${requestId} is already ${row.state}`);
     });
+  }
+
+  /** Cancels a pending request or revokes a grant (whose open sessions are asked to close), and says so. */
+  private async close(
+    trx: Db,
+    row: AccessRequestRow,
+    state: 'cancelled' | 'revoked',
+    closedBy: ClosedBy,
+    target: TargetConfig | undefined,
+  ): Promise<AccessRequest> {
+    const updated: AccessRequestRow = { ...row, state, ...closedBy };
+    await trx
+      .updateTable('access_requests')
+      .set({ state, ...closedBy })
+      .where('id', '=', row.id)
+      .execute();
+    const request = (await this.withDecisions(trx, [updated]))[0]!;
+    const sessions = state === 'revoked' ? await closeGrantSessions(trx, row.id, 'grant-revoked') : [];
+    await this.ctx.events.appendIn(trx, [
+      {
+        type: state === 'revoked' ? 'access.revoked' : 'access.cancelled',
+        payload: { request },
+        to: { groups: target?.jit?.approvers ?? [], subjects: [row.requester_subject] },
+      },
+      ...sessions.map((s) => sessionRevoked(s, 'grant-revoked')),
+    ]);
+    return request;
   }
 
   /**
@@ -334,23 +333,7 @@ export class AccessRequestService {
       .where('expires_at', '<=', iso(now))
       .execute();
     for (const row of due) {
-      const changed = await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('access_requests')
-          .set({ state: 'expired' })
-          .where('id', '=', row.id)
-          .where('state', '=', 'approved')
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) return false;
-        const request = (await this.withDecisions(trx, [{ ...row, state: 'expired' }]))[0]!;
-        const sessions = await closeGrantSessions(trx, row.id, 'grant-expired');
-        await this.ctx.events.appendIn(trx, [
-          { type: 'access.expired', payload: { request }, to: { subjects: [row.requester_subject] } },
-          ...sessions.map((s) => sessionRevoked(s, 'grant-expired')),
-        ]);
-        return true;
-      });
-      if (changed) result.expiredGrants++;
+      if (await db.transaction().execute((trx) => this.expireGrant(trx, row))) result.expiredGrants++;
     }
 
     const soon = await db
@@ -362,26 +345,7 @@ export class AccessRequestService {
       .where('expiry_warned_at', 'is', null)
       .execute();
     for (const row of soon) {
-      const changed = await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('access_requests')
-          .set({ expiry_warned_at: iso(now) })
-          .where('id', '=', row.id)
-          .where('state', '=', 'approved')
-          .where('expiry_warned_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) return false;
-        const request = (await this.withDecisions(trx, [{ ...row, expiry_warned_at: iso(now) }]))[0]!;
-        await this.ctx.events.appendIn(trx, [
-          {
-            type: 'access.expiring',
-            payload: { request, expiresAt: row.expires_at },
-            to: { subjects: [row.requester_subject] },
-          },
-        ]);
-        return true;
-      });
-      if (changed) result.warned++;
+      if (await db.transaction().execute((trx) => this.warnExpiring(trx, row, now))) result.warned++;
     }
 
     const stale = await db
@@ -398,6 +362,45 @@ export class AccessRequestService {
     }
     if (result.expiredGrants + result.expiredRequests + result.warned > 0) this.ctx.events.poke();
     return result;
+  }
+
+  /** Expires a grant whose time is up, unless another sweep did; its sessions are asked to close. */
+  private async expireGrant(trx: Db, row: AccessRequestRow): Promise<boolean> {
+    const updated = await trx
+      .updateTable('access_requests')
+      .set({ state: 'expired' })
+      .where('id', '=', row.id)
+      .where('state', '=', 'approved')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) return false;
+    const request = (await this.withDecisions(trx, [{ ...row, state: 'expired' }]))[0]!;
+    const sessions = await closeGrantSessions(trx, row.id, 'grant-expired');
+    await this.ctx.events.appendIn(trx, [
+      { type: 'access.expired', payload: { request }, to: { subjects: [row.requester_subject] } },
+      ...sessions.map((s) => sessionRevoked(s, 'grant-expired')),
+    ]);
+    return true;
+  }
+
+  /** Tells the requester their grant ends soon, once. */
+  private async warnExpiring(trx: Db, row: AccessRequestRow, now: Date): Promise<boolean> {
+    const updated = await trx
+      .updateTable('access_requests')
+      .set({ expiry_warned_at: iso(now) })
+      .where('id', '=', row.id)
+      .where('state', '=', 'approved')
+      .where('expiry_warned_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) return false;
+    const request = (await this.withDecisions(trx, [{ ...row, expiry_warned_at: iso(now) }]))[0]!;
+    await this.ctx.events.appendIn(trx, [
+      {
+        type: 'access.expiring',
+        payload: { request, expiresAt: row.expires_at },
+        to: { subjects: [row.requester_subject] },
+      },
+    ]);
+    return true;
   }
 
   private pendingTooLong(row: AccessRequestRow, now: Date): boolean {

@@ -16,6 +16,18 @@ export class EntitlementService {
   /** The targets the caller may use now or may request, with status and grant expiry. */
   async targetsFor(identity: Identity): Promise<TargetEntitlement[]> {
     const config = this.ctx.config();
+    const open = await this.openRequestsOf(identity);
+    const admin = isAdmin(config, identity);
+    const result: TargetEntitlement[] = [];
+    for (const target of config.targets) {
+      const entitlement = entitlementTo(target, identity, admin, open);
+      if (entitlement) result.push(entitlement);
+    }
+    return result;
+  }
+
+  /** The caller's grants in force and pending requests, the latest of each per target. */
+  private async openRequestsOf(identity: Identity): Promise<OpenRequests> {
     const now = iso(this.ctx.clock.now());
     const mine = await this.ctx.hub.db
       .selectFrom('access_requests')
@@ -43,40 +55,7 @@ export class EntitlementService {
         }
       }
     }
-    const admin = isAdmin(config, identity);
-    const result: TargetEntitlement[] = [];
-    for (const target of config.targets) {
-      const standing = memberOf(identity, target.access);
-      const grant = standing ? undefined : grants.get(target.id);
-      const canRequest = target.jit !== null && memberOf(identity, target.jit.requesters);
-      const pendingId = pending.get(target.id)?.id ?? null;
-      let status: TargetStatus;
-      if (standing) status = 'standing';
-      else if (grant) status = 'granted';
-      else if (pendingId) status = 'pending';
-      else if (canRequest) status = 'requestable';
-      else if (admin) status = 'none';
-      else continue;
-      result.push({
-        id: target.id,
-        name: target.name,
-        kind: target.kind,
-        address: target.address,
-        database: target.kind === 'postgres' ? target.database : null,
-        policy: target.policy.name,
-        status,
-        usable: status === 'standing' || status === 'granted',
-        grant: grant ?? null,
-        pendingRequestId: pendingId,
-        jit:
-          canRequest && target.jit
-            ? { maxDurationSeconds: target.jit.maxDurationSeconds, minApprovals: target.jit.minApprovals }
-            : null,
-        canApproveAccess: target.jit !== null && memberOf(identity, target.jit.approvers),
-        canApproveStatements: memberOf(identity, target.approvers),
-      });
-    }
-    return result;
+    return { grants, pending };
   }
 
   /** Standing access first (it does not expire), else the grant that lasts longest; null without access. */
@@ -112,4 +91,47 @@ export class EntitlementService {
     } else parts.push('and no active grant');
     return parts.join('; ');
   }
+}
+
+interface OpenRequests {
+  grants: Map<string, { requestId: string; expiresAt: string }>;
+  pending: Map<string, { id: string; createdAt: string }>;
+}
+
+/** What the caller may do with TARGET; undefined when they may not even see it. */
+function entitlementTo(
+  target: TargetConfig,
+  identity: Identity,
+  admin: boolean,
+  { grants, pending }: OpenRequests,
+): TargetEntitlement | undefined {
+  const standing = memberOf(identity, target.access);
+  const grant = standing ? undefined : grants.get(target.id);
+  const canRequest = target.jit !== null && memberOf(identity, target.jit.requesters);
+  const pendingId = pending.get(target.id)?.id ?? null;
+  let status: TargetStatus;
+  if (standing) status = 'standing';
+  else if (grant) status = 'granted';
+  else if (pendingId) status = 'pending';
+  else if (canRequest) status = 'requestable';
+  else if (admin) status = 'none';
+  else return undefined;
+  return {
+    id: target.id,
+    name: target.name,
+    kind: target.kind,
+    address: target.address,
+    database: target.kind === 'postgres' ? target.database : null,
+    policy: target.policy.name,
+    status,
+    usable: status === 'standing' || status === 'granted',
+    grant: grant ?? null,
+    pendingRequestId: pendingId,
+    jit:
+      canRequest && target.jit
+        ? { maxDurationSeconds: target.jit.maxDurationSeconds, minApprovals: target.jit.minApprovals }
+        : null,
+    canApproveAccess: target.jit !== null && memberOf(identity, target.jit.approvers),
+    canApproveStatements: memberOf(identity, target.approvers),
+  };
 }

@@ -110,15 +110,7 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
   const retention = new EventRetention(ctx);
   const relays = new RelayService(ctx);
 
-  const sweep = async (now: Date = clock.now()): Promise<SweepReport> => {
-    const grants = await access.expireGrants(now);
-    const expiredApprovals = await approvals.expireApprovals(now);
-    const brokenRecordings = await recordings.finalizeRecordings(now);
-    const roles = await provisioning.reconcile(now);
-    const prunedEvents = await retention.run(now);
-    const abandonedRelayConnections = await relays.closeAbandoned(now);
-    return { ...grants, expiredApprovals, brokenRecordings, roles, prunedEvents, abandonedRelayConnections };
-  };
+  const sweep = sweeper({ access, approvals, recordings, provisioning, retention, relays }, clock);
 
   return {
     database: options.database,
@@ -137,22 +129,53 @@ export async function createHubServices(options: HubServicesOptions): Promise<Hu
     health: new HealthService(ctx),
     config,
     sweep,
-    startSweeping(intervalMs = 5000, onError = () => {}) {
-      let running = false;
-      const run = (work: () => Promise<unknown>): void => {
-        if (running) return;
-        running = true;
-        work()
-          .catch(onError)
-          .finally(() => (running = false));
-      };
-      // Roles left behind by sessions that ended while no hub was running go at once, not a sweep later.
-      run(() => provisioning.reconcile());
-      const timer = setInterval(() => run(sweep), intervalMs);
-      timer.unref();
-      return () => clearInterval(timer);
-    },
+    startSweeping: sweepingEvery(sweep, provisioning),
     close: () => events.close(),
+  };
+}
+
+/** The services with time-based transitions, each asked in turn by one sweep. */
+interface Swept {
+  access: AccessRequestService;
+  approvals: ApprovalService;
+  recordings: RecordingService;
+  provisioning: ProvisioningService;
+  retention: EventRetention;
+  relays: RelayService;
+}
+
+function sweeper(swept: Swept, clock: Clock): HubServices['sweep'] {
+  const { access, approvals, recordings, provisioning, retention, relays } = swept;
+  return async (now: Date = clock.now()): Promise<SweepReport> => {
+    const grants = await access.expireGrants(now);
+    const expiredApprovals = await approvals.expireApprovals(now);
+    const brokenRecordings = await recordings.finalizeRecordings(now);
+    const roles = await provisioning.reconcile(now);
+    const prunedEvents = await retention.run(now);
+    const abandonedRelayConnections = await relays.closeAbandoned(now);
+    return { ...grants, expiredApprovals, brokenRecordings, roles, prunedEvents, abandonedRelayConnections };
+  };
+}
+
+/** Sweeps every interval, one sweep at a time (a sweep still running skips its turn). */
+function sweepingEvery(
+  sweep: HubServices['sweep'],
+  provisioning: ProvisioningService,
+): HubServices['startSweeping'] {
+  return (intervalMs = 5000, onError = () => {}) => {
+    let running = false;
+    const run = (work: () => Promise<unknown>): void => {
+      if (running) return;
+      running = true;
+      work()
+        .catch(onError)
+        .finally(() => (running = false));
+    };
+    // Roles left behind by sessions that ended while no hub was running go at once, not a sweep later.
+    run(() => provisioning.reconcile());
+    const timer = setInterval(() => run(sweep), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   };
 }
 

@@ -13,6 +13,13 @@ export interface PolicyReferences {
   problems: PolicyProblem[];
 }
 
+/** Where the names found are put, and how a node's place in the file is written. */
+interface Collector {
+  result: PolicyReferences;
+  at(node: Node | null | undefined): string;
+  problem(node: Node | null | undefined, field: string, text: string): void;
+}
+
 export function policyReferences(yaml: string, file: string): PolicyReferences {
   const lines = new LineCounter();
   const doc = parseDocument(yaml, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -37,8 +44,15 @@ export function policyReferences(yaml: string, file: string): PolicyReferences {
     const node = root.get(key, true) as Node | undefined;
     return isSeq(node) ? (node.items as Node[]) : [];
   };
+  const collector: Collector = { result, at, problem };
+  maskColumns(list('mask'), collector);
+  for (const key of ['block', 'approve', 'allow']) ruleTables(key, list(key), collector);
+  trustedNames(list('trusted_extensions'), list('trusted_functions'), collector);
+  return result;
+}
 
-  list('mask').forEach((item, index) => {
+function maskColumns(items: Node[], { result, at, problem }: Collector): void {
+  items.forEach((item, index) => {
     const field = `mask[${index}].column`;
     const node = isMap(item) ? (item.get('column', true) as Node | undefined) : undefined;
     const parts = isScalar(node) ? splitIdentifiers(String(node.value), true) : undefined;
@@ -56,27 +70,30 @@ export function policyReferences(yaml: string, file: string): PolicyReferences {
       column,
     });
   });
+}
 
-  for (const key of ['block', 'approve', 'allow']) {
-    list(key).forEach((item, index) => {
-      const node = isMap(item) ? (item.get('table', true) as Node | undefined) : undefined;
-      if (node === undefined) return;
-      const field = `${key}[${index}].table`;
-      const parts = isScalar(node) ? splitIdentifiers(String(node.value)) : undefined;
-      if (!parts || parts.length > 2) {
-        problem(node, field, 'must be [schema.]table');
-        return;
-      }
-      const [schema, table] = parts.length === 2 ? parts : [undefined, parts[0]];
-      result.refs.push({ source: at(item), field, kind: 'table', ...(schema ? { schema } : {}), table });
-    });
-  }
+/** The tables the KEY (block, approve, allow) rules name. */
+function ruleTables(key: string, items: Node[], { result, at, problem }: Collector): void {
+  items.forEach((item, index) => {
+    const node = isMap(item) ? (item.get('table', true) as Node | undefined) : undefined;
+    if (node === undefined) return;
+    const field = `${key}[${index}].table`;
+    const parts = isScalar(node) ? splitIdentifiers(String(node.value)) : undefined;
+    if (!parts || parts.length > 2) {
+      problem(node, field, 'must be [schema.]table');
+      return;
+    }
+    const [schema, table] = parts.length === 2 ? parts : [undefined, parts[0]];
+    result.refs.push({ source: at(item), field, kind: 'table', ...(schema ? { schema } : {}), table });
+  });
+}
 
-  list('trusted_extensions').forEach((item, index) => {
+function trustedNames(extensions: Node[], functions: Node[], { result, at, problem }: Collector): void {
+  extensions.forEach((item, index) => {
     const name = isScalar(item) ? String(item.value).trim() : '';
     result.refs.push({ source: at(item), field: `trusted_extensions[${index}]`, kind: 'extension', name });
   });
-  list('trusted_functions').forEach((item, index) => {
+  functions.forEach((item, index) => {
     const field = `trusted_functions[${index}]`;
     const parts = isScalar(item) ? splitIdentifiers(String(item.value)) : undefined;
     if (!parts || parts.length > 2) {
@@ -86,5 +103,4 @@ export function policyReferences(yaml: string, file: string): PolicyReferences {
     const [schema, name] = parts.length === 2 ? parts : [undefined, parts[0]];
     result.refs.push({ source: at(item), field, kind: 'function', ...(schema ? { schema } : {}), name });
   });
-  return result;
 }
