@@ -49,6 +49,8 @@ export interface PolicyEngineOptions {
    * pool unless given; null classifies them on the event loop (a test's own classifier always does).
    */
   parsePool?: ParseWorkerPool | null;
+  /** How stale the database's own definitions may get (CATALOG_TTL_MS unless a test needs another). */
+  catalogTtlMs?: number;
 }
 
 /** The policy engine at the decision point: one GuardedSession per client connection. */
@@ -68,6 +70,7 @@ export class PolicyEngine implements DecisionPoint {
   private readonly pool: ParseWorkerPool | undefined;
   /** The classifier when the database's own definitions are not read: the built-ins only. */
   private readonly builtinsOnly: Classify;
+  private readonly catalogTtlMs: number;
 
   constructor(
     readonly policy: Policy,
@@ -76,6 +79,7 @@ export class PolicyEngine implements DecisionPoint {
     this.allowed = new AllowedOutright(policy);
     this.pool = options.parsePool === null ? undefined : (options.parsePool ?? sharedParseWorkerPool());
     this.builtinsOnly = this.offThread(defaultClassify, BUILTINS_ONLY);
+    this.catalogTtlMs = options.catalogTtlMs ?? CATALOG_TTL_MS;
   }
 
   openSession(info: SessionInfo): SessionPolicy {
@@ -104,7 +108,7 @@ export class PolicyEngine implements DecisionPoint {
       (this.relations = new CachedCatalog(sideConnection)),
       sideConnection,
       (sql) => this.classifyNow(sql),
-      (this.routineNames ??= new FreshRoutineNames(sideConnection, CATALOG_TTL_MS)),
+      (this.routineNames ??= new FreshRoutineNames(sideConnection, this.catalogTtlMs)),
     ));
   }
 
@@ -137,10 +141,10 @@ export class PolicyEngine implements DecisionPoint {
     if (this.options.classify) return this.options.classify;
     if (!this.options.sideConnection) return this.builtinsOnly;
     const age = this.fresh ? Date.now() - this.fresh.readAt : Infinity;
-    if (age < CATALOG_TTL_MS) {
+    if (age < this.catalogTtlMs) {
       // Read again ahead of time while statements flow, so that none waits when the TTL runs out; the
       // new read counts from when it started, so no statement is judged by a catalog older than the TTL.
-      if (age >= CATALOG_REFRESH_AHEAD_MS) void this.startReading().catch(() => {});
+      if (age >= this.catalogTtlMs * REFRESH_AHEAD) void this.startReading().catch(() => {});
       return this.fresh!.classify;
     }
     return this.startReading();
@@ -217,8 +221,8 @@ type Classify = ((sql: string) => Classification) & {
  * is seen within this window; reading the catalog before every statement would cost a round trip each.
  */
 export const CATALOG_TTL_MS = 1000;
-/** How old the catalog read may get before the next one starts in the background. */
-const CATALOG_REFRESH_AHEAD_MS = CATALOG_TTL_MS * 0.7;
+/** How far into its TTL the catalog read may get before the next one starts in the background. */
+const REFRESH_AHEAD = 0.7;
 
 const deny = (rule: string, message: string, classes?: readonly string[], code?: string): Decision => ({
   action: 'deny',
