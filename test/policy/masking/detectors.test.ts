@@ -396,8 +396,10 @@ describe('createDetector', () => {
       'Bearer '.repeat(30_000),
       '4111'.repeat(50_000),
     ];
-    const t0 = performance.now();
+    // This process's CPU time, not the clock: other processes on a loaded machine do not count against it.
+    const before = process.cpuUsage();
     for (const input of inputs) all.scan(Buffer.from(input, 'latin1'));
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    const used = process.cpuUsage(before);
+    expect((used.user + used.system) / 1000).toBeLessThan(5_000);
   });
 });
