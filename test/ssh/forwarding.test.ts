@@ -80,7 +80,10 @@ async function localForward(
   return { port, child, stderr: () => stderr };
 }
 
-/** Sends `text` through a local port and returns what comes back before the far end closes or 2 s pass. */
+/**
+ * Sends `text` through a local port and returns what comes back before the far end closes, or what came
+ * within 30 s (a deadline for a loaded machine: an echo that comes back whole ends it at once).
+ */
 function roundTrip(port: number, text: string): Promise<string> {
   return new Promise((resolve) => {
     let received = '';
@@ -91,7 +94,8 @@ function roundTrip(port: number, text: string): Promise<string> {
     });
     socket.once('close', () => resolve(received));
     socket.once('error', () => resolve(received));
-    setTimeout(() => socket.destroy(), 2000);
+    const deadline = setTimeout(() => socket.destroy(), 30_000);
+    socket.once('close', () => clearTimeout(deadline));
   });
 }
 
