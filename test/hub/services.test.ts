@@ -182,7 +182,7 @@ function chain(count: number, from = 1, prev = GENESIS_HASH): RecordingEventInpu
   return events;
 }
 
-function next<T>(iterator: AsyncIterator<T>, ms = 5000): Promise<T> {
+function next<T>(iterator: AsyncIterator<T>, ms = 20_000): Promise<T> {
   return Promise.race([
     iterator.next().then((r) => {
       if (r.done) throw new Error('the stream ended');

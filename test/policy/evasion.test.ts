@@ -220,7 +220,7 @@ async function inspect(walBefore: string): Promise<string[]> {
   const found = markers();
   if (found.length > 0) damage.push(`the server created ${found.map((f) => `/tmp/${f}`).join(', ')}`);
   try {
-    await withTimeout(bystander.query('SELECT 1'), 5000, 'bystander query');
+    await withTimeout(bystander.query('SELECT 1'), 30_000, 'bystander query');
   } catch (error) {
     damage.push(`the bystander session was hurt: ${(error as Error).message}`);
   }
@@ -278,7 +278,7 @@ async function repair(): Promise<void> {
   for (const name of markers())
     rmSync(path.join(path.dirname(MARKER), name), { recursive: true, force: true });
   try {
-    await withTimeout(bystander.query('SELECT 1'), 5000, 'bystander query');
+    await withTimeout(bystander.query('SELECT 1'), 30_000, 'bystander query');
   } catch {
     await bystander.end().catch(() => {});
     await connectBystander();
