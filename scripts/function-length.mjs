@@ -29,7 +29,6 @@ export const UNCOUNTED = [
 /** @type {{ file: string, max: number }[]} */
 export const LONGER_TODAY = [
   { file: 'tunnel/manager/tunnel-manager.ts', max: 70 },
-  { file: 'tunnel/policy/engine.ts', max: 74 },
   { file: 'tunnel/policy/masking/lineage.ts', max: 62 },
   { file: 'tunnel/policy/shell/package-rules.ts', max: 79 },
   { file: 'tunnel/postgres/session.ts', max: 96 },

@@ -473,11 +473,44 @@ class GuardedSession implements SessionPolicy {
       const copyRefusal = this.copyRefusal(sql);
       return copyRefusal ? deny('masking', copyRefusal, outright.classes) : outright;
     }
+    // The parameters as text only for a statement judged in full: an approver may need to see them.
+    const scope = new ScopeCollector(execute ? textParameters(execute) : undefined);
+    const judged = this.judgeAll(classifications, scope);
+    if (!('judgement' in judged)) return judged;
+    const { judgement, reasons } = judged;
+    const classes = [...judged.classes];
+    const because = reasons.length > 0 ? ` (${[...new Set(reasons)].join('; ')})` : '';
+    const message =
+      judgement.verdict === 'block'
+        ? `${judgement.class ?? 'this'} statements are not allowed here${because}`
+        : `${judgement.class ?? 'this'} statements need approval${because}`;
+    if (preflight) {
+      return judgement.verdict === 'block' ? deny(judgement.rule, message, classes) : { action: 'allow' };
+    }
+    const copyRefusal = this.copyRefusal(sql);
+    if (copyRefusal) return deny('masking', copyRefusal, classes);
+    const decision = this.enforce(judgement, message, sql, classes, scope.scope());
+    if (decision instanceof Promise) {
+      return decision.then((settled) => {
+        if (settled.action === 'allow') this.rememberPrepared(classifications);
+        return settled;
+      });
+    }
+    if (decision.action === 'allow') this.rememberPrepared(classifications);
+    return decision;
+  }
+
+  /**
+   * The strictest verdict over the statements, the ones an EXECUTE runs and the ones a FETCH of a
+   * protocol portal runs, with their classes and reasons; a denial when one cannot be judged.
+   */
+  private judgeAll(
+    classifications: readonly Classification[],
+    scope: ScopeCollector,
+  ): { judgement: Judgement; classes: Set<string>; reasons: string[] } | Decision {
     let judgement: Judgement = { verdict: 'allow', rule: `preset ${this.policy.preset}` };
     const classes = new Set<string>();
     const reasons: string[] = [];
-    // The parameters as text only for a statement judged in full: an approver may need to see them.
-    const scope = new ScopeCollector(execute ? textParameters(execute) : undefined);
     const seen = new Set<Classification>();
     const pending = [...classifications];
     while (pending.length > 0) {
@@ -508,35 +541,16 @@ class GuardedSession implements SessionPolicy {
         }
       }
     }
-    const because = reasons.length > 0 ? ` (${[...new Set(reasons)].join('; ')})` : '';
-    const message =
-      judgement.verdict === 'block'
-        ? `${judgement.class ?? 'this'} statements are not allowed here${because}`
-        : `${judgement.class ?? 'this'} statements need approval${because}`;
-    if (preflight) {
-      return judgement.verdict === 'block'
-        ? deny(judgement.rule, message, [...classes])
-        : { action: 'allow' };
-    }
-    const copyRefusal = this.copyRefusal(sql);
-    if (copyRefusal) return deny('masking', copyRefusal, [...classes]);
-    const decision = this.enforce(judgement, message, sql, [...classes], scope.scope());
-    // PREPARE is remembered once it may run, so that a later EXECUTE is judged by what it prepared.
-    const remember = (): void => {
-      for (const classification of classifications) {
-        for (const { name, classification: prepared } of classification.prepared) {
-          this.addStatement(name, prepared);
-        }
+    return { judgement, classes, reasons };
+  }
+
+  /** PREPARE is remembered once it may run, so that a later EXECUTE is judged by what it prepared. */
+  private rememberPrepared(classifications: readonly Classification[]): void {
+    for (const classification of classifications) {
+      for (const { name, classification: prepared } of classification.prepared) {
+        this.addStatement(name, prepared);
       }
-    };
-    if (decision instanceof Promise) {
-      return decision.then((settled) => {
-        if (settled.action === 'allow') remember();
-        return settled;
-      });
     }
-    if (decision.action === 'allow') remember();
-    return decision;
   }
 
   /** Why masking cannot let this COPY through, if it is one that cannot be masked. */
@@ -593,9 +607,22 @@ class GuardedSession implements SessionPolicy {
     }
     this.hooks.notice(`waiting for approval: request ${ticket.id}`);
     this.hooks.record({ type: 'hold', request: ticket.id, sql, rule: judgement.rule });
-    const outcome = await new Promise<ApprovalOutcome & { reason?: 'timeout' | 'cancelled' }>((resolve) => {
+    const outcome = await this.awaitDecision(ticket);
+    this.hooks.record({
+      type: 'hold.resolved',
+      request: ticket.id,
+      outcome: outcome.reason ?? (outcome.approved ? 'approved' : 'denied'),
+      ...(outcome.by ? { by: outcome.by } : {}),
+      ...(outcome.comment ? { comment: outcome.comment } : {}),
+    });
+    return decisionOn(ticket.id, outcome, judgement, classes);
+  }
+
+  /** The approver's decision, or the hold's timeout, or the client's cancel, whichever comes first. */
+  private awaitDecision(ticket: ApprovalTicket): Promise<HoldOutcome> {
+    return new Promise<HoldOutcome>((resolve) => {
       let settled = false;
-      const finish = (result: ApprovalOutcome & { reason?: 'timeout' | 'cancelled' }): void => {
+      const finish = (result: HoldOutcome): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -611,27 +638,31 @@ class GuardedSession implements SessionPolicy {
       this.hold = { finish };
       ticket.decision.then(finish, (error: Error) => finish({ approved: false, comment: error.message }));
     });
-    this.hooks.record({
-      type: 'hold.resolved',
-      request: ticket.id,
-      outcome: outcome.reason ?? (outcome.approved ? 'approved' : 'denied'),
-      ...(outcome.by ? { by: outcome.by } : {}),
-      ...(outcome.comment ? { comment: outcome.comment } : {}),
-    });
-    if (outcome.approved) return { action: 'allow', rule: `approved request ${ticket.id}`, classes };
-    if (outcome.reason === 'timeout') {
-      return deny(judgement.rule, `approval request ${ticket.id} was not decided in time`, classes, '57014');
-    }
-    if (outcome.reason === 'cancelled') {
-      return deny(
-        judgement.rule,
-        `canceling statement due to user request (approval request ${ticket.id})`,
-        classes,
-        '57014',
-      );
-    }
-    const by = outcome.by ? ` by ${outcome.by}` : '';
-    const comment = outcome.comment ? `: ${outcome.comment}` : '';
-    return deny(judgement.rule, `approval request ${ticket.id} was denied${by}${comment}`, classes);
   }
+}
+
+type HoldOutcome = ApprovalOutcome & { reason?: 'timeout' | 'cancelled' };
+
+/** What the statement held under approval request TICKET_ID gets, once its hold is over. */
+function decisionOn(
+  ticketId: string,
+  outcome: HoldOutcome,
+  judgement: Judgement,
+  classes: readonly string[],
+): Decision {
+  if (outcome.approved) return { action: 'allow', rule: `approved request ${ticketId}`, classes };
+  if (outcome.reason === 'timeout') {
+    return deny(judgement.rule, `approval request ${ticketId} was not decided in time`, classes, '57014');
+  }
+  if (outcome.reason === 'cancelled') {
+    return deny(
+      judgement.rule,
+      `canceling statement due to user request (approval request ${ticketId})`,
+      classes,
+      '57014',
+    );
+  }
+  const by = outcome.by ? ` by ${outcome.by}` : '';
+  const comment = outcome.comment ? `: ${outcome.comment}` : '';
+  return deny(judgement.rule, `approval request ${ticketId} was denied${by}${comment}`, classes);
 }
