@@ -34,8 +34,6 @@ export const LONGER_TODAY = [
   { file: 'tunnel/postgres/session.ts', max: 96 },
   { file: 'tunnel/recorder/spool.ts', max: 99 },
   { file: 'tunnel/relay/relay-connection.ts', max: 67 },
-  { file: 'tunnel/runtime/engine.ts', max: 69 },
-  { file: 'tunnel/runtime/ssh-transcript.ts', max: 65 },
   { file: 'tunnel/ssh/forwarding.ts', max: 69 },
   { file: 'tunnel/ssh/ssh-connection.ts', max: 73 },
 ];

@@ -75,19 +75,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   await loadClassifier();
   const spool = new RecordingSpool(options.paths.spool, { log: (message) => log(`recording: ${message}`) });
   const outbox = new Outbox(spool, hubSink(options.hub), syncReporting(log, options.onSync));
-  const manager = new TunnelManager({
-    hub: options.hub,
-    tokens: options.tokens,
-    spool,
-    ports: new PortRegistry(options.paths.ports, options.portRange),
-    ...(options.paths.tls ? { certificates: new TunnelCertificateStore(options.paths.tls) } : {}),
-    identity: options.identity,
-    ...(options.maskKey ? { maskKey: options.maskKey } : {}),
-    ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),
-    ...(options.paths.directory ? { home: options.paths.directory } : {}),
-    ...(options.onTunnelEvent ? { onEvent: options.onTunnelEvent } : {}),
-    log,
-  });
+  const manager = tunnelManager(options, spool, log);
   let abandoned: string[];
   try {
     outbox.start(); // also delivers what earlier runs left in the spool
@@ -102,22 +90,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
 
   let stopping: Promise<EngineStopped> | undefined;
-  const stop = async (reason: string | undefined, flushTimeoutMs: number): Promise<EngineStopped> => {
-    await manager.closeAll(reason);
-    if (flushTimeoutMs > 0) {
-      try {
-        await outbox.flush({ timeoutMs: flushTimeoutMs });
-      } catch {
-        log(
-          `${outbox.status().pending} recorded event(s) are kept locally and will sync the next time you connect`,
-        );
-      }
-    }
-    const pending = outbox.status().pending;
-    await outbox.stop();
-    await spool.close().catch((error: Error) => log(error.message));
-    return { pending };
-  };
+  const stop = (reason: string | undefined, flushTimeoutMs: number): Promise<EngineStopped> =>
+    stopEngine({ manager, outbox, spool, log }, reason, flushTimeoutMs);
   return {
     manager,
     abandoned,
@@ -135,6 +109,52 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       return stopping;
     },
   };
+}
+
+function tunnelManager(
+  options: EngineOptions,
+  spool: RecordingSpool,
+  log: (message: string) => void,
+): TunnelManager {
+  return new TunnelManager({
+    hub: options.hub,
+    tokens: options.tokens,
+    spool,
+    ports: new PortRegistry(options.paths.ports, options.portRange),
+    ...(options.paths.tls ? { certificates: new TunnelCertificateStore(options.paths.tls) } : {}),
+    identity: options.identity,
+    ...(options.maskKey ? { maskKey: options.maskKey } : {}),
+    ...(options.revocationPollMs ? { revocationPollMs: options.revocationPollMs } : {}),
+    ...(options.paths.directory ? { home: options.paths.directory } : {}),
+    ...(options.onTunnelEvent ? { onEvent: options.onTunnelEvent } : {}),
+    log,
+  });
+}
+
+/**
+ * Closes every tunnel, gives the outbox up to FLUSH_TIMEOUT_MS to deliver what is spooled, and closes the
+ * spool; says how many events stay kept locally.
+ */
+async function stopEngine(
+  parts: { manager: TunnelManager; outbox: Outbox; spool: RecordingSpool; log: (message: string) => void },
+  reason: string | undefined,
+  flushTimeoutMs: number,
+): Promise<EngineStopped> {
+  const { manager, outbox, spool, log } = parts;
+  await manager.closeAll(reason);
+  if (flushTimeoutMs > 0) {
+    try {
+      await outbox.flush({ timeoutMs: flushTimeoutMs });
+    } catch {
+      log(
+        `${outbox.status().pending} recorded event(s) are kept locally and will sync the next time you connect`,
+      );
+    }
+  }
+  const pending = outbox.status().pending;
+  await outbox.stop();
+  await spool.close().catch((error: Error) => log(error.message));
+  return { pending };
 }
 
 /** One line when an outage starts and one when it ends, not one per retry. */
