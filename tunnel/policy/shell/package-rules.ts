@@ -239,7 +239,25 @@ function git(args: Parameters<CommandRule>[0]): ReturnType<CommandRule> {
   const name = exactText(sub);
   if (name === undefined) return because('the git subcommand comes from an expansion', 'dynamic');
   const rest = args.slice(parsed.firstOperand + 1).map((a) => a.text);
-  const flag = (...names: string[]) =>
+  const flag = gitFlags(rest);
+  const classes = new Set<ExecClass>();
+  if (GIT_READ.has(name)) classes.add('read');
+  else if (GIT_NETWORK.has(name)) classes.add('network');
+  else if (GIT_WRITE.has(name)) classes.add('write');
+  else return because(`git ${name} is an alias or an external command`, 'unknown');
+  if (gitDestroys(name, rest, flag)) classes.add('destructive');
+  if (name === 'config' && rest.some((r) => r === undefined || PROGRAM_KEYS.test(r)))
+    return because('sets a configuration that names a program for git to run', 'dynamic');
+  if (gitOnlyLists(name, rest, flag) && !classes.has('destructive')) return judged('read');
+  return { classes: [...classes] };
+}
+
+type GitArgs = (string | undefined)[];
+type GitFlag = (...names: string[]) => boolean;
+
+/** Whether the subcommand's arguments REST hold one of the flags named (a short one also among others: -fd). */
+function gitFlags(rest: GitArgs): GitFlag {
+  return (...names) =>
     rest.some(
       (r) =>
         r !== undefined &&
@@ -249,41 +267,45 @@ function git(args: Parameters<CommandRule>[0]): ReturnType<CommandRule> {
             (n.startsWith('-') && !n.startsWith('--') && /^-[a-zA-Z]+$/.test(r) && r.includes(n.slice(1))),
         ),
     );
-  const classes = new Set<ExecClass>();
-  if (GIT_READ.has(name)) classes.add('read');
-  else if (GIT_NETWORK.has(name)) classes.add('network');
-  else if (GIT_WRITE.has(name)) classes.add('write');
-  else return because(`git ${name} is an alias or an external command`, 'unknown');
-  if (
-    name === 'push' &&
-    (flag('-f', '--force', '--force-with-lease', '--delete', '-d', '--mirror', '--prune') ||
-      rest.some((r) => r?.startsWith('+') || r?.startsWith(':') || r?.startsWith('--force')))
-  )
-    classes.add('destructive');
-  if (name === 'reset' && flag('--hard', '--merge', '--keep')) classes.add('destructive');
-  if (name === 'clean' && flag('-f', '--force')) classes.add('destructive');
-  if (name === 'branch' && flag('-D', '-d', '--delete')) classes.add('destructive');
-  if (name === 'stash' && rest[0] !== undefined && ['clear', 'drop'].includes(rest[0]))
-    classes.add('destructive');
-  if ((name === 'checkout' || name === 'restore') && flag('-f', '--force', '--worktree', '.'))
-    classes.add('destructive');
-  if (
-    name === 'filter-branch' ||
-    name === 'filter-repo' ||
-    (name === 'reflog' && rest[0] === 'expire') ||
-    (name === 'update-ref' && flag('-d'))
-  )
-    classes.add('destructive');
-  if (name === 'gc' && rest.some((r) => r?.startsWith('--prune'))) classes.add('destructive');
-  if (name === 'config' && rest.some((r) => r === undefined || PROGRAM_KEYS.test(r)))
-    return because('sets a configuration that names a program for git to run', 'dynamic');
-  if (
-    (name === 'branch' ||
-      name === 'tag' ||
-      name === 'remote' ||
-      name === 'config' ||
-      name === 'stash' ||
-      name === 'worktree') &&
+}
+
+/** Forced pushes, hard resets, forced cleans, deleted branches and refs, dropped stashes, rewritten history. */
+function gitDestroys(name: string, rest: GitArgs, flag: GitFlag): boolean {
+  switch (name) {
+    case 'push':
+      return (
+        flag('-f', '--force', '--force-with-lease', '--delete', '-d', '--mirror', '--prune') ||
+        rest.some((r) => r?.startsWith('+') || r?.startsWith(':') || r?.startsWith('--force'))
+      );
+    case 'reset':
+      return flag('--hard', '--merge', '--keep');
+    case 'clean':
+      return flag('-f', '--force');
+    case 'branch':
+      return flag('-D', '-d', '--delete');
+    case 'stash':
+      return rest[0] !== undefined && ['clear', 'drop'].includes(rest[0]);
+    case 'checkout':
+    case 'restore':
+      return flag('-f', '--force', '--worktree', '.');
+    case 'filter-branch':
+    case 'filter-repo':
+      return true;
+    case 'reflog':
+      return rest[0] === 'expire';
+    case 'update-ref':
+      return flag('-d');
+    case 'gc':
+      return rest.some((r) => r?.startsWith('--prune'));
+    default:
+      return false;
+  }
+}
+
+/** branch, tag, remote, config, stash and worktree with nothing to do or only listing: they read. */
+function gitOnlyLists(name: string, rest: GitArgs, flag: GitFlag): boolean {
+  return (
+    ['branch', 'tag', 'remote', 'config', 'stash', 'worktree'].includes(name) &&
     (rest.length === 0 ||
       flag(
         '-l',
@@ -298,8 +320,5 @@ function git(args: Parameters<CommandRule>[0]): ReturnType<CommandRule> {
         'list',
         'show',
       ))
-  ) {
-    if (!classes.has('destructive')) return judged('read');
-  }
-  return { classes: [...classes] };
+  );
 }
