@@ -32,7 +32,4 @@ export const LONGER_TODAY = [
   { file: 'tunnel/policy/masking/lineage.ts', max: 62 },
   { file: 'tunnel/postgres/session.ts', max: 96 },
   { file: 'tunnel/recorder/spool.ts', max: 99 },
-  { file: 'tunnel/relay/relay-connection.ts', max: 67 },
-  { file: 'tunnel/ssh/forwarding.ts', max: 69 },
-  { file: 'tunnel/ssh/ssh-connection.ts', max: 73 },
 ];

@@ -45,6 +45,8 @@ export class RelayConnection {
   private readonly engine: EngineLease;
   private readonly upstream;
   private endReason = 'the client disconnected';
+  /** The process id the client's cancel key was issued for, once it was. */
+  private keyedAs: number | undefined;
 
   constructor(
     readonly admission: RelayAdmission,
@@ -71,13 +73,25 @@ export class RelayConnection {
       log: deps.log,
       estimateRows: async (sql, scope) => estimateRows(await this.engine.side.get(), sql, scope),
     });
+    this.recording = this.openRecording(socket);
+    this.session = this.startSession(socket, parameters, proxyId);
+    this.closed = this.session.closed.then(async () => {
+      if (this.keyedAs !== undefined) deps.releaseCancelKey(this.keyedAs, this);
+      await this.finish();
+    });
+  }
+
+  /** The connection's recording, opened with the relay.open event; a strict policy ends it if it fails. */
+  private openRecording(socket: TLSSocket): TunnelRecording {
+    const { admission, deps } = this;
+    const sessionId = admission.connectionSessionId;
     const policy = this.engine.policy;
-    this.recording = new TunnelRecording(deps.spool, sessionId, (error) => {
+    const recording = new TunnelRecording(deps.spool, sessionId, (error) => {
       deps.log(`recording of ${sessionId} failed: ${error.message}`);
       if (policy.recording === 'strict')
         this.end('recording failed, and the policy does not allow unrecorded sessions');
     });
-    this.recording.recordTunnel({
+    recording.recordTunnel({
       type: 'relay.open',
       identity: admission.owner,
       target: admission.target,
@@ -87,14 +101,19 @@ export class RelayConnection {
       grantExpiresAt: admission.grant?.expiresAt ?? null,
       process: { pid: process.pid, host: hostname() },
     });
-    let keyedAs: number | undefined;
-    this.session = new PostgresSession(socket, {
+    return recording;
+  }
+
+  /** The PostgreSQL session between the signed-in client and the target, signed in through the hub. */
+  private startSession(socket: TLSSocket, parameters: Map<string, string>, proxyId: string): PostgresSession {
+    const { deps } = this;
+    return new PostgresSession(socket, {
       connectionId: proxyId,
       upstream: this.upstream,
       upstreamCredentials: delegatedCredentials(
         hubProver({
-          hub,
-          sessionId,
+          hub: deps.hub,
+          sessionId: this.admission.connectionSessionId,
           purpose: 'client',
           connection: () => this.recording.connectionNumber(proxyId),
         }),
@@ -105,16 +124,12 @@ export class RelayConnection {
       recorder: boundingStatementText(redactingPasswords(this.recording), DEFAULT_MAX_STATEMENT_SIZE),
       maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
       issueCancelKey: (processId) => {
-        keyedAs = processId;
+        this.keyedAs = processId;
         return deps.issueCancelKey(processId, this);
       },
       onCancelRequest: (processId, secretKey) => deps.onCancelRequest(processId, secretKey),
       authenticated: { parameters },
       log: deps.log,
-    });
-    this.closed = this.session.closed.then(async () => {
-      if (keyedAs !== undefined) deps.releaseCancelKey(keyedAs, this);
-      await this.finish();
     });
   }
 

@@ -31,35 +31,22 @@ export async function forwardDirectTcpip(
   ctx: ForwardContext,
 ): Promise<void> {
   const destination = { host: info.destIP, port: info.destPort };
-  const base = {
+  const base: ForwardRecord = {
     type: 'forward' as const,
     channel: ctx.channel,
     direction: 'local' as const,
     destination,
     origin: { host: info.srcIP, port: info.srcPort },
   };
-  const listed = forwardAllowed(ctx.policy.ssh, destination.host, destination.port);
-  const observing = ctx.policy.preset === 'observe';
-  const rule = listed
-    ? `${ctx.policy.name}: ssh.forward`
-    : observing
-      ? 'observe (would deny: not in ssh.forward)'
-      : `${ctx.policy.name}: ssh.forward does not list ${destination.host}:${destination.port}`;
-  if (!listed && !observing) {
+  const { allowed, rule } = forwardRule(ctx.policy, destination);
+  if (!allowed) {
     reject();
     ctx.record({ ...base, decision: 'deny', rule });
     return;
   }
-  let upstream: ClientChannel;
-  let upstreamClosed: Promise<void>;
+  let upstream: [ClientChannel, Promise<void>];
   try {
-    const connection = await ctx.upstream();
-    // The close is watched from the start: a refused connection can open and close in one read.
-    [upstream, upstreamClosed] = await new Promise<[ClientChannel, Promise<void>]>((resolve, fail) =>
-      connection.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (error, channel) =>
-        error ? fail(error) : resolve([channel, new Promise((done) => channel.once('close', () => done()))]),
-      ),
-    );
+    upstream = await openUpstream(await ctx.upstream(), info);
   } catch (error) {
     reject();
     ctx.record({ ...base, decision: 'allow', rule, closed: true, error: (error as Error).message });
@@ -67,6 +54,47 @@ export async function forwardDirectTcpip(
   }
   const client = accept();
   ctx.record({ ...base, decision: 'allow', rule });
+  pipeUntilClosed(client, upstream, ctx, { ...base, decision: 'allow', rule });
+}
+
+/** What a forward's events have in common: which channel, which way, from where to where. */
+type ForwardRecord = Pick<
+  Extract<SessionEvent, { type: 'forward' }>,
+  'type' | 'channel' | 'direction' | 'destination' | 'origin'
+>;
+
+/** Whether the policy lets DESTINATION be reached (observe lets all through, saying what it would deny). */
+function forwardRule(
+  policy: Policy,
+  destination: { host: string; port: number },
+): { allowed: boolean; rule: string } {
+  const listed = forwardAllowed(policy.ssh, destination.host, destination.port);
+  const observing = policy.preset === 'observe';
+  const rule = listed
+    ? `${policy.name}: ssh.forward`
+    : observing
+      ? 'observe (would deny: not in ssh.forward)'
+      : `${policy.name}: ssh.forward does not list ${destination.host}:${destination.port}`;
+  return { allowed: listed || observing, rule };
+}
+
+/** The upstream channel to the destination, and its close. */
+function openUpstream(connection: Client, info: TcpipRequestInfo): Promise<[ClientChannel, Promise<void>]> {
+  // The close is watched from the start: a refused connection can open and close in one read.
+  return new Promise<[ClientChannel, Promise<void>]>((resolve, fail) =>
+    connection.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (error, channel) =>
+      error ? fail(error) : resolve([channel, new Promise((done) => channel.once('close', () => done()))]),
+    ),
+  );
+}
+
+/** Relays both ways until either side closes; then closes both and records the bytes that passed. */
+function pipeUntilClosed(
+  client: ServerChannel,
+  [upstream, upstreamClosed]: [ClientChannel, Promise<void>],
+  ctx: ForwardContext,
+  opened: Extract<SessionEvent, { type: 'forward' }>,
+): void {
   const bytes = { fromClient: 0, toClient: 0 };
   relay(client, upstream, (n) => {
     bytes.fromClient += n;
@@ -82,14 +110,7 @@ export async function forwardDirectTcpip(
     done = true;
     client.close();
     upstream.close();
-    ctx.record({
-      ...base,
-      decision: 'allow',
-      rule,
-      closed: true,
-      bytesFromClient: bytes.fromClient,
-      bytesToClient: bytes.toClient,
-    });
+    ctx.record({ ...opened, closed: true, bytesFromClient: bytes.fromClient, bytesToClient: bytes.toClient });
   };
   client.on('close', finished);
   void upstreamClosed.then(finished);

@@ -88,7 +88,18 @@ export class SshConnection {
       (accept, reject, info) =>
         void forwardDirectTcpip(accept, reject, info, this.channelContext(this.nextChannel++)),
     );
-    connection.on('openssh.streamlocal', (_accept, reject, info) => {
+    this.refuseOtherForwarding();
+    connection.on('error', (error) => options.log(`ssh client ${info.ip}:${info.port}: ${error.message}`));
+    connection.on('close', () => {
+      clearTimeout(authTimer);
+      this.ended();
+      resolveClosed();
+    });
+  }
+
+  /** Remote forwarding (-R) and forwarding to Unix sockets are refused, and recorded. */
+  private refuseOtherForwarding(): void {
+    this.connection.on('openssh.streamlocal', (_accept, reject, info) => {
       reject();
       this.record({
         type: 'ssh.refused',
@@ -97,7 +108,7 @@ export class SshConnection {
         rule: 'not supported by the tunnel',
       });
     });
-    connection.on('request', (_accept, reject, name, info) => {
+    this.connection.on('request', (_accept, reject, name, info) => {
       reject?.();
       if (name.startsWith('cancel-')) return;
       const where =
@@ -111,22 +122,21 @@ export class SshConnection {
         rule: 'not supported by the tunnel',
       });
     });
-    connection.on('error', (error) => options.log(`ssh client ${info.ip}:${info.port}: ${error.message}`));
-    connection.on('close', () => {
-      clearTimeout(authTimer);
-      this.disconnected.abort();
-      this.upstreamClient?.end();
-      if (this.upstream) {
-        this.record({
-          type: 'session.end',
-          reason: this.endReason,
-          bytesFromClient: this.traffic.fromClient,
-          bytesToClient: this.traffic.toClient,
-          statements: this.execs,
-        });
-      }
-      resolveClosed();
-    });
+  }
+
+  /** The client went: the upstream goes too, and a session that reached its target is recorded as ended. */
+  private ended(): void {
+    this.disconnected.abort();
+    this.upstreamClient?.end();
+    if (this.upstream) {
+      this.record({
+        type: 'session.end',
+        reason: this.endReason,
+        bytesFromClient: this.traffic.fromClient,
+        bytesToClient: this.traffic.toClient,
+        statements: this.execs,
+      });
+    }
   }
 
   /** Ends the connection for `reason` (the tunnel closes, access ended). */
