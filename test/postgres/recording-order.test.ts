@@ -140,6 +140,58 @@ describe('the order of the tunnel writes and the recording', () => {
     expect(toServer).toEqual([{ to: 'server', bytes: batch.length }]);
   });
 
+  it("keeps each connection's events in order when many connections record in the same turns", async () => {
+    const file = path.join(dir, 'many.jsonl');
+    const recorder = JsonLinesRecorder.open(file);
+    const { tunnel, endpoint } = await openTunnel(recorder);
+    closing.push(async () => {
+      await tunnel.close();
+      await recorder.close();
+    });
+    const clients = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        RawClient.login(endpoint.port, endpoint.user, endpoint.password, endpoint.database),
+      ),
+    );
+    const perClient = 20;
+    // Each client pipelines all its statements at once, so every turn carries several connections' events.
+    await Promise.all(
+      clients.map(async (raw, c) => {
+        const queries = Array.from({ length: perClient }, (_, i) =>
+          serialize.query(`SELECT ${c * 1000 + i}`),
+        );
+        raw.write(Buffer.concat(queries));
+        for (let i = 0; i < perClient; i++) await raw.until('Z');
+        raw.end();
+      }),
+    );
+    recorder.flush();
+
+    const events = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { sessionId: string; type: string; sql?: string; rows?: number });
+    const byConnection = new Map<string, typeof events>();
+    for (const event of events) {
+      if (event.type !== 'statement' && event.type !== 'result') continue;
+      byConnection.set(event.sessionId, [...(byConnection.get(event.sessionId) ?? []), event]);
+    }
+    expect(byConnection.size).toBe(clients.length);
+    for (const connectionEvents of byConnection.values()) {
+      // Pipelined statements are all forwarded before their results return: the statements in the
+      // order sent, the results in the same order, each after its own statement.
+      const statements = connectionEvents.flatMap((e, at) => (e.type === 'statement' ? [{ ...e, at }] : []));
+      const results = connectionEvents.flatMap((e, at) => (e.type === 'result' ? [{ ...e, at }] : []));
+      const first = Number(/SELECT (\d+)/.exec(statements[0]!.sql ?? '')?.[1]);
+      expect(first % 1000).toBe(0);
+      expect(statements.map((e) => e.sql)).toEqual(
+        Array.from({ length: perClient }, (_, i) => `SELECT ${first + i}`),
+      );
+      expect(results.map((e) => e.rows)).toEqual(Array.from({ length: perClient }, () => 1));
+      results.forEach((result, i) => expect(result.at).toBeGreaterThan(statements[i]!.at));
+    }
+  });
+
   it('has the statement in the file before it is sent under recording: strict', async () => {
     const file = path.join(dir, 'strict.jsonl');
     const recorder = JsonLinesRecorder.open(file, { writeThrough: true });
