@@ -615,37 +615,42 @@ export class LineageAnalyzer {
         await visit((node.SubLink as Node).testexpr);
         return;
       }
-      if (node.FuncCall) {
-        const call = node.FuncCall as Node;
-        const path = strings(call.funcname);
-        const name = path.at(-1)!;
-        // A function the server does not ship may read any table: what it returns cannot be traced.
-        if (!this.traceableFunction(path.length > 1 ? path.at(-2) : undefined, name)) {
-          taint = await this.untraceable(call, entries, ctes, visiting, outer);
-          return;
-        }
-        if (REVEAL_NOTHING.has(name) && !call.agg_filter) return;
-      }
-      if (node.A_Expr && OPERATOR_KINDS.has((node.A_Expr as Node).kind as string)) {
-        const operator = node.A_Expr as Node;
-        const path = strings(operator.name);
-        if (!this.traceableOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) {
-          taint = await this.untraceable(operator, entries, ctes, visiting, outer);
-          return;
-        }
-      }
-      if (node.TypeCast) {
-        const cast = node.TypeCast as Node;
-        const typeName = strings((cast.typeName as Node | undefined)?.names);
-        if (!this.traceableCast(typeName)) {
-          taint = await this.untraceable({ args: [cast.arg] }, entries, ctes, visiting, outer);
-          return;
-        }
+      const untraced = this.untracedCode(node);
+      if (untraced === 'reveals-nothing') return;
+      if (untraced) {
+        taint = await this.untraceable(untraced, entries, ctes, visiting, outer);
+        return;
       }
       for (const child of Object.values(node)) await visit(child);
     };
     await visit(expression);
     return taint;
+  }
+
+  /**
+   * A call, operator or cast of code the tunnel cannot trace: the node whose arguments it is given;
+   * 'reveals-nothing' for a call that returns nothing of its arguments; undefined for anything else.
+   */
+  private untracedCode(node: Node): Node | 'reveals-nothing' | undefined {
+    if (node.FuncCall) {
+      const call = node.FuncCall as Node;
+      const path = strings(call.funcname);
+      const name = path.at(-1)!;
+      // A function the server does not ship may read any table: what it returns cannot be traced.
+      if (!this.traceableFunction(path.length > 1 ? path.at(-2) : undefined, name)) return call;
+      if (REVEAL_NOTHING.has(name) && !call.agg_filter) return 'reveals-nothing';
+    }
+    if (node.A_Expr && OPERATOR_KINDS.has((node.A_Expr as Node).kind as string)) {
+      const operator = node.A_Expr as Node;
+      const path = strings(operator.name);
+      if (!this.traceableOperator(path.length > 1 ? path.at(-2) : undefined, path.at(-1)!)) return operator;
+    }
+    if (node.TypeCast) {
+      const cast = node.TypeCast as Node;
+      const typeName = strings((cast.typeName as Node | undefined)?.names);
+      if (!this.traceableCast(typeName)) return { args: [cast.arg] };
+    }
+    return undefined;
   }
 
   /** A call of code the tunnel cannot see: derived from what it is given, or opaque when that is clean. */
