@@ -77,11 +77,15 @@ describe('the function-length rule', () => {
     expect(await lengthFindings('bench/probe.ts', 200)).toEqual([]);
   });
 
-  it('lets a file that still holds a longer function keep it, but not grow it', async () => {
-    const { file, max } = LONGER_TODAY.find((entry) => entry.file === 'hub/services/recordings.ts')!;
-    expect(await lengthFindings(file, max)).toEqual([]);
-    expect(await lengthFindings(file, max + 1)).toHaveLength(1);
-  });
+  // Any entry of the ratchet will do: the list shrinks as functions are split (nothing to test once empty).
+  it.skipIf(LONGER_TODAY.length === 0)(
+    'lets a file that still holds a longer function keep it, but not grow it',
+    async () => {
+      const { file, max } = LONGER_TODAY[0]!;
+      expect(await lengthFindings(file, max)).toEqual([]);
+      expect(await lengthFindings(file, max + 1)).toHaveLength(1);
+    },
+  );
 });
 
 describe('imports', () => {
