@@ -88,11 +88,17 @@ export const postgresJs: Partial<Record<ScenarioName, Scenario>> = {
   notifications: (target) =>
     using(target, { max: 2 }, async (sql) => {
       const received: string[] = [];
-      const { state } = await sql.listen('compat_channel', (payload) => received.push(payload));
+      let listens = 0;
+      const { state } = await sql.listen(
+        'compat_channel',
+        (payload) => received.push(payload),
+        () => (listens += 1),
+      );
       await sql.notify('compat_channel', 'before');
       await eventually(() => received.length === 1);
       const [row] = await sql`SELECT pg_terminate_backend(${state.pid}) AS done`;
-      await sleep(500);
+      // The driver calls onlisten again once its new connection listens; a notification before is lost.
+      await eventually(() => listens === 2, 10_000);
       await sql.notify('compat_channel', 'after');
       await eventually(() => received.length === 2, 5000);
       return {
