@@ -33,14 +33,19 @@
  *
  * One process writes a given session (the tunnel that owns it); several processes may share the file.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { chainHash, GENESIS_HASH } from '../../hub/api/recording-chain.ts';
 import type { RecordingEventInput } from '../../hub/api/types.ts';
 import type { RecordingPoint, SessionEvent } from './recording-point.ts';
-
-const SCHEMA_VERSION = 1;
+import {
+  acknowledger,
+  batchWriter,
+  openSpoolDatabase,
+  prepareSpoolStatements,
+  type BufferedEvent,
+  type SpoolStatements,
+} from './spool-database.ts';
 
 export type RecordingErrorCode = 'open-failed' | 'closed' | 'write-failed';
 
@@ -128,55 +133,6 @@ interface ChainState {
   hash: string;
 }
 
-interface BufferedEvent {
-  sessionId: string;
-  seq: number;
-  at: string;
-  type: string;
-  payload: string;
-  prevHash: string;
-  hash: string;
-}
-
-interface EventRow {
-  seq: number;
-  at: string;
-  type: string;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
-
-interface SessionRow {
-  session_id: string;
-  last_seq: number;
-  last_hash: string;
-  acked_seq: number;
-  pending: number;
-}
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS events (
-    session_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    PRIMARY KEY (session_id, seq)
-  ) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS sessions (
-    session_id TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL,
-    last_hash TEXT NOT NULL,
-    acked_seq INTEGER NOT NULL DEFAULT 0,
-    pending INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS sessions_pending ON sessions (pending) WHERE pending > 0;
-`;
-
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The connected app's RecordingPoint: a local, chained, crash-safe spool that the outbox drains. */
@@ -199,27 +155,7 @@ export class RecordingSpool implements RecordingPoint {
   private closed = false;
   private counts = { recorded: 0, spooled: 0, uploaded: 0, dropped: 0 };
 
-  private readonly sql: {
-    insert: Database.Statement<[string, number, string, string, string, string, string]>;
-    upsertSession: Database.Statement<[string, number, string, number, string]>;
-    chain: Database.Statement<[string], { last_seq: number; last_hash: string }>;
-    pendingSessions: Database.Statement<[], SessionRow>;
-    pendingTotal: Database.Statement<[], { total: number | null }>;
-    session: Database.Statement<[string], SessionRow>;
-    readEvents: Database.Statement<[string, number, number], EventRow>;
-    countRange: Database.Statement<[string, number, number], { n: number }>;
-    ack: Database.Statement<[number, number, string]>;
-    bounds: Database.Statement<
-      [],
-      {
-        session_id: string;
-        first_type: string;
-        first_payload: string;
-        last_type: string;
-        last_payload: string;
-      }
-    >;
-  };
+  private readonly sql: SpoolStatements;
   private readonly writeBatch: (batch: readonly BufferedEvent[]) => void;
   private readonly ackTransaction: (sessionId: string, throughSeq: number) => number;
 
@@ -231,102 +167,15 @@ export class RecordingSpool implements RecordingPoint {
     this.maxBuffered = Math.max(this.maxBatch, options.maxBuffered ?? 50_000);
     this.log = options.log ?? ((message) => console.error(`portcullis recorder: ${message}`));
     this.now = options.now ?? (() => new Date());
-
-    let db: Database.Database | undefined;
     try {
-      mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
-      // Recordings hold SQL text: the file owner-only (SQLite gives -wal/-shm the same mode when it
-      // creates them; ones left by an older version are brought back to it).
-      closeSync(openSync(this.path, 'a', 0o600));
-      for (const owned of [this.path, `${this.path}-wal`, `${this.path}-shm`]) {
-        if (existsSync(owned)) chmodSync(owned, 0o600);
-      }
-      db = new Database(this.path, { timeout: options.busyTimeoutMs ?? 250 });
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
-      db.pragma('synchronous = NORMAL');
-      const version = Number(db.pragma('user_version', { simple: true }));
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`the spool has format ${version}; this version reads up to ${SCHEMA_VERSION}`);
-      }
-      if (options.maxBytes !== undefined) {
-        const pageSize = Number(db.pragma('page_size', { simple: true }));
-        db.pragma(`max_page_count = ${Math.max(2, Math.floor(options.maxBytes / pageSize))}`);
-      }
-      db.exec(SCHEMA);
-      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.db = openSpoolDatabase(this.path, options);
     } catch (error) {
-      db?.close();
       const message = `cannot open the recording spool ${this.path}: ${messageOf(error)}`;
       throw new RecordingError('open-failed', message, { cause: error });
     }
-    this.db = db;
-
-    this.sql = {
-      insert: db.prepare(
-        'INSERT INTO events (session_id, seq, at, type, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      upsertSession: db.prepare(
-        `INSERT INTO sessions (session_id, last_seq, last_hash, pending, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash,
-           pending = pending + excluded.pending, updated_at = excluded.updated_at`,
-      ),
-      chain: db.prepare('SELECT last_seq, last_hash FROM sessions WHERE session_id = ?'),
-      pendingSessions: db.prepare(
-        'SELECT session_id, last_seq, last_hash, acked_seq, pending FROM sessions WHERE pending > 0 ORDER BY updated_at',
-      ),
-      pendingTotal: db.prepare('SELECT sum(pending) AS total FROM sessions WHERE pending > 0'),
-      session: db.prepare(
-        'SELECT session_id, last_seq, last_hash, acked_seq, pending FROM sessions WHERE session_id = ?',
-      ),
-      readEvents: db.prepare(
-        `SELECT seq, at, type, payload, prev_hash, hash FROM events
-         WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      ),
-      countRange: db.prepare(
-        'SELECT count(*) AS n FROM events WHERE session_id = ? AND seq > ? AND seq <= ?',
-      ),
-      ack: db.prepare(
-        'UPDATE sessions SET acked_seq = ?, pending = max(0, pending - ?) WHERE session_id = ?',
-      ),
-      bounds: db.prepare(
-        `SELECT s.session_id, f.type AS first_type, f.payload AS first_payload,
-                l.type AS last_type, l.payload AS last_payload
-         FROM sessions s
-         JOIN events f ON f.session_id = s.session_id AND f.seq = 1
-         JOIN events l ON l.session_id = s.session_id AND l.seq = s.last_seq`,
-      ),
-    };
-
-    const { insert, upsertSession } = this.sql;
-    this.writeBatch = db
-      .transaction((batch: readonly BufferedEvent[]) => {
-        const touched = new Map<string, { seq: number; hash: string; count: number }>();
-        for (const e of batch) {
-          insert.run(e.sessionId, e.seq, e.at, e.type, e.payload, e.prevHash, e.hash);
-          const t = touched.get(e.sessionId);
-          if (t) {
-            t.seq = e.seq;
-            t.hash = e.hash;
-            t.count++;
-          } else touched.set(e.sessionId, { seq: e.seq, hash: e.hash, count: 1 });
-        }
-        const updatedAt = this.now().toISOString();
-        for (const [sessionId, t] of touched) upsertSession.run(sessionId, t.seq, t.hash, t.count, updatedAt);
-      })
-      .immediate.bind(null);
-
-    this.ackTransaction = db
-      .transaction((sessionId: string, throughSeq: number): number => {
-        const row = this.sql.session.get(sessionId);
-        if (!row) return 0;
-        const through = Math.min(throughSeq, row.last_seq);
-        if (through <= row.acked_seq) return 0;
-        const { n } = this.sql.countRange.get(sessionId, row.acked_seq, through)!;
-        this.sql.ack.run(through, n, sessionId);
-        return n;
-      })
-      .immediate.bind(null);
+    this.sql = prepareSpoolStatements(this.db);
+    this.writeBatch = batchWriter(this.db, this.sql, this.now);
+    this.ackTransaction = acknowledger(this.db, this.sql);
   }
 
   // ------------------------------------------------------------------------------------------------
