@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { isAlive } from '../../tunnel/manager/process-alive.ts';
 
 /**
  * Whether process `pid` still runs. A process that has exited but was not yet collected by its parent (a
  * zombie: an orphan waits for init to reap it, which a loaded machine may do late) no longer runs, though
- * signal 0 still finds it.
+ * signal 0 (which `isAlive` asks) still finds it.
  */
 export function stillRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
+  if (!isAlive(pid)) return false;
   try {
     // /proc/PID/stat: "pid (comm) state …"; comm may hold spaces and parentheses, the state follows the last ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
